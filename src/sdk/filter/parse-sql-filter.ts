@@ -1,0 +1,330 @@
+import parser from 'node-sql-parser'
+import { OpenSyncError } from '../errors.ts'
+import type { FieldInfo } from '../record-type.ts'
+import {
+  FILTER_FUNCTIONS,
+  type FilterBinaryOperator,
+  type FilterExpr,
+  type FilterFunction,
+} from './filter-expr.ts'
+import type { SqlDialect } from './sql-dialect.ts'
+
+const { Parser } = parser
+
+/** The loose shape of node-sql-parser's AST nodes; every node is checked before use. */
+type AstNode = { readonly type?: string; readonly [key: string]: unknown }
+
+const COMPARISON: Readonly<Record<string, FilterBinaryOperator>> = {
+  '=': '=',
+  '<>': '<>',
+  '!=': '<>',
+  '<': '<',
+  '<=': '<=',
+  '>': '>',
+  '>=': '>=',
+}
+const ARITHMETIC: Readonly<Record<string, FilterBinaryOperator>> = {
+  '+': '+',
+  '-': '-',
+  '*': '*',
+  '/': '/',
+  '%': '%',
+}
+const NUMBER = /^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
+const PREDICATE_KINDS = new Set(['and', 'or', 'not', 'isNull', 'in', 'between', 'like'])
+const sqlParser = new Parser()
+
+function reject(message: string, filter: string): never {
+  throw new OpenSyncError('OSY_INVALID_FILTER', `invalid SQL filter: ${message}`, {
+    details: { filter },
+  })
+}
+
+/**
+ * Parses an SQL WHERE condition with a real SQL parser for the dialect and accepts it only
+ * when it is one boolean expression over the record type's own columns, made of
+ * comparisons, AND/OR/NOT, IN lists, BETWEEN, LIKE, IS NULL, literals, arithmetic and a
+ * short list of pure functions ({@link FILTER_FUNCTIONS}). Everything else — several
+ * statements, comments, subqueries, casts, parameters, other functions — is rejected with
+ * an {@link OpenSyncError} (`OSY_INVALID_FILTER`) that names the problem.
+ *
+ * The result is a {@link FilterExpr}; bridges compile that, never the user's text.
+ */
+export function parseSqlFilter(
+  text: string,
+  dialect: SqlDialect,
+  fields: readonly FieldInfo[],
+): FilterExpr {
+  if (text.trim() === '') reject('the condition is empty', text)
+  scanTokens(text, dialect)
+  let ast: unknown
+  try {
+    ast = sqlParser.astify(`SELECT * FROM t WHERE ${text}`, { database: dialect.parserDatabase })
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    return reject(`not a valid ${dialect.parserDatabase} condition (${detail})`, text)
+  }
+  if (Array.isArray(ast)) {
+    if (ast.length !== 1) reject('only one condition is allowed, found several statements', text)
+    ast = ast[0]
+  }
+  const select = ast as AstNode
+  if (select.type !== 'select' || select.where == null) reject('not a WHERE condition', text)
+  for (const clause of ['groupby', 'having', 'orderby', '_next', 'window'] as const) {
+    const v = select[clause]
+    if (v != null && !(Array.isArray(v) && v.length === 0)) {
+      reject(
+        `only a condition is allowed, found ${clause.replace('_next', 'UNION').toUpperCase()}`,
+        text,
+      )
+    }
+  }
+  const limit = select.limit as { value?: unknown[] } | null | undefined
+  if (limit?.value && limit.value.length > 0)
+    reject('only a condition is allowed, found LIMIT', text)
+
+  const columns = new Map(fields.map((f) => [f.name, f]))
+  const expr = convert(select.where as AstNode, { text, dialect, columns })
+  const isBooleanColumn = expr.kind === 'column' && columns.get(expr.name)?.type === 'boolean'
+  const isBooleanLiteral = expr.kind === 'literal' && typeof expr.value === 'boolean'
+  const isComparison = expr.kind === 'binary' && expr.op in COMPARISON
+  if (!PREDICATE_KINDS.has(expr.kind) && !isComparison && !isBooleanColumn && !isBooleanLiteral) {
+    reject(
+      'the condition must be a boolean expression (a comparison, IN, LIKE, IS NULL, AND/OR/NOT)',
+      text,
+    )
+  }
+  return expr
+}
+
+interface Context {
+  readonly text: string
+  readonly dialect: SqlDialect
+  readonly columns: ReadonlyMap<string, FieldInfo>
+}
+
+function convert(node: AstNode, ctx: Context): FilterExpr {
+  if (node == null || typeof node !== 'object') reject('unexpected empty expression', ctx.text)
+  if ('ast' in node || node.type === 'select') reject('subqueries are not allowed', ctx.text)
+  switch (node.type) {
+    case 'column_ref':
+      return column({ column: node.column, table: node.table }, ctx)
+    case 'number':
+    case 'bigint': {
+      const raw = String(node.value)
+      if (!NUMBER.test(raw)) reject(`invalid number ${raw}`, ctx.text)
+      return { kind: 'literal', value: { number: raw } }
+    }
+    case 'single_quote_string':
+    case 'string':
+    case 'natural_string':
+      return { kind: 'literal', value: String(node.value) }
+    case 'double_quote_string':
+      // PostgreSQL and SQLite read "x" as an identifier; MySQL as a string.
+      if (ctx.dialect.parserDatabase === 'mysql')
+        return { kind: 'literal', value: String(node.value) }
+      return column({ column: node.value }, ctx)
+    case 'bool':
+      return { kind: 'literal', value: node.value === true }
+    case 'null':
+      return { kind: 'literal', value: null }
+    case 'binary_expr':
+      return binary(node, ctx)
+    case 'unary_expr':
+      return unary(node, ctx)
+    case 'function':
+      return call(node, ctx)
+    case 'expr_list':
+      reject('a list is only allowed after IN', ctx.text)
+      break
+    case 'cast':
+      reject('casts are not allowed; compare with a literal of the column type instead', ctx.text)
+      break
+    case 'var':
+    case 'param':
+      reject('parameters and variables are not allowed', ctx.text)
+      break
+    case 'aggr_func':
+      reject('aggregate functions are not allowed', ctx.text)
+      break
+    case 'case':
+      reject('CASE expressions are not allowed', ctx.text)
+      break
+    case 'interval':
+      reject('INTERVAL expressions are not allowed', ctx.text)
+      break
+  }
+  return reject(`${String(node.type ?? 'this expression')} is not allowed`, ctx.text)
+}
+
+function column(
+  node: { readonly column?: unknown; readonly table?: unknown },
+  ctx: Context,
+): FilterExpr {
+  if (node.table != null) reject('columns must not be qualified with a table name', ctx.text)
+  let name: unknown = node.column
+  if (name && typeof name === 'object' && 'expr' in name) {
+    name = (name as { expr: { value?: unknown } }).expr.value
+  }
+  if (typeof name !== 'string') return reject('unsupported column reference', ctx.text)
+  if (name === '*') reject('* is not allowed in a condition', ctx.text)
+  if (!ctx.columns.has(name)) {
+    const known = [...ctx.columns.keys()].join(', ')
+    throw new OpenSyncError(
+      'OSY_INVALID_FILTER',
+      `invalid SQL filter: unknown column "${name}" (columns: ${known})`,
+      {
+        details: { filter: ctx.text, field: name },
+      },
+    )
+  }
+  return { kind: 'column', name }
+}
+
+function list(node: AstNode, ctx: Context): FilterExpr[] {
+  if (node.type !== 'expr_list' || !Array.isArray(node.value)) {
+    if ('ast' in node) reject('subqueries are not allowed', ctx.text)
+    return reject('expected a list of values', ctx.text)
+  }
+  return (node.value as AstNode[]).map((n) => convert(n, ctx))
+}
+
+function binary(node: AstNode, ctx: Context): FilterExpr {
+  const op = String(node.operator).toUpperCase()
+  const left = node.left as AstNode
+  const right = node.right as AstNode
+  if (
+    op === 'AND' ||
+    op === '&&' ||
+    (op === '||' && ctx.dialect.parserDatabase === 'mysql') ||
+    op === 'OR'
+  ) {
+    const kind = op === 'AND' || op === '&&' ? 'and' : 'or'
+    return { kind, operands: [convert(left, ctx), convert(right, ctx)] }
+  }
+  if (op === '||')
+    return { kind: 'binary', op: 'concat', left: convert(left, ctx), right: convert(right, ctx) }
+  const cmp = COMPARISON[op] ?? ARITHMETIC[op]
+  if (cmp) return { kind: 'binary', op: cmp, left: convert(left, ctx), right: convert(right, ctx) }
+  if (op === 'IS' || op === 'IS NOT') {
+    if (right?.type !== 'null') reject(`${op} is only allowed with NULL`, ctx.text)
+    return { kind: 'isNull', operand: convert(left, ctx), negated: op === 'IS NOT' }
+  }
+  if (op === 'IN' || op === 'NOT IN') {
+    return {
+      kind: 'in',
+      operand: convert(left, ctx),
+      list: list(right, ctx),
+      negated: op === 'NOT IN',
+    }
+  }
+  if (op === 'BETWEEN' || op === 'NOT BETWEEN') {
+    const bounds = list(right, ctx)
+    if (bounds.length !== 2) reject('BETWEEN needs two bounds', ctx.text)
+    return {
+      kind: 'between',
+      operand: convert(left, ctx),
+      low: bounds[0]!,
+      high: bounds[1]!,
+      negated: op === 'NOT BETWEEN',
+    }
+  }
+  if (op === 'LIKE' || op === 'NOT LIKE' || op === 'ILIKE' || op === 'NOT ILIKE') {
+    if (right?.type === 'expr_list') reject('LIKE takes one pattern', ctx.text)
+    return {
+      kind: 'like',
+      operand: convert(left, ctx),
+      pattern: convert(right, ctx),
+      negated: op.startsWith('NOT'),
+      caseInsensitive: op.endsWith('ILIKE'),
+    }
+  }
+  return reject(`operator ${op} is not allowed`, ctx.text)
+}
+
+function unary(node: AstNode, ctx: Context): FilterExpr {
+  const op = String(node.operator).toUpperCase()
+  const operand = convert(node.expr as AstNode, ctx)
+  if (op === 'NOT' || op === '!') return { kind: 'not', operand }
+  if (op === '-') {
+    if (operand.kind === 'literal' && operand.value && typeof operand.value === 'object') {
+      const n = operand.value.number
+      return { kind: 'literal', value: { number: n.startsWith('-') ? n.slice(1) : `-${n}` } }
+    }
+    return {
+      kind: 'binary',
+      op: '-',
+      left: { kind: 'literal', value: { number: '0' } },
+      right: operand,
+    }
+  }
+  if (op === '+') return operand
+  return reject(`operator ${op} is not allowed`, ctx.text)
+}
+
+function call(node: AstNode, ctx: Context): FilterExpr {
+  const nameNode = node.name as { name?: { value?: unknown }[]; schema?: unknown } | string
+  const parts =
+    typeof nameNode === 'string' ? [nameNode] : (nameNode?.name ?? []).map((p) => String(p.value))
+  const name = parts.join('.').toLowerCase()
+  if (!(FILTER_FUNCTIONS as readonly string[]).includes(name)) {
+    reject(`function ${name}() is not allowed (allowed: ${FILTER_FUNCTIONS.join(', ')})`, ctx.text)
+  }
+  if (node.over != null) reject('window functions are not allowed', ctx.text)
+  const argsNode = node.args as AstNode | undefined
+  const args = argsNode ? list(argsNode, ctx) : []
+  return { kind: 'call', name: name as FilterFunction, args }
+}
+
+/**
+ * A small lexer pass before parsing: comments, statement separators and PostgreSQL dollar
+ * quotes are rejected outright, so nothing can hide from the parser's view of the text.
+ */
+function scanTokens(text: string, dialect: SqlDialect): void {
+  let i = 0
+  while (i < text.length) {
+    const c = text[i]!
+    const next = text[i + 1]
+    if (c === "'" || c === '"' || c === '`') {
+      i = skipQuoted(text, i, c, dialect.backslashEscapes && c !== '`')
+      continue
+    }
+    if (
+      (c === '-' && next === '-') ||
+      (c === '/' && next === '*') ||
+      (c === '#' && dialect.parserDatabase === 'mysql')
+    ) {
+      reject('comments are not allowed in a filter', text)
+    }
+    if (c === ';') reject('only one condition is allowed; ";" separates statements', text)
+    if (
+      c === '$' &&
+      dialect.parserDatabase === 'postgresql' &&
+      /^\$[A-Za-z_]*\$/.test(text.slice(i))
+    ) {
+      reject('dollar-quoted strings are not allowed', text)
+    }
+    if (c === '\u0000') reject('the condition contains a NUL character', text)
+    i++
+  }
+}
+
+function skipQuoted(text: string, start: number, quote: string, backslash: boolean): number {
+  let i = start + 1
+  while (i < text.length) {
+    const c = text[i]
+    if (backslash && c === '\\') {
+      i += 2
+      continue
+    }
+    if (c === quote) {
+      if (text[i + 1] === quote) {
+        i += 2
+        continue
+      }
+      return i + 1
+    }
+    i++
+  }
+  return reject('unterminated quoted text', text)
+}
