@@ -25,10 +25,13 @@ export type JsonValue =
  * | `boolean`     | `boolean`                                                          |
  * | `date`        | `'YYYY-MM-DD'`                                                     |
  * | `time`        | `'HH:MM:SS[.ffffff]'`                                              |
- * | `timestamp`   | `'YYYY-MM-DDTHH:MM:SS[.ffffff]'` (no zone: wall-clock time)         |
- * | `timestamptz` | `'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'` (an instant, always in UTC)       |
+ * | `timestamp`   | `'YYYY-MM-DDTHH:MM:SS.ffffff'` (no zone: wall-clock time)           |
+ * | `timestamptz` | `'YYYY-MM-DDTHH:MM:SS.ffffffZ'` (an instant, always in UTC)         |
  * | `binary`      | `Uint8Array`                                                       |
  * | `json`        | the parsed document, a {@link JsonValue}                           |
+ *
+ * Timestamps always carry six fractional digits, so equal instants are equal strings and
+ * text order is time order.
  */
 export type Value = null | boolean | number | bigint | string | Uint8Array | JsonValue
 
