@@ -36,3 +36,16 @@ export const CURSOR_FIELD_TYPES: ReadonlySet<FieldType> = new Set([
   'float',
   'date',
 ])
+
+/**
+ * The fields of a record type that can serve as a change cursor, best first: zoned
+ * timestamps, plain timestamps, dates, then numbers.
+ */
+export function cursorCandidates(fields: readonly FieldInfo[]): string[] {
+  const rank = (f: FieldInfo) =>
+    f.type === 'timestamptz' ? 0 : f.type === 'timestamp' ? 1 : f.type === 'date' ? 2 : 3
+  return fields
+    .filter((f) => CURSOR_FIELD_TYPES.has(f.type))
+    .sort((a, b) => rank(a) - rank(b))
+    .map((f) => f.name)
+}

@@ -7,11 +7,12 @@ import {
 } from '../../sdk/index.ts'
 
 /**
- * Applies a group of ops as one statement (or a few) and returns one key per op, in order.
- * It must be atomic: when it throws, none of the group's ops may remain applied (run it
- * inside a savepoint or a transaction).
+ * Applies a group of ops as one statement (or a few) and returns, per op in order, the
+ * record's key or an error that concerns that op alone and needs no rollback (an update
+ * whose record does not exist). It must be atomic: when it throws, none of the group's ops
+ * may remain applied (run it inside a savepoint or a transaction).
  */
-export type ApplyGroup<Op> = (ops: readonly Op[]) => Promise<readonly string[]>
+export type ApplyGroup<Op> = (ops: readonly Op[]) => Promise<readonly (string | OpenSyncError)[]>
 
 /**
  * Classifies an error thrown by one op alone: a per-record error (constraint, too long,
@@ -38,7 +39,7 @@ export async function writeIsolated<Op>(
     try {
       const keys = await apply(slice)
       keys.forEach((key, i) => {
-        results[start + i] = { ok: true, key }
+        results[start + i] = typeof key === 'string' ? { ok: true, key } : { ok: false, error: key }
       })
     } catch (error) {
       const classified = classify(error)

@@ -1,0 +1,88 @@
+import pg from 'pg'
+import {
+  type Bridge,
+  type BridgeContext,
+  type ConnectionValues,
+  type FieldSpec,
+  resolveConnectionValues,
+} from '../../sdk/index.ts'
+import { PostgresConnection } from './postgres-connection.ts'
+import type { PostgresPool } from './postgres-driver.ts'
+import { typeParsers } from './postgres-values.ts'
+
+/** The connection form of the PostgreSQL bridge. */
+export const postgresConnectionFields: readonly FieldSpec[] = [
+  {
+    name: 'url',
+    label: 'Connection URL',
+    type: 'url',
+    secret: true,
+    help: 'postgres://user:password@host:5432/database — instead of the fields below',
+  },
+  { name: 'host', label: 'Host', type: 'string', default: '127.0.0.1' },
+  { name: 'port', label: 'Port', type: 'number', default: 5432 },
+  { name: 'user', label: 'User', type: 'string', default: 'postgres' },
+  { name: 'password', label: 'Password', type: 'string', secret: true },
+  { name: 'database', label: 'Database', type: 'string' },
+  {
+    name: 'schema',
+    label: 'Schema',
+    type: 'string',
+    default: 'public',
+    help: 'the schema whose tables are record types',
+  },
+  { name: 'ssl', label: 'Use TLS', type: 'boolean', default: false },
+  { name: 'connectTimeout', label: 'Connect timeout (s)', type: 'number', default: 10 },
+  { name: 'poolSize', label: 'Connections', type: 'number', default: 4 },
+]
+
+/**
+ * The PostgreSQL bridge (driver: `pg`). Sessions run in UTC; reads run in read-only
+ * REPEATABLE READ transactions; writes go as one `unnest` statement per op group.
+ */
+export const postgresBridge: Bridge = {
+  name: 'postgres',
+  title: 'PostgreSQL',
+  version: '1.0.0',
+  connectionFields: postgresConnectionFields,
+  filterKinds: ['sql', 'keyValue'],
+  capabilities: {
+    cursorReads: true,
+    keyScan: true,
+    upsert: true,
+    snapshotReads: true,
+    enforcesLength: true,
+  },
+  async connect(values: ConnectionValues, _ctx: BridgeContext) {
+    const v = resolveConnectionValues(postgresConnectionFields, values)
+    const base = v.url ? { connectionString: String(v.url) } : {}
+    const pool = new pg.Pool({
+      ...base,
+      ...(v.url ? {} : { host: String(v.host), port: Number(v.port), user: String(v.user) }),
+      ...(v.password !== undefined ? { password: String(v.password) } : {}),
+      ...(v.database !== undefined ? { database: String(v.database) } : {}),
+      ...(v.ssl ? { ssl: true } : {}),
+      max: Number(v.poolSize),
+      connectionTimeoutMillis: Number(v.connectTimeout) * 1000,
+      options: '-c TimeZone=UTC -c DateStyle=ISO',
+      application_name: 'opensync',
+      types: typeParsers,
+    })
+    // An idle client that dies (server restart) must not crash the process.
+    pool.on('error', () => {})
+    const target = targetOf(v)
+    return new PostgresConnection(pool as unknown as PostgresPool, target)
+  },
+}
+
+function targetOf(v: Readonly<Record<string, string | number | boolean>>) {
+  if (v.url) {
+    const url = new URL(String(v.url))
+    return {
+      host: url.hostname,
+      database: url.pathname.slice(1) || String(v.user),
+      schema: String(v.schema),
+    }
+  }
+  return { host: String(v.host), database: String(v.database ?? v.user), schema: String(v.schema) }
+}

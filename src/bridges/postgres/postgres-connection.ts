@@ -1,0 +1,364 @@
+import {
+  type BridgeConnection,
+  decodeKey,
+  OpenSyncError,
+  postgresDialect,
+  type ReadKeysOptions,
+  type ReadOptions,
+  type RecordBatch,
+  type RecordValues,
+  type SourceRecord,
+  throwIfAborted,
+  type WriteOp,
+  type WriteOptions,
+  type WriteResult,
+} from '../../sdk/index.ts'
+import { groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
+import { keysetPageSql } from '../shared/keyset-query.ts'
+import { checkpointAfter, keyOf, planRead } from '../shared/read-plan.ts'
+import type { PostgresPool, PostgresPoolClient } from './postgres-driver.ts'
+import { classifyConnectionError, classifyRecordError } from './postgres-errors.ts'
+import {
+  introspect,
+  type PostgresFieldInfo,
+  type PostgresRecordType,
+} from './postgres-introspector.ts'
+import { toParam } from './postgres-values.ts'
+
+const q = postgresDialect.quoteIdentifier
+
+/** Where the connection points, for error messages (never the password). */
+export interface PostgresTarget {
+  readonly host?: string
+  readonly database?: string
+  readonly schema: string
+}
+
+/** A connection to one PostgreSQL schema through a pool. */
+export class PostgresConnection implements BridgeConnection {
+  readonly #pool: PostgresPool
+  readonly #target: PostgresTarget
+  #closed?: Promise<void>
+
+  constructor(pool: PostgresPool, target: PostgresTarget) {
+    this.#pool = pool
+    this.#target = target
+  }
+
+  async check(): Promise<void> {
+    const client = await this.#client()
+    try {
+      const { rows } = await client.query<{ ok: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS ok',
+        [this.#target.schema],
+      )
+      if (!rows[0]?.ok) {
+        throw new OpenSyncError(
+          'OSY_UNKNOWN_DATABASE',
+          `schema "${this.#target.schema}" does not exist in database "${this.#target.database}"`,
+          { details: { field: 'schema' } },
+        )
+      }
+    } finally {
+      client.release()
+    }
+  }
+
+  async discover(): Promise<PostgresRecordType[]> {
+    const client = await this.#client()
+    try {
+      return await introspect(client, this.#target.schema, q)
+    } finally {
+      client.release()
+    }
+  }
+
+  async *read(type: string, options: ReadOptions = {}): AsyncIterable<RecordBatch> {
+    const client = await this.#client()
+    let inTransaction = false
+    try {
+      // One snapshot for the whole read, so pages agree with each other; read-only so a
+      // filter could never write even if validation were bypassed.
+      await this.#query(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], type)
+      inTransaction = true
+      const rt = await this.#recordType(client, type)
+      const plan = planRead(rt, options, postgresDialect)
+      const columns = plan.columns.map((f) => f.name)
+      const order = plan.order.map((f) => f.name)
+      let after = plan.after?.map((v, i) => toParam(v, plan.order[i]))
+      while (true) {
+        throwIfAborted(options.signal)
+        const page = keysetPageSql({
+          dialect: postgresDialect,
+          from: rt.from,
+          columns,
+          order,
+          limit: plan.batchSize,
+          ...(plan.filter ? { filter: plan.filter } : {}),
+          ...(after
+            ? { after }
+            : plan.atLeast !== undefined
+              ? { atLeast: toParam(plan.atLeast, plan.order[0]) }
+              : {}),
+        })
+        const { rows } = await this.#query<RecordValues>(client, page.sql, page.params, type)
+        if (rows.length === 0) break
+        const records: SourceRecord[] = rows.map((values) => ({ key: keyOf(rt, values), values }))
+        const last = rows[rows.length - 1]!
+        const checkpoint = checkpointAfter(plan, last)
+        yield checkpoint ? { records, checkpoint } : { records }
+        if (rows.length < plan.batchSize) break
+        after = plan.order.map((f) => toParam(last[f.name] ?? null, f))
+      }
+      await client.query('COMMIT')
+      inTransaction = false
+    } finally {
+      if (inTransaction) await client.query('ROLLBACK').catch(() => {})
+      client.release()
+    }
+  }
+
+  async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
+    const rt = await this.#recordTypeOnce(type)
+    const fields = rt.keyFields
+    for await (const batch of this.read(type, { ...options, fields })) {
+      yield batch.records.map((r) => r.key)
+    }
+  }
+
+  async write(
+    type: string,
+    ops: readonly WriteOp[],
+    options: WriteOptions = {},
+  ): Promise<readonly WriteResult[]> {
+    const client = await this.#client()
+    let inTransaction = false
+    try {
+      await client.query('BEGIN')
+      inTransaction = true
+      const rt = await this.#recordType(client, type)
+      if (rt.readOnly) {
+        throw new OpenSyncError(
+          'OSY_READ_ONLY_RECORD_TYPE',
+          `"${type}" is a ${rt.kind} without a writable key; it can be read but not written`,
+          {
+            details: { recordType: type },
+          },
+        )
+      }
+      const results: WriteResult[] = new Array(ops.length)
+      for (const group of groupOps(ops)) {
+        const apply = (slice: readonly WriteOp[]) =>
+          this.#inSavepoint(client, () => applyGroup(client, rt, group, slice))
+        const groupResults = await writeIsolated(
+          group.ops as WriteOp[],
+          apply,
+          classifyRecordError,
+          options.signal,
+        )
+        groupResults.forEach((r, i) => {
+          results[group.indexes[i]!] = r
+        })
+      }
+      await client.query('COMMIT')
+      inTransaction = false
+      return results
+    } catch (error) {
+      throw classifyConnectionError(error, this.#target)
+    } finally {
+      if (inTransaction) await client.query('ROLLBACK').catch(() => {})
+      client.release()
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed ??= this.#pool.end()
+    return this.#closed
+  }
+
+  async #client(): Promise<PostgresPoolClient> {
+    try {
+      return await this.#pool.connect()
+    } catch (error) {
+      throw classifyConnectionError(error, this.#target)
+    }
+  }
+
+  async #recordTypeOnce(type: string): Promise<PostgresRecordType> {
+    const client = await this.#client()
+    try {
+      return await this.#recordType(client, type)
+    } finally {
+      client.release()
+    }
+  }
+
+  async #recordType(client: PostgresPoolClient, type: string): Promise<PostgresRecordType> {
+    const [rt] = await introspect(client, this.#target.schema, q, type)
+    if (!rt) {
+      throw new OpenSyncError(
+        'OSY_RECORD_TYPE_NOT_FOUND',
+        `no table or view "${type}" in schema "${this.#target.schema}"`,
+        {
+          details: { recordType: type },
+        },
+      )
+    }
+    return rt
+  }
+
+  async #query<R>(
+    client: PostgresPoolClient,
+    sql: string,
+    params: readonly unknown[],
+    type: string,
+  ) {
+    try {
+      return await client.query<R>(sql, params)
+    } catch (error) {
+      if ((error as { code?: string }).code === '42P01') {
+        throw new OpenSyncError(
+          'OSY_RECORD_TYPE_NOT_FOUND',
+          `table "${type}" was dropped while it was being read`,
+          {
+            cause: error,
+            details: { recordType: type },
+          },
+        )
+      }
+      throw classifyConnectionError(error, this.#target)
+    }
+  }
+
+  async #inSavepoint<T>(client: PostgresPoolClient, fn: () => Promise<T>): Promise<T> {
+    await client.query('SAVEPOINT osy_write')
+    try {
+      const result = await fn()
+      await client.query('RELEASE SAVEPOINT osy_write')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK TO SAVEPOINT osy_write')
+      throw error
+    }
+  }
+}
+
+/**
+ * Runs one group as one statement over `unnest` of one array parameter per column: the
+ * statement text stays the same size however many rows, and PostgreSQL parses it once.
+ */
+async function applyGroup(
+  client: PostgresPoolClient,
+  rt: PostgresRecordType,
+  group: OpGroup<WriteOp['op']>,
+  ops: readonly WriteOp[],
+): Promise<(string | OpenSyncError)[]> {
+  const byName = new Map(rt.fields.map((f) => [f.name, f]))
+  const field = (name: string): PostgresFieldInfo => {
+    const f = byName.get(name)
+    if (!f) {
+      throw new OpenSyncError(
+        'OSY_FIELD_NOT_FOUND',
+        `record type "${rt.name}" has no field "${name}"`,
+        {
+          details: { recordType: rt.name, field: name },
+        },
+      )
+    }
+    return f
+  }
+  const keys = rt.keyFields.map(field)
+  const keyList = keys.map((k) => q(k.name)).join(', ')
+  const returning = `RETURNING ${keys.map((k) => `t.${q(k.name)}`).join(', ')}`
+  const arrays = (fields: readonly PostgresFieldInfo[], rows: readonly unknown[][]) => ({
+    sql: fields.map((f, i) => `$${i + 1}::${f.arrayCast}[]`).join(', '),
+    params: fields.map((_, i) => rows.map((row) => row[i])),
+  })
+  const keyParts = (key: string) => decodeKey(key, keys.length)
+
+  if (group.op === 'create' || group.op === 'upsert') {
+    const fields = group.fields.map(field)
+    const rows = ops.map((op) =>
+      fields.map((f) => toParam((op as { values: RecordValues }).values[f.name], f)),
+    )
+    const cols = fields.map((f) => q(f.name)).join(', ')
+    if (fields.length === 0) {
+      // Nothing to bind: every column takes its default. Rare enough for one statement each.
+      const out: string[] = []
+      for (const _ of ops) {
+        const { rows: created } = await client.query<RecordValues>(
+          `INSERT INTO ${rt.from} AS t DEFAULT VALUES ${returning}`,
+        )
+        out.push(keyOf(rt, created[0]!))
+      }
+      return out
+    }
+    const { sql: arraySql, params } = arrays(fields, rows)
+    let sql = `INSERT INTO ${rt.from} AS t (${cols}) SELECT * FROM unnest(${arraySql})`
+    if (group.op === 'upsert') {
+      const updates = fields.filter((f) => !rt.keyFields.includes(f.name))
+      sql += ` ON CONFLICT (${keyList}) DO ${
+        updates.length > 0
+          ? `UPDATE SET ${updates.map((f) => `${q(f.name)} = EXCLUDED.${q(f.name)}`).join(', ')}`
+          : 'NOTHING'
+      }`
+    }
+    // RETURNING yields rows in the order unnest produced them, which is the ops' order.
+    const { rows: out } = await client.query<RecordValues>(`${sql} ${returning}`, params)
+    if (out.length !== ops.length && group.op === 'upsert') {
+      // ON CONFLICT DO NOTHING returns nothing for existing rows: their key is the one sent.
+      return ops.map((op) => keyOf(rt, (op as { values: RecordValues }).values))
+    }
+    return out.map((values) => keyOf(rt, values))
+  }
+
+  if (group.op === 'update') {
+    const fields = group.fields.map(field)
+    const all = [...keys, ...fields]
+    const rows = ops.map((op) => {
+      const u = op as Extract<WriteOp, { op: 'update' }>
+      return [...keyParts(u.key), ...fields.map((f) => toParam(u.values[f.name], f))]
+    })
+    const { sql: arraySql, params } = arrays(all, rows)
+    const alias = all.map((_, i) => `c${i}`)
+    const set = fields.map((f, i) => `${q(f.name)} = v.c${keys.length + i}`).join(', ')
+    const match = keys.map((k, i) => `t.${q(k.name)} = v.c${i}`).join(' AND ')
+    const { rows: out } = await client.query<RecordValues>(
+      `UPDATE ${rt.from} AS t SET ${set} FROM unnest(${arraySql}) AS v(${alias.join(', ')}) WHERE ${match} ${returning}`,
+      params,
+    )
+    const found = new Set(out.map((values) => keyOf(rt, values)))
+    return ops.map((op) => {
+      const key = (op as { key: string }).key
+      return found.has(normalizeKey(rt, key)) ? key : notFound(rt, key)
+    })
+  }
+
+  const rows = ops.map((op) => keyParts((op as { key: string }).key))
+  const { sql: arraySql, params } = arrays(keys, rows)
+  const alias = keys.map((_, i) => `c${i}`)
+  const match = keys.map((k, i) => `t.${q(k.name)} = v.c${i}`).join(' AND ')
+  await client.query(
+    `DELETE FROM ${rt.from} AS t USING unnest(${arraySql}) AS v(${alias.join(', ')}) WHERE ${match}`,
+    params,
+  )
+  return ops.map((op) => (op as { key: string }).key)
+}
+
+/** A key as the database would return it (`'007'` for an integer key reads back as `'7'`). */
+function normalizeKey(rt: PostgresRecordType, key: string): string {
+  const parts = decodeKey(key, rt.keyFields.length)
+  const values: Record<string, string | number> = {}
+  rt.keyFields.forEach((name, i) => {
+    const f = rt.fields.find((x) => x.name === name)!
+    const part = parts[i]!
+    values[name] = f.type === 'integer' && /^-?\d+$/.test(part) ? String(BigInt(part)) : part
+  })
+  return keyOf(rt, values)
+}
+
+function notFound(rt: PostgresRecordType, key: string): OpenSyncError {
+  return new OpenSyncError('OSY_RECORD_NOT_FOUND', `no record with key ${key} in "${rt.name}"`, {
+    details: { recordType: rt.name },
+  })
+}
