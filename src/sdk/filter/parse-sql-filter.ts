@@ -118,11 +118,12 @@ function convert(node: AstNode, ctx: Context): FilterExpr {
     case 'single_quote_string':
     case 'string':
     case 'natural_string':
-      return { kind: 'literal', value: String(node.value) }
+      return { kind: 'literal', value: unescape(String(node.value), "'", ctx.dialect) }
     case 'double_quote_string':
       // PostgreSQL and SQLite read "x" as an identifier; MySQL as a string.
-      if (ctx.dialect.parserDatabase === 'mysql')
-        return { kind: 'literal', value: String(node.value) }
+      if (ctx.dialect.parserDatabase === 'mysql') {
+        return { kind: 'literal', value: unescape(String(node.value), '"', ctx.dialect) }
+      }
       return column({ column: node.value }, ctx)
     case 'bool':
       return { kind: 'literal', value: node.value === true }
@@ -193,14 +194,14 @@ function binary(node: AstNode, ctx: Context): FilterExpr {
   const op = String(node.operator).toUpperCase()
   const left = node.left as AstNode
   const right = node.right as AstNode
-  if (
-    op === 'AND' ||
-    op === '&&' ||
-    (op === '||' && ctx.dialect.parserDatabase === 'mysql') ||
-    op === 'OR'
-  ) {
+  if (op === 'AND' || op === '&&' || op === 'OR') {
     const kind = op === 'AND' || op === '&&' ? 'and' : 'or'
     return { kind, operands: [convert(left, ctx), convert(right, ctx)] }
+  }
+  if (op === '||' && ctx.dialect.parserDatabase === 'mysql') {
+    // MySQL reads || as OR with OR's low precedence; the parser groups it like concatenation,
+    // so accepting it could change the meaning. Ask for the unambiguous spelling instead.
+    reject('|| is ambiguous in MySQL: write OR, or CONCAT() to join text', ctx.text)
   }
   if (op === '||')
     return { kind: 'binary', op: 'concat', left: convert(left, ctx), right: convert(right, ctx) }
@@ -274,6 +275,37 @@ function call(node: AstNode, ctx: Context): FilterExpr {
   const argsNode = node.args as AstNode | undefined
   const args = argsNode ? list(argsNode, ctx) : []
   return { kind: 'call', name: name as FilterFunction, args }
+}
+
+const MYSQL_ESCAPES: Readonly<Record<string, string>> = {
+  '0': '\u0000',
+  b: '\b',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  Z: '\u001a',
+  '%': '\\%',
+  _: '\\_',
+}
+
+/**
+ * The parser hands string literals back as written between the quotes; turn doubled quotes
+ * (and MySQL's backslash escapes) into the characters they stand for.
+ */
+function unescape(raw: string, quote: string, dialect: SqlDialect): string {
+  if (!dialect.backslashEscapes) return raw.replaceAll(quote + quote, quote)
+  let out = ''
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!
+    if (c === '\\' && i + 1 < raw.length) {
+      const next = raw[++i]!
+      out += MYSQL_ESCAPES[next] ?? next
+    } else if (c === quote && raw[i + 1] === quote) {
+      out += quote
+      i++
+    } else out += c
+  }
+  return out
 }
 
 /**
