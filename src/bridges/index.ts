@@ -1,0 +1,19 @@
+import { type Bridge, BridgeRegistry } from '../sdk/index.ts'
+import { mysqlBridge } from './mysql/index.ts'
+import { postgresBridge } from './postgres/index.ts'
+import { sqliteBridge } from './sqlite/index.ts'
+
+/** The bridges that ship with OpenSync. */
+export const builtinBridges: readonly Bridge[] = [postgresBridge, mysqlBridge, sqliteBridge]
+
+/**
+ * A registry with the built-in bridges plus the npm packages (or module paths) named in
+ * `packages`, e.g. from `OPENSYNC_BRIDGES=opensync-bridge-hubspot,./my-bridge.js`.
+ */
+export async function createRegistry(packages: readonly string[] = []): Promise<BridgeRegistry> {
+  const registry = new BridgeRegistry(builtinBridges)
+  for (const specifier of packages) await registry.load(specifier)
+  return registry
+}
+
+export { mysqlBridge, postgresBridge, sqliteBridge }
