@@ -7,7 +7,7 @@ export interface FieldInfo {
   /** The system's own type name, e.g. `numeric(12,2)` or `varchar(80)`. */
   readonly nativeType: string
   readonly nullable: boolean
-  /** True when the system fills the value itself (auto-increment, identity, default). */
+  /** True when the system fills the value itself (auto-increment, identity, computed); not for plain defaults. */
   readonly generated?: boolean
   /** Longest text the field accepts, when the system says. */
   readonly maxLength?: number

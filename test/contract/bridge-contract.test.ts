@@ -15,6 +15,7 @@ import {
   type SourceRecord,
   silentLogger,
   type WriteOp,
+  type WriteResult,
 } from '../../src/sdk/index.ts'
 import type { HarnessDb } from '../support/harness.ts'
 import { harnesses } from '../support/harnesses.ts'
@@ -53,10 +54,10 @@ function person(
   }
 }
 
-function keysOf(results: readonly { ok: boolean }[]): string[] {
+function keysOf(results: readonly WriteResult[]): string[] {
   return results.map((r) => {
-    if (!r.ok) throw new Error(`write failed: ${JSON.stringify(r)}`)
-    return (r as { key: string }).key
+    if (!r.ok) throw new Error(`write failed: ${r.error.code} ${r.error.message}`)
+    return r.key
   })
 }
 

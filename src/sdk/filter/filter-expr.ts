@@ -3,10 +3,14 @@
  * expression tree both kinds are turned into before anything reaches a system.
  */
 
-/** A filter as a user writes it. */
+/**
+ * A filter: an SQL condition or key-value pairs as a user writes them, or an expression the
+ * engine built itself (to look records up by key or by match fields).
+ */
 export type Filter =
   | { readonly sql: string }
   | { readonly keyValue: Readonly<Record<string, string | number | boolean | null>> }
+  | { readonly expr: FilterExpr }
 
 /** A literal value inside a filter expression. */
 export type FilterLiteral = null | boolean | string | { readonly number: string }

@@ -118,11 +118,11 @@ function convert(node: AstNode, ctx: Context): FilterExpr {
     case 'single_quote_string':
     case 'string':
     case 'natural_string':
-      return { kind: 'literal', value: unescape(String(node.value), "'", ctx.dialect) }
+      return { kind: 'literal', value: unquote(String(node.value), "'", ctx.dialect) }
     case 'double_quote_string':
       // PostgreSQL and SQLite read "x" as an identifier; MySQL as a string.
       if (ctx.dialect.parserDatabase === 'mysql') {
-        return { kind: 'literal', value: unescape(String(node.value), '"', ctx.dialect) }
+        return { kind: 'literal', value: unquote(String(node.value), '"', ctx.dialect) }
       }
       return column({ column: node.value }, ctx)
     case 'bool':
@@ -292,7 +292,7 @@ const MYSQL_ESCAPES: Readonly<Record<string, string>> = {
  * The parser hands string literals back as written between the quotes; turn doubled quotes
  * (and MySQL's backslash escapes) into the characters they stand for.
  */
-function unescape(raw: string, quote: string, dialect: SqlDialect): string {
+function unquote(raw: string, quote: string, dialect: SqlDialect): string {
   if (!dialect.backslashEscapes) return raw.replaceAll(quote + quote, quote)
   let out = ''
   for (let i = 0; i < raw.length; i++) {
