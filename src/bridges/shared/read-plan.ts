@@ -5,6 +5,7 @@ import {
   type FieldInfo,
   type Filter,
   type FilterExpr,
+  filterColumns,
   keyValueToExpr,
   OpenSyncError,
   parseSqlFilter,
@@ -118,6 +119,16 @@ export function filterExpr(
 ): FilterExpr {
   if ('sql' in filter) return parseSqlFilter(filter.sql, dialect, fields)
   const names = new Set(fields.map((f) => f.name))
+  if ('expr' in filter) {
+    for (const name of filterColumns(filter.expr)) {
+      if (!names.has(name)) {
+        throw new OpenSyncError('OSY_INVALID_FILTER', `invalid filter: unknown field "${name}"`, {
+          details: { field: name },
+        })
+      }
+    }
+    return filter.expr
+  }
   for (const name of Object.keys(filter.keyValue)) {
     if (!names.has(name)) {
       throw new OpenSyncError(

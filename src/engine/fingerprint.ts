@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto'
+import type { FieldInfo, FieldType, Value } from '../sdk/index.ts'
+
+/**
+ * A fingerprint is the canonical text of a mapping's values, used as the base state of a
+ * link and compared field by field. Short values are kept as they are (readable in the
+ * store, usable for diagnosis); long ones are replaced by a hash, so a link's base stays
+ * small whatever the record holds.
+ */
+export type Fingerprint = string
+
+const LONG = 64
+
+/**
+ * Canonical text of one value, so values that mean the same compare equal however the
+ * system returned them: `1.50` and `1.5` as decimals, `5` and `5n` as integers, JSON with
+ * its keys in any order.
+ */
+export function canonical(value: Value | undefined, type?: FieldType): string {
+  if (value === undefined || value === null) return '∅'
+  if (value instanceof Uint8Array) return `x${Buffer.from(value).toString('hex')}`
+  if (typeof value === 'bigint') return `n${value.toString()}`
+  if (typeof value === 'number') return `n${numberText(value)}`
+  if (typeof value === 'boolean') return value ? 'T' : 'F'
+  if (typeof value === 'string') {
+    if ((type === 'decimal' || type === 'integer' || type === 'float') && /^-?\d+(\.\d+)?$/.test(value)) {
+      return `n${decimalText(value)}`
+    }
+    return `s${value}`
+  }
+  return `j${stableJson(value)}`
+}
+
+function numberText(n: number): string {
+  return Number.isInteger(n) ? n.toFixed(0) : decimalText(String(n))
+}
+
+function decimalText(text: string): string {
+  if (/e/i.test(text)) return String(Number(text))
+  let [int, frac = ''] = text.split('.') as [string, string?]
+  frac = frac.replace(/0+$/, '')
+  const negative = int.startsWith('-')
+  int = int.replace(/^-?0*/, '') || '0'
+  const out = frac ? `${int}.${frac}` : int
+  return negative && out !== '0' ? `-${out}` : out
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value)
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`
+}
+
+/** The fingerprint of the values of some fields. */
+export function fingerprint(
+  values: Readonly<Record<string, Value>>,
+  fields: readonly string[],
+  types?: ReadonlyMap<string, FieldInfo>,
+): Fingerprint {
+  const text =
+    fields.length === 1
+      ? canonical(values[fields[0]!], types?.get(fields[0]!)?.type)
+      : JSON.stringify(fields.map((f) => canonical(values[f], types?.get(f)?.type)))
+  return text.length <= LONG ? text : `#${createHash('sha1').update(text).digest('base64url')}`
+}

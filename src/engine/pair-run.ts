@@ -1,0 +1,672 @@
+import {
+  type BridgeConnection,
+  type Checkpoint,
+  coerceError,
+  type FieldInfo,
+  OpenSyncError,
+  type RecordTypeInfo,
+  type SourceRecord,
+  throwIfAborted,
+  type Value,
+  type WriteOp,
+  type WriteResult,
+} from '../sdk/index.ts'
+import type { Link, Store } from '../store/index.ts'
+import { canonical, type Fingerprint, fingerprint } from './fingerprint.ts'
+import { keysFilter, matchFilter } from './key-filters.ts'
+import { type Counts, direction, type Protocol } from './protocol.ts'
+import type { FieldMapping, FieldValues, ResolvedPair, ResolvedTask, Side } from './task/resolved-task.ts'
+
+/** Progress of one batch, for progress bars. */
+export interface PairProgress {
+  readonly pairId: string
+  readonly direction: '0->1' | '1->0'
+  readonly phase: 'read' | 'deletes'
+  readonly counts: Readonly<Counts>
+}
+
+/** Everything one pair's run needs. */
+export interface PairRunContext {
+  readonly task: ResolvedTask
+  readonly pair: ResolvedPair
+  readonly conns: readonly [BridgeConnection, BridgeConnection]
+  readonly types: readonly [RecordTypeInfo, RecordTypeInfo]
+  readonly store: Store
+  readonly protocol: Protocol
+  readonly dryRun: boolean
+  readonly batchSize: number
+  readonly quarantineAfter: number
+  readonly signal?: AbortSignal
+  readonly onProgress?: (progress: PairProgress) => void
+  /** Writes buffered protocol lines (a no-op in a dry run). */
+  readonly flush: () => Promise<void>
+}
+
+/** Deletes below this count never trip the mass-delete guard, so small tables can shrink. */
+const GUARD_MIN_DELETES = 10
+/** Keys per lookup statement. */
+const LOOKUP_CHUNK = 500
+
+type Base = Record<string, Fingerprint>
+
+/** What one source record turned into: the ops it needs and the link to store once they land. */
+interface RecordPlan {
+  readonly sourceKey: string
+  /** The other side's key; undefined until a create lands. */
+  targetKey?: string
+  readonly base: [Base, Base]
+  toTarget?: WriteOp
+  toSource?: WriteOp
+  /** Values that identify the record on the target side, for crash recovery of a create. */
+  match?: Record<string, Value>
+  readonly conflicts: { mapping: string; values: [unknown, unknown] }[]
+}
+
+/**
+ * One run of one pair: a pass per direction that reads changes in batches and merges each
+ * against the base, then delete detection. Per batch: links are looked up, the other
+ * side's records are fetched by key, writes go out as one batch per side, and links, base
+ * state, errors and the checkpoint are committed together — so a crash loses at most the
+ * batch in flight, and rereading it converges instead of duplicating.
+ */
+export class PairRun {
+  readonly #ctx: PairRunContext
+  readonly #fields: readonly [ReadonlyMap<string, FieldInfo>, ReadonlyMap<string, FieldInfo>]
+  readonly #matchMappings: readonly FieldMapping[]
+  /** Dry run only: links as the run would have left them, and links already handled. */
+  readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
+  readonly #touched = new Set<string>()
+  /** Keys seen on each side during snapshot passes, for delete detection. */
+  readonly #present: [Set<string> | undefined, Set<string> | undefined] = [undefined, undefined]
+  #created = 0
+
+  constructor(ctx: PairRunContext) {
+    this.#ctx = ctx
+    this.#fields = [
+      new Map(ctx.types[0].fields.map((f) => [f.name, f])),
+      new Map(ctx.types[1].fields.map((f) => [f.name, f])),
+    ]
+    this.#matchMappings = ctx.pair.match.map((id) => ctx.pair.mappings.find((m) => m.id === id)!)
+  }
+
+  async run(): Promise<void> {
+    const { pair } = this.#ctx
+    for (const s of [0, 1] as const) if (pair.flows[s]) await this.#pass(s)
+    if (pair.deletes.policy !== 'ignore') {
+      for (const s of [0, 1] as const) if (pair.flows[s]) await this.#detectDeletes(s)
+    }
+  }
+
+  // ---------------------------------------------------------------- passes
+
+  async #pass(s: Side): Promise<void> {
+    const { task, pair, store, conns, batchSize, signal } = this.#ctx
+    const side = pair.sides[s]
+    const counts = this.#counts(s)
+
+    const retry = new Set(await store.recordErrors.pending(task.id, pair.id, s))
+    for (const key of await this.#recoverIntents(s)) retry.add(key)
+    if (retry.size > 0) {
+      this.#ctx.protocol.log('info', `retrying ${retry.size} record(s) of ${side.type} that failed or were interrupted before`, pair.id)
+      for (const chunk of chunks([...retry], batchSize)) {
+        await this.#processBatch(s, await this.#readByKeys(s, chunk), undefined)
+      }
+    }
+
+    let since = side.cursor ? await store.checkpoints.get(task.id, pair.id, s) : undefined
+    if (since && since.cursorField !== side.cursor) {
+      this.#ctx.protocol.log('warn', `the cursor of ${side.type} changed to ${side.cursor}: reading everything once`, pair.id)
+      since = undefined
+    }
+    const present = !side.cursor && pair.deletes.policy !== 'ignore' ? new Set<string>() : undefined
+    this.#present[s] = present
+    const stream = conns[s].read(side.type, {
+      fields: this.#readFields(s),
+      ...(side.cursor ? { cursor: side.cursor } : {}),
+      ...(since ? { since, lag: side.lag } : {}),
+      ...(side.filter ? { filter: side.filter } : {}),
+      batchSize,
+      ...(signal ? { signal } : {}),
+    })
+    for await (const batch of stream) {
+      throwIfAborted(signal)
+      if (present) for (const r of batch.records) present.add(r.key)
+      await this.#processBatch(s, batch.records, batch.checkpoint)
+      this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'read', counts })
+    }
+  }
+
+  /** The fields a pass reads: mapped fields, the cursor, and the external-ID field. */
+  #readFields(s: Side): string[] {
+    const { pair } = this.#ctx
+    const out = new Set<string>()
+    for (const m of pair.mappings) for (const f of m.fields[s]) out.add(f)
+    const side = pair.sides[s]
+    if (side.cursor) out.add(side.cursor)
+    if (side.externalId) out.add(side.externalId)
+    return [...out]
+  }
+
+  async #processBatch(s: Side, records: readonly SourceRecord[], checkpoint: Checkpoint | undefined): Promise<void> {
+    const { pair, protocol } = this.#ctx
+    const t = (1 - s) as Side
+    const counts = this.#counts(s)
+    counts.read += records.length
+    const links = await this.#findLinks(s, records.map((r) => r.key))
+
+    const changed: { record: SourceRecord; link: Link }[] = []
+    const unlinked: SourceRecord[] = []
+    for (const record of records) {
+      const link = links.get(record.key)
+      if (!link) unlinked.push(record)
+      else if (this.#ctx.dryRun && this.#touched.has(link.keys[0])) counts.unchanged++
+      else if (link.deleted === t) counts.unchanged++
+      else if (this.#sameAsBase(s, record.values, parseBase(link.base[s]))) counts.unchanged++
+      else changed.push({ record, link })
+    }
+
+    const targets = await this.#readByKeysMap(t, changed.map((c) => c.link.keys[t]))
+    const matches = await this.#matchTargets(s, unlinked)
+    const plans: RecordPlan[] = []
+    const failures: { key: string; error: OpenSyncError }[] = []
+    const toUnlink: Link[] = []
+
+    const plan = async (record: SourceRecord, fn: () => Promise<RecordPlan | undefined>) => {
+      try {
+        const p = await fn()
+        if (p) plans.push(p)
+      } catch (error) {
+        failures.push({ key: record.key, error: coerceError(error) })
+      }
+    }
+    for (const { record, link } of changed) {
+      const target = targets.get(link.keys[t])
+      if (target) {
+        await plan(record, () => this.#merge(s, record, { key: link.keys[t], values: target }, link))
+      } else if (pair.deletes.policy === 'propagate') {
+        // The other side's record is gone: delete detection decides, not this pass.
+        counts.unchanged++
+      } else {
+        toUnlink.push(link)
+        await plan(record, () => this.#create(s, record))
+      }
+    }
+    for (const record of unlinked) {
+      const match = matches.get(record.key)
+      await plan(record, () => (match ? this.#merge(s, record, match, undefined) : this.#create(s, record)))
+    }
+    for (const f of failures) protocol.log('warn', `record ${f.key} of ${pair.sides[s].type} skipped: ${f.error.message}`, pair.id)
+    await this.#apply(s, plans, failures, toUnlink, checkpoint)
+  }
+
+  // ---------------------------------------------------------------- merge
+
+  /**
+   * Field-level three-way merge of a source record with its target record against the
+   * base (none on first sync, when records were paired by match keys).
+   */
+  async #merge(
+    s: Side,
+    record: SourceRecord,
+    target: { key: string; values: FieldValues },
+    link: Link | undefined,
+  ): Promise<RecordPlan | undefined> {
+    const { pair, protocol } = this.#ctx
+    const t = (1 - s) as Side
+    const bases: [Base, Base] = [link ? parseBase(link.base[0]) : {}, link ? parseBase(link.base[1]) : {}]
+    const next: [Base, Base] = [{ ...bases[0] }, { ...bases[1] }]
+    const values: [FieldValues, FieldValues] = s === 0 ? [record.values, target.values] : [target.values, record.values]
+    const writes: [Record<string, Value>, Record<string, Value>] = [{}, {}]
+    const conflicts: RecordPlan['conflicts'] = []
+
+    for (const m of pair.mappings) {
+      const now: [Fingerprint, Fingerprint] = [this.#fp(0, values[0], m), this.#fp(1, values[1], m)]
+      const changed = [now[0] !== bases[0][m.id], now[1] !== bases[1][m.id]] as const
+      if (!changed[0] && !changed[1]) continue
+      if (changed[0] !== changed[1]) {
+        const from: Side = changed[0] ? 0 : 1
+        const to = (1 - from) as Side
+        if (pair.flows[from]) {
+          const out = await m.convert(from, pick(values[from], m.fields[from]))
+          Object.assign(writes[to], out)
+          next[to][m.id] = this.#fp(to, out, m)
+        }
+        next[from][m.id] = now[from]
+        continue
+      }
+      // Changed on both sides (or first sync): equal after mapping is no conflict.
+      const from0 = pair.flows[0] ? await m.convert(0, pick(values[0], m.fields[0])) : undefined
+      if (from0 && this.#fp(1, from0, m) === now[1]) {
+        next[0][m.id] = now[0]
+        next[1][m.id] = now[1]
+        continue
+      }
+      const from1 = pair.flows[1] ? await m.convert(1, pick(values[1], m.fields[1])) : undefined
+      if (from1 && this.#fp(0, from1, m) === now[0]) {
+        next[0][m.id] = now[0]
+        next[1][m.id] = now[1]
+        continue
+      }
+      const winner = this.#winner(values)
+      const pairValues: [unknown, unknown] = [jsonable(pick(values[0], m.fields[0])), jsonable(pick(values[1], m.fields[1]))]
+      if (winner === 'manual') {
+        conflicts.push({ mapping: m.id, values: pairValues })
+        continue
+      }
+      const loser = (1 - winner) as Side
+      const out = winner === 0 ? from0 : from1
+      if (out) {
+        Object.assign(writes[loser], out)
+        next[loser][m.id] = this.#fp(loser, out, m)
+      } else {
+        next[loser][m.id] = now[loser]
+      }
+      next[winner][m.id] = now[winner]
+      protocol.log(
+        'info',
+        `conflict on ${m.id} of ${pair.sides[s].type} ${record.key}: ${pair.sides[winner].type} wins`,
+        pair.id,
+        { mapping: m.id, values: pairValues },
+      )
+      conflicts.push({ mapping: m.id, values: pairValues })
+    }
+
+    const p: RecordPlan = { sourceKey: record.key, targetKey: target.key, base: next, conflicts }
+    if (Object.keys(writes[t]).length > 0) p.toTarget = { op: 'update', key: target.key, values: writes[t] }
+    if (Object.keys(writes[s]).length > 0) p.toSource = { op: 'update', key: record.key, values: writes[s] }
+    return p
+  }
+
+  /** Which side wins a conflict: a named side, the newer change, or a person (manual). */
+  #winner(values: readonly [FieldValues, FieldValues]): Side | 'manual' {
+    const { conflict, sides } = this.#ctx.pair
+    if (conflict.winner === 'manual') return 'manual'
+    if (conflict.winner !== 'newest') return conflict.winner
+    const stamp = (side: Side) => {
+      const cursor = sides[side].cursor
+      const v = cursor ? values[side][cursor] : undefined
+      return typeof v === 'string' ? v.replace(/Z$/, '') : typeof v === 'number' ? String(v) : ''
+    }
+    return stamp(1) > stamp(0) ? 1 : 0
+  }
+
+  /** Plans the create of a source record on the other side. */
+  async #create(s: Side, record: SourceRecord): Promise<RecordPlan> {
+    const { pair } = this.#ctx
+    const t = (1 - s) as Side
+    const out: Record<string, Value> = {}
+    const base: [Base, Base] = [{}, {}]
+    for (const m of pair.mappings) {
+      const converted = await m.convert(s, pick(record.values, m.fields[s]))
+      Object.assign(out, converted)
+      base[s][m.id] = this.#fp(s, record.values, m)
+      base[t][m.id] = this.#fp(t, converted, m)
+    }
+    const externalId = pair.sides[t].externalId
+    if (externalId) out[externalId] = record.key
+    const match: Record<string, Value> = {}
+    for (const m of this.#matchMappings) for (const f of m.fields[t]) match[f] = out[f] ?? null
+    return { sourceKey: record.key, base, toTarget: { op: 'create', values: out }, match, conflicts: [] }
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  /** Writes a batch's ops to both sides, then commits links, errors, conflicts and the checkpoint together. */
+  async #apply(
+    s: Side,
+    plans: RecordPlan[],
+    failures: { key: string; error: OpenSyncError }[],
+    toUnlink: Link[],
+    checkpoint: Checkpoint | undefined,
+  ): Promise<void> {
+    const { task, pair, store, conns, dryRun, protocol, quarantineAfter, signal } = this.#ctx
+    const t = (1 - s) as Side
+    const countsST = this.#counts(s)
+    const countsTS = this.#counts(t)
+
+    const targetOps = plans.filter((p) => p.toTarget)
+    const sourceOps = plans.filter((p) => p.toSource)
+    const creates = targetOps.filter((p) => p.toTarget!.op === 'create')
+    let intentIds: number[] = []
+    let targetResults: readonly WriteResult[]
+    let sourceResults: readonly WriteResult[]
+    if (dryRun) {
+      targetResults = targetOps.map((p) => ({ ok: true, key: p.targetKey ?? `(new ${++this.#created})` }))
+      sourceResults = sourceOps.map((p) => ({ ok: true, key: p.sourceKey }))
+    } else {
+      if (creates.length > 0) {
+        intentIds = await store.intents.add(
+          creates.map((p) => ({ taskId: task.id, pairId: pair.id, direction: s, sourceKey: p.sourceKey, match: jsonable(p.match ?? {}) })),
+        )
+      }
+      const opts = signal ? { signal } : {}
+      targetResults = targetOps.length > 0 ? await conns[t].write(pair.sides[t].type, targetOps.map((p) => p.toTarget!), opts) : []
+      sourceResults = sourceOps.length > 0 ? await conns[s].write(pair.sides[s].type, sourceOps.map((p) => p.toSource!), opts) : []
+    }
+
+    const failed = new Map(failures.map((f) => [f.key, f.error]))
+    targetOps.forEach((p, i) => {
+      const r = targetResults[i]!
+      if (r.ok) p.targetKey = r.key
+      else failed.set(p.sourceKey, r.error)
+    })
+    sourceOps.forEach((p, i) => {
+      const r = sourceResults[i]!
+      if (!r.ok) failed.set(p.sourceKey, r.error)
+    })
+
+    const links: Link[] = []
+    const syncedAt = new Date().toISOString()
+    const conflicts: { taskId: string; pairId: string; keys: readonly [string, string]; mapping: string; values: readonly [unknown, unknown] }[] = []
+    for (const p of plans) {
+      if (failed.has(p.sourceKey) || p.targetKey === undefined) continue
+      const keys: [string, string] = s === 0 ? [p.sourceKey, p.targetKey] : [p.targetKey, p.sourceKey]
+      links.push({ taskId: task.id, pairId: pair.id, keys, base: [JSON.stringify(p.base[0]), JSON.stringify(p.base[1])], syncedAt, deleted: null })
+      const op = p.toTarget?.op
+      if (op === 'create') countsST.created++
+      else if (op === 'update') countsST.updated++
+      if (p.toSource) countsTS.updated++
+      if (!p.toTarget && !p.toSource && p.conflicts.length === 0) countsST.unchanged++
+      countsST.conflicts += p.conflicts.length
+      const manual = this.#ctx.pair.conflict.winner === 'manual'
+      for (const c of p.conflicts) if (manual) conflicts.push({ taskId: task.id, pairId: pair.id, keys, mapping: c.mapping, values: c.values })
+      if (p.toTarget) protocol.change({ pairId: pair.id, direction: direction(s), op: op!, sourceKey: p.sourceKey, targetKey: p.targetKey, values: jsonable(p.toTarget.op === 'delete' ? {} : p.toTarget.values) })
+      if (p.toSource) protocol.change({ pairId: pair.id, direction: direction(t), op: 'update', sourceKey: p.targetKey, targetKey: p.sourceKey, values: jsonable(p.toSource.op === 'delete' ? {} : p.toSource.values) })
+      for (const c of p.conflicts) protocol.change({ pairId: pair.id, direction: direction(s), op: 'conflict', sourceKey: p.sourceKey, targetKey: p.targetKey, values: { mapping: c.mapping, values: c.values } })
+    }
+    countsST.errors += failed.size
+    countsST.unlinked += toUnlink.length
+    for (const [key, error] of failed) {
+      protocol.log('warn', `record ${key} of ${pair.sides[s].type} failed: ${error.code} ${error.message}`, pair.id, { code: error.code })
+    }
+
+    if (dryRun) {
+      for (const l of toUnlink) this.#setOverlay(l, null)
+      for (const l of links) {
+        this.#setOverlay(l, l)
+        this.#touched.add(l.keys[0])
+      }
+      return
+    }
+    const okKeys = plans.filter((p) => !failed.has(p.sourceKey)).map((p) => p.sourceKey)
+    await store.transaction(async (tx) => {
+      if (toUnlink.length > 0) await tx.links.remove(task.id, pair.id, s, toUnlink.map((l) => l.keys[s]))
+      if (links.length > 0) await tx.links.upsert(links)
+      if (intentIds.length > 0) await tx.intents.remove(intentIds)
+      if (failed.size > 0) {
+        const recorded = await tx.recordErrors.record(
+          [...failed].map(([key, error]) => ({ taskId: task.id, pairId: pair.id, direction: s, key, code: error.code, message: error.message })),
+          quarantineAfter,
+        )
+        for (const r of recorded) {
+          if (r.quarantined) protocol.log('error', `record ${r.key} of ${pair.sides[s].type} quarantined after ${r.attempts} failed attempts`, pair.id)
+        }
+      }
+      if (okKeys.length > 0) await tx.recordErrors.clear(task.id, pair.id, s, okKeys)
+      if (conflicts.length > 0) await tx.conflicts.park(conflicts)
+      if (checkpoint) await tx.checkpoints.set(task.id, pair.id, s, checkpoint)
+    })
+    await this.#ctx.flush()
+  }
+
+  // ---------------------------------------------------------------- deletes
+
+  /** Finds linked records gone from side `s` and applies the pair's delete policy to the other side. */
+  async #detectDeletes(s: Side): Promise<void> {
+    const { task, pair, store, conns, protocol, dryRun, batchSize, signal } = this.#ctx
+    const t = (1 - s) as Side
+    const side = pair.sides[s]
+    const counts = this.#counts(s)
+    let present = this.#present[s]
+    if (!present) {
+      present = new Set<string>()
+      const scan = conns[s].readKeys
+        ? conns[s].readKeys!(side.type, { ...(side.filter ? { filter: side.filter } : {}), batchSize: batchSize * 10, ...(signal ? { signal } : {}) })
+        : mapKeys(conns[s].read(side.type, { fields: [], ...(side.filter ? { filter: side.filter } : {}), batchSize }))
+      for await (const keys of scan) for (const k of keys) present.add(k)
+    }
+    let gone: Link[] = []
+    let total = 0
+    for await (const links of store.links.scan(task.id, pair.id, batchSize * 10)) {
+      for (const link of links) {
+        const current = dryRun ? this.#overlay[s].get(link.keys[s]) : link
+        if (current === null) continue
+        total++
+        if (link.deleted === s || link.deleted === t) continue
+        if (!present.has(link.keys[s])) gone.push(link)
+      }
+    }
+    if (gone.length === 0) return
+
+    // A record that left the filter but still exists is unlinked, never deleted.
+    if (side.filter) {
+      const still = await this.#readByKeysMap(s, gone.map((l) => l.keys[s]))
+      const left = gone.filter((l) => still.has(l.keys[s]))
+      gone = gone.filter((l) => !still.has(l.keys[s]))
+      if (left.length > 0) {
+        counts.unlinked += left.length
+        protocol.log('info', `${left.length} record(s) of ${side.type} left the filter and were unlinked`, pair.id)
+        for (const l of left) protocol.change({ pairId: pair.id, direction: direction(s), op: 'unlink', sourceKey: l.keys[s], targetKey: l.keys[t] })
+        if (!dryRun) await store.links.remove(task.id, pair.id, s, left.map((l) => l.keys[s]))
+      }
+    }
+    if (gone.length === 0) return
+
+    if (pair.deletes.policy === 'flag') {
+      protocol.log('warn', `${gone.length} record(s) deleted in ${side.type} are flagged, not deleted in ${pair.sides[t].type}`, pair.id, {
+        keys: gone.slice(0, 100).map((l) => l.keys[t]),
+      })
+      for (const l of gone) protocol.change({ pairId: pair.id, direction: direction(s), op: 'flag', sourceKey: l.keys[s], targetKey: l.keys[t] })
+      if (!dryRun) await store.links.upsert(gone.map((l) => ({ ...l, deleted: s })))
+      return
+    }
+    const share = total > 0 ? gone.length / total : 1
+    if (gone.length >= GUARD_MIN_DELETES && share > pair.deletes.maxShare) {
+      throw new OpenSyncError(
+        'OSY_DELETE_GUARD',
+        `stopped: ${gone.length} of ${total} linked records (${(share * 100).toFixed(1)}%) are gone from ${side.type}, more than the limit of ${(pair.deletes.maxShare * 100).toFixed(0)}% — check the filter, or raise deletes.maxShare if this is intended`,
+        { details: { recordType: side.type, count: gone.length, total } },
+      )
+    }
+    for (const chunk of chunks(gone, batchSize)) {
+      throwIfAborted(signal)
+      const results: readonly WriteResult[] = dryRun
+        ? chunk.map((l) => ({ ok: true, key: l.keys[t] }))
+        : await conns[t].write(pair.sides[t].type, chunk.map((l) => ({ op: 'delete', key: l.keys[t] }) as WriteOp), signal ? { signal } : {})
+      const done: Link[] = []
+      chunk.forEach((l, i) => {
+        const r = results[i]!
+        if (r.ok) {
+          done.push(l)
+          protocol.change({ pairId: pair.id, direction: direction(s), op: 'delete', sourceKey: l.keys[s], targetKey: l.keys[t] })
+        } else {
+          counts.errors++
+          protocol.log('warn', `delete of ${l.keys[t]} in ${pair.sides[t].type} failed: ${r.error.message}`, pair.id)
+        }
+      })
+      counts.deleted += done.length
+      if (!dryRun && done.length > 0) await store.links.remove(task.id, pair.id, s, done.map((l) => l.keys[s]))
+      this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'deletes', counts })
+    }
+    if (!dryRun) await this.#ctx.flush()
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  /** Resolves creates that were sent but whose link never got committed (a crash). */
+  async #recoverIntents(s: Side): Promise<string[]> {
+    const { task, pair, store, dryRun, protocol } = this.#ctx
+    if (dryRun) return []
+    const t = (1 - s) as Side
+    const intents = await store.intents.open(task.id, pair.id, s)
+    if (intents.length === 0) return []
+    const externalId = pair.sides[t].externalId
+    const found = new Map<string, string>()
+    for (const chunk of chunks(intents, LOOKUP_CHUNK)) {
+      const sets = chunk.map((i) => (externalId ? { [externalId]: i.sourceKey } : (i.match as Record<string, Value>)))
+      const expr = matchFilter(this.#ctx.types[t], sets)
+      if (!expr) continue
+      for await (const batch of this.#ctx.conns[t].read(pair.sides[t].type, { filter: { expr }, batchSize: LOOKUP_CHUNK * 2 })) {
+        for (const r of batch.records) {
+          chunk.forEach((intent, i) => {
+            if (!found.has(intent.sourceKey) && sameMatch(sets[i]!, r.values)) found.set(intent.sourceKey, r.key)
+          })
+        }
+      }
+    }
+    const links: Link[] = []
+    const syncedAt = new Date().toISOString()
+    for (const [sourceKey, targetKey] of found) {
+      const keys: [string, string] = s === 0 ? [sourceKey, targetKey] : [targetKey, sourceKey]
+      // An empty base makes the next merge compare both sides afresh: equal values converge.
+      links.push({ taskId: task.id, pairId: pair.id, keys, base: ['{}', '{}'], syncedAt, deleted: null })
+    }
+    await store.transaction(async (tx) => {
+      if (links.length > 0) await tx.links.upsert(links)
+      await tx.intents.remove(intents.map((i) => i.id))
+    })
+    protocol.log('warn', `recovered ${intents.length} interrupted create(s): ${found.size} had landed and were linked`, pair.id)
+    return intents.map((i) => i.sourceKey)
+  }
+
+  /** Finds records on the other side that match unlinked source records by the pair's match keys. */
+  async #matchTargets(s: Side, records: readonly SourceRecord[]): Promise<Map<string, { key: string; values: FieldValues }>> {
+    const out = new Map<string, { key: string; values: FieldValues }>()
+    if (records.length === 0 || this.#matchMappings.length === 0) return out
+    const t = (1 - s) as Side
+    const wanted = new Map<string, string>() // match text → source key
+    const sets: Record<string, Value>[] = []
+    for (const r of records) {
+      const set: Record<string, Value> = {}
+      for (const m of this.#matchMappings) {
+        Object.assign(set, await m.convert(s, pick(r.values, m.fields[s])))
+      }
+      const text = matchText(set)
+      if (text !== undefined && !wanted.has(text)) {
+        wanted.set(text, r.key)
+        sets.push(set)
+      }
+    }
+    const candidates = new Map<string, SourceRecord>()
+    for (const chunk of chunks(sets, LOOKUP_CHUNK)) {
+      const expr = matchFilter(this.#ctx.types[t], chunk)
+      if (!expr) continue
+      const stream = this.#ctx.conns[t].read(this.#ctx.pair.sides[t].type, { filter: { expr }, batchSize: LOOKUP_CHUNK * 2 })
+      for await (const batch of stream) for (const r of batch.records) candidates.set(r.key, r)
+    }
+    if (candidates.size === 0) return out
+    const alreadyLinked = await this.#findLinks(t, [...candidates.keys()])
+    const fields = this.#matchMappings.flatMap((m) => m.fields[t])
+    for (const c of candidates.values()) {
+      if (alreadyLinked.has(c.key)) continue
+      const text = matchText(pick(c.values, fields))
+      const sourceKey = text !== undefined ? wanted.get(text) : undefined
+      if (sourceKey && !out.has(sourceKey)) {
+        out.set(sourceKey, { key: c.key, values: c.values })
+        wanted.delete(text!)
+      }
+    }
+    return out
+  }
+
+  async #findLinks(s: Side, keys: readonly string[]): Promise<Map<string, Link>> {
+    const { task, pair, store, dryRun } = this.#ctx
+    const found = new Map<string, Link>()
+    for (const chunk of chunks(keys, LOOKUP_CHUNK * 10)) {
+      for (const [k, l] of await store.links.find(task.id, pair.id, s, chunk)) found.set(k, l)
+    }
+    if (dryRun) {
+      for (const key of keys) {
+        const o = this.#overlay[s].get(key)
+        if (o === null) found.delete(key)
+        else if (o) found.set(key, o)
+      }
+    }
+    return found
+  }
+
+  #setOverlay(link: Link, value: Link | null): void {
+    this.#overlay[0].set(link.keys[0], value)
+    this.#overlay[1].set(link.keys[1], value)
+  }
+
+  async #readByKeys(s: Side, keys: readonly string[]): Promise<SourceRecord[]> {
+    const out: SourceRecord[] = []
+    for (const chunk of chunks(keys, LOOKUP_CHUNK)) {
+      if (chunk.length === 0) continue
+      const expr = keysFilter(this.#ctx.types[s], chunk)
+      for await (const batch of this.#ctx.conns[s].read(this.#ctx.pair.sides[s].type, { filter: { expr }, batchSize: LOOKUP_CHUNK * 2 })) {
+        out.push(...batch.records)
+      }
+    }
+    return out
+  }
+
+  async #readByKeysMap(s: Side, keys: readonly string[]): Promise<Map<string, FieldValues>> {
+    const records = await this.#readByKeys(s, keys)
+    return new Map(records.map((r) => [r.key, r.values]))
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  #counts(from: Side): Counts {
+    return this.#ctx.protocol.of(this.#ctx.pair.id, direction(from))
+  }
+
+  #fp(side: Side, values: FieldValues, m: FieldMapping): Fingerprint {
+    return fingerprint(values, m.fields[side], this.#fields[side])
+  }
+
+  #sameAsBase(s: Side, values: FieldValues, base: Base): boolean {
+    for (const m of this.#ctx.pair.mappings) {
+      if (this.#fp(s, values, m) !== base[m.id]) return false
+    }
+    return true
+  }
+}
+
+function parseBase(text: string): Base {
+  try {
+    return JSON.parse(text) as Base
+  } catch {
+    return {}
+  }
+}
+
+function pick(values: FieldValues, fields: readonly string[]): Record<string, Value> {
+  const out: Record<string, Value> = {}
+  for (const f of fields) out[f] = values[f] ?? null
+  return out
+}
+
+/** Match values compare case- and space-insensitively, as e-mail addresses and numbers should. */
+function matchText(values: Readonly<Record<string, Value>>): string | undefined {
+  const parts: string[] = []
+  for (const key of Object.keys(values).sort()) {
+    const v = values[key]
+    if (v === null || v === undefined || v === '') return undefined
+    parts.push(canonical(typeof v === 'string' ? v.trim().toLowerCase() : v))
+  }
+  return JSON.stringify(parts)
+}
+
+function sameMatch(set: Readonly<Record<string, Value>>, values: FieldValues): boolean {
+  return matchText(set) === matchText(pick(values, Object.keys(set)))
+}
+
+/** Values as JSON-safe data for protocols and parked conflicts. */
+function jsonable(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)),
+  )
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+async function* mapKeys(stream: AsyncIterable<{ records: readonly SourceRecord[] }>): AsyncIterable<string[]> {
+  for await (const batch of stream) yield batch.records.map((r) => r.key)
+}

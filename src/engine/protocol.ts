@@ -1,0 +1,107 @@
+import type { Side } from './task/resolved-task.ts'
+
+/** What happened in one direction of one pair. */
+export interface Counts {
+  read: number
+  created: number
+  updated: number
+  deleted: number
+  unchanged: number
+  conflicts: number
+  errors: number
+  unlinked: number
+}
+
+/** A direction label: records flowing from side 0 to side 1, or back. */
+export type Direction = '0->1' | '1->0'
+
+/** Counts per pair and direction. */
+export type ExecutionCounts = Record<string, Record<Direction, Counts>>
+
+/** One line of the readable protocol. */
+export interface LogEntry {
+  readonly at: string
+  readonly level: 'info' | 'warn' | 'error'
+  readonly pairId?: string
+  readonly message: string
+  readonly data?: unknown
+}
+
+/** A change the engine would make (dry run) or made, for reports. */
+export interface PlannedChange {
+  readonly pairId: string
+  readonly direction: Direction
+  readonly op: 'create' | 'update' | 'upsert' | 'delete' | 'conflict' | 'unlink' | 'link' | 'flag'
+  /** The key of the record that changed (source side). */
+  readonly sourceKey: string
+  /** The key of the record written (target side), when it exists yet. */
+  readonly targetKey?: string
+  /** Field values written, or the two values of a conflict. */
+  readonly values?: unknown
+}
+
+/** The direction a record flows in when it goes from `from`. */
+export function direction(from: Side): Direction {
+  return from === 0 ? '0->1' : '1->0'
+}
+
+/** Zeroed counts. */
+export function emptyCounts(): Counts {
+  return { read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, conflicts: 0, errors: 0, unlinked: 0 }
+}
+
+/**
+ * Collects counts, protocol lines and (in a dry run) planned changes of one execution.
+ * Lines are buffered and handed to `flush` per batch, so the log costs one statement a batch.
+ */
+export class Protocol {
+  readonly counts: ExecutionCounts = {}
+  readonly changes: PlannedChange[] = []
+  #pending: LogEntry[] = []
+  readonly #keepChanges: boolean
+  readonly #maxChanges: number
+
+  constructor(options: { keepChanges: boolean; maxChanges?: number }) {
+    this.#keepChanges = options.keepChanges
+    this.#maxChanges = options.maxChanges ?? 10_000
+  }
+
+  /** The counts of a pair and direction, created on first use. */
+  of(pairId: string, dir: Direction): Counts {
+    const pair = (this.counts[pairId] ??= { '0->1': emptyCounts(), '1->0': emptyCounts() })
+    return pair[dir]
+  }
+
+  log(level: LogEntry['level'], message: string, pairId?: string, data?: unknown): void {
+    this.#pending.push({
+      at: new Date().toISOString(),
+      level,
+      message,
+      ...(pairId !== undefined ? { pairId } : {}),
+      ...(data !== undefined ? { data } : {}),
+    })
+  }
+
+  /** Records a planned or made change, for the dry-run report. */
+  change(change: PlannedChange): void {
+    if (this.#keepChanges && this.changes.length < this.#maxChanges) this.changes.push(change)
+  }
+
+  /** Takes the buffered lines. */
+  drain(): LogEntry[] {
+    const out = this.#pending
+    this.#pending = []
+    return out
+  }
+
+  /** Sums all counts. */
+  totals(): Counts {
+    const total = emptyCounts()
+    for (const pair of Object.values(this.counts)) {
+      for (const c of Object.values(pair)) {
+        for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c[k]
+      }
+    }
+    return total
+  }
+}

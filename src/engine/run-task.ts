@@ -1,0 +1,167 @@
+import {
+  type BridgeConnection,
+  type BridgeLogger,
+  type BridgeRegistry,
+  coerceError,
+  OpenSyncError,
+  type RecordTypeInfo,
+  silentLogger,
+} from '../sdk/index.ts'
+import type { Store } from '../store/index.ts'
+import { type PairProgress, PairRun } from './pair-run.ts'
+import { type Counts, type ExecutionCounts, type LogEntry, type PlannedChange, Protocol } from './protocol.ts'
+import type { ResolvedPair, ResolvedTask, Side } from './task/resolved-task.ts'
+
+/** Options of one run. */
+export interface RunOptions {
+  readonly store: Store
+  readonly registry: BridgeRegistry
+  /** Compute and report everything, write nothing anywhere (not even the protocol). */
+  readonly dryRun?: boolean
+  /** Who or what started the run, for the protocol (`cli`, `manual`, `plan`). */
+  readonly trigger?: string
+  /** Records per read and write batch. Default 1000. */
+  readonly batchSize?: number
+  /** Failed attempts after which a record is quarantined. Default 3. */
+  readonly quarantineAfter?: number
+  readonly signal?: AbortSignal
+  readonly onProgress?: (progress: PairProgress) => void
+  readonly log?: BridgeLogger
+}
+
+/** The outcome of one run. */
+export interface RunResult {
+  /** The stored execution; absent in a dry run. */
+  readonly executionId?: number
+  readonly status: 'succeeded' | 'failed' | 'cancelled'
+  readonly dryRun: boolean
+  readonly counts: ExecutionCounts
+  readonly totals: Counts
+  /** The changes made or (dry run) planned, up to 10,000. */
+  readonly changes: readonly PlannedChange[]
+  /** The readable protocol (always complete in a dry run; in a real run it is also stored). */
+  readonly log: readonly LogEntry[]
+  readonly error?: { readonly code: string; readonly message: string }
+  readonly startedAt: string
+  readonly endedAt: string
+}
+
+/**
+ * Runs a task once: connects both systems, checks that every pair's record types and
+ * fields exist, runs each pair, and keeps the protocol. Never throws for a failed run:
+ * the failure is in the result (and the stored execution); it throws only when the store
+ * itself cannot record the execution.
+ */
+export async function runTask(task: ResolvedTask, options: RunOptions): Promise<RunResult> {
+  const { store, dryRun = false } = options
+  const startedAt = new Date().toISOString()
+  const protocol = new Protocol({ keepChanges: true })
+  const fullLog: LogEntry[] = []
+  const executionId = dryRun ? undefined : await store.executions.start({ taskId: task.id, trigger: options.trigger ?? 'cli', dryRun })
+  const flush = async () => {
+    const entries = protocol.drain()
+    fullLog.push(...entries)
+    if (executionId !== undefined && entries.length > 0) await store.executions.log(executionId, entries)
+  }
+  const conns: BridgeConnection[] = []
+  let status: RunResult['status'] = 'succeeded'
+  let error: OpenSyncError | undefined
+  try {
+    protocol.log('info', `${dryRun ? 'dry run' : 'run'} of "${task.subject}" started (${options.trigger ?? 'cli'})`)
+    for (const system of task.systems) {
+      const bridge = options.registry.get(system.bridge)
+      const conn = await bridge.connect(system.connection, { log: options.log ?? silentLogger, ...(options.signal ? { signal: options.signal } : {}) })
+      conns.push(conn)
+      await conn.check()
+    }
+    const discovered = await Promise.all(conns.map((c) => c.discover()))
+    for (const pair of task.pairs) {
+      const types = [0, 1].map((s) => recordType(task, pair, s as Side, discovered[s]!)) as [RecordTypeInfo, RecordTypeInfo]
+      checkPair(task, pair, types)
+      await new PairRun({
+        task,
+        pair,
+        conns: conns as [BridgeConnection, BridgeConnection],
+        types,
+        store,
+        protocol,
+        dryRun,
+        batchSize: options.batchSize ?? 1000,
+        quarantineAfter: options.quarantineAfter ?? 3,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        flush: dryRun ? async () => {} : flush,
+      }).run()
+      const c = protocol.counts[pair.id]
+      protocol.log('info', `pair ${pair.id} done: → ${summary(c?.['0->1'])}; ← ${summary(c?.['1->0'])}`, pair.id)
+    }
+  } catch (e) {
+    error = coerceError(e)
+    status = error.code === 'OSY_ABORTED' ? 'cancelled' : 'failed'
+    protocol.log('error', `${status}: ${error.message}`, undefined, { code: error.code })
+  } finally {
+    await Promise.all(conns.map((c) => c.close().catch(() => {})))
+  }
+  const totals = protocol.totals()
+  protocol.log('info', `${dryRun ? 'dry run' : 'run'} ${status}: ${summary(totals)}`)
+  await flush()
+  const errorInfo = error ? { code: error.code, message: error.message } : undefined
+  if (executionId !== undefined) {
+    await store.executions.finish(executionId, { status, counts: protocol.counts, ...(errorInfo ? { error: errorInfo } : {}) })
+    await store.tasks.touch(task.id)
+  }
+  return {
+    ...(executionId !== undefined ? { executionId } : {}),
+    status,
+    dryRun,
+    counts: protocol.counts,
+    totals,
+    changes: protocol.changes,
+    log: fullLog,
+    ...(errorInfo ? { error: errorInfo } : {}),
+    startedAt,
+    endedAt: new Date().toISOString(),
+  }
+}
+
+function summary(c: Counts | undefined): string {
+  if (!c) return 'nothing'
+  return `read ${c.read}, created ${c.created}, updated ${c.updated}, deleted ${c.deleted}, unchanged ${c.unchanged}, conflicts ${c.conflicts}, errors ${c.errors}`
+}
+
+function recordType(task: ResolvedTask, pair: ResolvedPair, s: Side, types: readonly RecordTypeInfo[]): RecordTypeInfo {
+  const name = pair.sides[s].type
+  const found = types.find((t) => t.name === name)
+  if (!found) {
+    throw new OpenSyncError(
+      'OSY_RECORD_TYPE_NOT_FOUND',
+      `pair ${pair.id}: ${task.systems[s].key} has no record type "${name}" (it has: ${types.map((t) => t.name).join(', ') || 'none'})`,
+      { details: { recordType: name } },
+    )
+  }
+  return found
+}
+
+/** Checks the pair's fields against what the systems have, before anything is read. */
+function checkPair(task: ResolvedTask, pair: ResolvedPair, types: readonly [RecordTypeInfo, RecordTypeInfo]): void {
+  for (const s of [0, 1] as const) {
+    const names = new Set(types[s].fields.map((f) => f.name))
+    const where = `pair ${pair.id}: ${task.systems[s].key}.${pair.sides[s].type}`
+    const need = (field: string, what: string) => {
+      if (!names.has(field)) {
+        throw new OpenSyncError('OSY_FIELD_NOT_FOUND', `${where} has no field "${field}" (${what})`, {
+          details: { recordType: pair.sides[s].type, field },
+        })
+      }
+    }
+    for (const m of pair.mappings) for (const f of m.fields[s]) need(f, `mapping ${m.id}`)
+    if (pair.sides[s].cursor) need(pair.sides[s].cursor!, 'cursor')
+    if (pair.sides[s].externalId) need(pair.sides[s].externalId!, 'externalId')
+    if (types[s].keyFields.length === 0) {
+      throw new OpenSyncError('OSY_UNSUPPORTED', `${where} has no primary key, so its records cannot be linked`)
+    }
+    if (pair.flows[1 - s] && types[s].readOnly) {
+      throw new OpenSyncError('OSY_READ_ONLY_RECORD_TYPE', `${where} is read-only but the pair writes to it`)
+    }
+  }
+}
