@@ -13,7 +13,10 @@ export function literalOf(value: Value | undefined, field?: FieldInfo): FilterLi
   if (typeof value === 'boolean') return value
   if (typeof value === 'number' || typeof value === 'bigint') return { number: String(value) }
   if (typeof value === 'string') {
-    return field?.type === 'integer' && /^-?\d+$/.test(value) ? { number: value } : value
+    // Numeric columns compare with numbers: MariaDB compares a BIGINT or DECIMAL with a
+    // string as a double, which is not exact beyond 2^53.
+    const numeric = (field?.type === 'integer' && /^-?\d+$/.test(value)) || (field?.type === 'decimal' && /^-?\d+(\.\d+)?$/.test(value))
+    return numeric ? { number: value } : value
   }
   return undefined
 }

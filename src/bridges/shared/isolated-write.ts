@@ -68,7 +68,9 @@ export interface OpGroup<K extends WriteOp['op']> {
 
 /**
  * Groups a batch by op kind and field set, so each group can become one multi-row
- * statement. Groups come in the order creates, upserts, updates, deletes.
+ * statement. Groups come in the order creates, upserts, updates, deletes, whatever order
+ * the ops came in: a batch must not hold two ops on the same record (the engine never
+ * sends one).
  */
 export function groupOps(ops: readonly WriteOp[]): OpGroup<WriteOp['op']>[] {
   const groups = new Map<string, OpGroup<WriteOp['op']>>()

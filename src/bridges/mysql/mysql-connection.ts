@@ -1,0 +1,407 @@
+import {
+  type BridgeConnection,
+  type BridgeLogger,
+  type FieldInfo,
+  mysqlDialect,
+  OpenSyncError,
+  type ReadKeysOptions,
+  type ReadOptions,
+  type RecordBatch,
+  type RecordTypeInfo,
+  type RecordValues,
+  throwIfAborted,
+  type WriteOp,
+  type WriteOptions,
+  type WriteResult,
+} from '../../sdk/index.ts'
+import { chunk, groupOps, writeIsolated } from '../shared/isolated-write.ts'
+import { keysetPageSql } from '../shared/keyset-query.ts'
+import { checkpointAfter, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
+import type { MysqlPool, MysqlPoolConnection, MysqlRow } from './mysql-driver.ts'
+import {
+  classifyConnectionError,
+  classifyRecordError,
+  isConnectionLost,
+  type MysqlTarget,
+} from './mysql-errors.ts'
+import { introspect, type MysqlRecordType, publicRecordType } from './mysql-introspector.ts'
+import { fieldLiterals, readerFor, toDriver, type ValueReader } from './mysql-values.ts'
+import { applyOps, MAX_PARAMS, paramsPerOp, textSizeOf, type WriterServer } from './mysql-writer.ts'
+
+const q = mysqlDialect.quoteIdentifier
+
+/**
+ * The SQL mode of every session. Strict for all engines, so a bad value fails its record
+ * instead of being truncated or zeroed; and it must never contain NO_BACKSLASH_ESCAPES or
+ * ANSI_QUOTES, because `mysql2` escapes bound values client-side with backslashes.
+ */
+export const SESSION_SQL_MODE =
+  'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'
+
+/** Facts about the server, learnt once from the first session. */
+export interface MysqlServerInfo extends WriterServer {
+  readonly version: string
+  readonly mariadb: boolean
+  /** `@@max_allowed_packet`: the largest statement the server accepts. */
+  readonly maxPacket: number
+}
+
+/** A connection to one MySQL or MariaDB database through a lazily created pool. */
+export class MysqlConnection implements BridgeConnection {
+  readonly #createPool: () => MysqlPool
+  readonly #target: MysqlTarget
+  readonly #secret: string | undefined
+  readonly #log: BridgeLogger
+  /** The session set-up of each driver connection, run once when it is first checked out. */
+  readonly #sessions = new WeakMap<object, Promise<void>>()
+  #pool?: MysqlPool
+  #server?: MysqlServerInfo
+  #closed?: Promise<void>
+
+  /**
+   * @param createPool makes the pool on first use, so `connect()` contacts nothing.
+   * @param secret the password, only to scrub it from any message.
+   */
+  constructor(
+    createPool: () => MysqlPool,
+    target: MysqlTarget,
+    log: BridgeLogger,
+    secret?: string,
+  ) {
+    this.#createPool = createPool
+    this.#target = target
+    this.#log = log
+    this.#secret = secret || undefined
+  }
+
+  async check(): Promise<void> {
+    const conn = await this.#acquire()
+    try {
+      await conn.query('SELECT 1')
+    } catch (error) {
+      throw this.#classify(error)
+    } finally {
+      conn.release()
+    }
+  }
+
+  async discover(): Promise<RecordTypeInfo[]> {
+    const conn = await this.#acquire()
+    try {
+      const types = await introspect(conn, { mariadb: this.#server!.mariadb })
+      return types.map(publicRecordType)
+    } catch (error) {
+      throw this.#classify(error)
+    } finally {
+      conn.release()
+    }
+  }
+
+  async *read(type: string, options: ReadOptions = {}): AsyncIterable<RecordBatch> {
+    for await (const { rows, plan, recordType } of this.#pages(type, options)) {
+      const records = rows.map((values) => ({ key: keyOf(recordType, values), values }))
+      const checkpoint = checkpointAfter(plan, rows[rows.length - 1]!)
+      yield checkpoint ? { records, checkpoint } : { records }
+    }
+  }
+
+  async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
+    for await (const { rows, recordType } of this.#pages(type, options, true)) {
+      yield rows.map((values) => keyOf(recordType, values))
+    }
+  }
+
+  async write(
+    type: string,
+    ops: readonly WriteOp[],
+    options: WriteOptions = {},
+  ): Promise<readonly WriteResult[]> {
+    throwIfAborted(options.signal)
+    const conn = await this.#acquire()
+    let open = false
+    let healthy = true
+    try {
+      const recordType = await this.#recordType(conn, type)
+      if (recordType.readOnly) {
+        throw new OpenSyncError(
+          'OSY_READ_ONLY_RECORD_TYPE',
+          `"${type}" is a ${recordType.kind === 'view' ? 'view' : 'table without a primary key'}: it can be read but not written`,
+          { details: { recordType: type } },
+        )
+      }
+      if (ops.length === 0) return []
+      const target = { db: conn, type: recordType, server: this.#server! }
+      const byName = new Map(recordType.fields.map((f) => [f.name, f]))
+      const results: WriteResult[] = new Array(ops.length)
+      // One transaction per write, one savepoint per attempt: a failed group leaves nothing.
+      await conn.query('START TRANSACTION')
+      open = true
+      for (const group of groupOps(ops)) {
+        const unknown = group.fields.find((name) => !byName.has(name))
+        if (unknown !== undefined) {
+          const error = new OpenSyncError(
+            'OSY_FIELD_NOT_FOUND',
+            `record type "${type}" has no field "${unknown}"`,
+            { details: { recordType: type, field: unknown } },
+          )
+          for (const index of group.indexes) results[index] = { ok: false, error }
+          continue
+        }
+        const fields = group.fields.map((name) => byName.get(name)!)
+        const perOp = paramsPerOp(group.op, fields.length, recordType.keyFields.length)
+        const maxBytes = Math.max(1 << 20, Math.floor(this.#server!.maxPacket / 2))
+        for (const part of chunkBy(group.indexes, group.ops, perOp, maxBytes)) {
+          const apply = (slice: readonly WriteOp[]) =>
+            this.#inSavepoint(conn, () => applyOps(target, group.op, fields, slice))
+          const outcomes = await writeIsolated(part.ops, apply, classifyRecordError, options.signal)
+          outcomes.forEach((result, i) => {
+            results[part.indexes[i]!] = result
+          })
+        }
+      }
+      await conn.query('COMMIT')
+      open = false
+      return results
+    } catch (error) {
+      healthy = !isConnectionLost(error)
+      throw this.#classify(error)
+    } finally {
+      await this.#finish(conn, open, healthy)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed ??= this.#pool ? this.#pool.end() : Promise.resolve()
+    return this.#closed
+  }
+
+  /**
+   * Pages through a record type by keyset, all pages inside one read-only transaction with
+   * a consistent snapshot on one connection, so the pages agree with each other. The
+   * connection goes back to the pool when the consumer stops early, too.
+   */
+  async *#pages(
+    type: string,
+    options: ReadOptions,
+    keysOnly = false,
+  ): AsyncGenerator<{ rows: RecordValues[]; plan: ReadPlan; recordType: MysqlRecordType }> {
+    throwIfAborted(options.signal)
+    const conn = await this.#acquire()
+    let open = false
+    let healthy = true
+    try {
+      const recordType = await this.#recordType(conn, type)
+      const plan = planRead(
+        recordType,
+        keysOnly
+          ? {
+              fields: recordType.keyFields,
+              ...(options.filter ? { filter: options.filter } : {}),
+              ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+            }
+          : options,
+        mysqlDialect,
+      )
+      const readers = plan.columns.flatMap((f): [string, ValueReader][] => {
+        const read = readerFor(f)
+        return read ? [[f.name, read]] : []
+      })
+      const filter = plan.filter
+        ? fieldLiterals(plan.filter, new Map(recordType.fields.map((f) => [f.name, f])))
+        : undefined
+      const columns = plan.columns.map((f) => f.name)
+      const order = plan.order.map((f) => f.name)
+      const atLeast =
+        plan.atLeast !== undefined ? toDriver(plan.atLeast, plan.order[0]!) : undefined
+      let after = plan.after?.map((v, i) => toDriver(v, plan.order[i]!))
+      await conn.query('START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT')
+      open = true
+      while (true) {
+        throwIfAborted(options.signal)
+        const page = keysetPageSql({
+          dialect: mysqlDialect,
+          from: q(recordType.name),
+          columns,
+          order,
+          limit: plan.batchSize,
+          ...(filter ? { filter } : {}),
+          ...(after ? { after } : {}),
+          ...(atLeast !== undefined ? { atLeast } : {}),
+        })
+        const [result] = await this.#query(conn, page.sql, page.params, type)
+        const rows = result as MysqlRow[]
+        if (rows.length === 0) break
+        // The driver's row objects are fresh per query: convert in place, only where needed.
+        for (const row of rows) for (const [name, read] of readers) row[name] = read(row[name])
+        yield { rows: rows as RecordValues[], plan, recordType }
+        if (rows.length < plan.batchSize) break
+        const last = rows[rows.length - 1] as RecordValues
+        after = plan.order.map((f: FieldInfo) => toDriver(last[f.name], f))
+      }
+      await conn.query('COMMIT')
+      open = false
+    } catch (error) {
+      healthy = !isConnectionLost(error)
+      throw this.#classify(error)
+    } finally {
+      await this.#finish(conn, open, healthy)
+    }
+  }
+
+  /** Checks a connection out of the pool, setting its session up the first time. */
+  async #acquire(): Promise<MysqlPoolConnection> {
+    if (this.#closed) {
+      throw new OpenSyncError('OSY_INTERNAL', 'the MySQL connection was used after close()')
+    }
+    let conn: MysqlPoolConnection
+    try {
+      this.#pool ??= this.#createPool()
+      conn = await this.#pool.getConnection()
+    } catch (error) {
+      throw this.#classify(error)
+    }
+    let setup = this.#sessions.get(conn.connection)
+    if (!setup) {
+      setup = this.#setUpSession(conn)
+      this.#sessions.set(conn.connection, setup)
+    }
+    try {
+      await setup
+      return conn
+    } catch (error) {
+      // A session whose settings failed would escape values wrongly: never reuse it.
+      conn.destroy()
+      throw this.#classify(error)
+    }
+  }
+
+  /**
+   * UTC, so TIMESTAMP text is UTC; the strict SQL mode; REPEATABLE READ, the isolation
+   * level under which `WITH CONSISTENT SNAPSHOT` means anything.
+   */
+  async #setUpSession(conn: MysqlPoolConnection): Promise<void> {
+    await conn.query(`SET time_zone = '+00:00', sql_mode = '${SESSION_SQL_MODE}'`)
+    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+    if (this.#server) return
+    const [result] = await conn.query(
+      'SELECT VERSION() AS version, @@max_allowed_packet AS maxPacket, @@auto_increment_increment AS step',
+    )
+    const row = (result as MysqlRow[])[0]!
+    const version = String(row.version)
+    const mariadb = /mariadb/i.test(version)
+    const [major = 0, minor = 0] = version.split(/[.-]/).map(Number)
+    this.#server = {
+      version,
+      mariadb,
+      returning: mariadb && (major > 10 || (major === 10 && minor >= 5)),
+      maxPacket: Number(row.maxPacket),
+      autoIncrementStep: Number(row.step) || 1,
+    }
+    this.#log.debug({ version, mariadb }, 'mysql bridge: first session')
+  }
+
+  async #recordType(conn: MysqlPoolConnection, type: string): Promise<MysqlRecordType> {
+    let found: MysqlRecordType | undefined
+    try {
+      const types = await introspect(conn, { mariadb: this.#server!.mariadb, only: type })
+      found = types[0]
+    } catch (error) {
+      throw this.#classify(error)
+    }
+    if (!found) {
+      throw new OpenSyncError(
+        'OSY_RECORD_TYPE_NOT_FOUND',
+        `no table or view "${type}" in database "${this.#target.database ?? ''}"`,
+        { details: { recordType: type } },
+      )
+    }
+    return found
+  }
+
+  /** Runs a read statement; a table or column dropped since it was described is named. */
+  async #query(conn: MysqlPoolConnection, sql: string, params: readonly unknown[], type: string) {
+    try {
+      return await conn.query(sql, params)
+    } catch (error) {
+      const errno = (error as { errno?: number }).errno
+      if (errno === 1146) {
+        throw new OpenSyncError(
+          'OSY_RECORD_TYPE_NOT_FOUND',
+          `table "${type}" was dropped while it was being read`,
+          { cause: error, details: { recordType: type } },
+        )
+      }
+      if (errno === 1054) {
+        throw new OpenSyncError(
+          'OSY_FIELD_NOT_FOUND',
+          `a field of "${type}" was dropped while it was being read: ${(error as Error).message}`,
+          { cause: error, details: { recordType: type } },
+        )
+      }
+      throw error
+    }
+  }
+
+  async #inSavepoint<T>(conn: MysqlPoolConnection, fn: () => Promise<T>): Promise<T> {
+    await conn.query('SAVEPOINT osy_write')
+    try {
+      const result = await fn()
+      await conn.query('RELEASE SAVEPOINT osy_write')
+      return result
+    } catch (error) {
+      // A deadlock rolls the whole transaction back and the savepoint with it; the
+      // original error is the one to report.
+      if (!isConnectionLost(error))
+        await conn.query('ROLLBACK TO SAVEPOINT osy_write').catch(() => {})
+      throw error
+    }
+  }
+
+  /** Ends an open transaction and returns the connection, or closes it when in doubt. */
+  async #finish(conn: MysqlPoolConnection, open: boolean, healthy: boolean): Promise<void> {
+    if (open && healthy) {
+      try {
+        await conn.query('ROLLBACK')
+      } catch {
+        healthy = false
+      }
+    }
+    if (healthy) conn.release()
+    else conn.destroy()
+  }
+
+  #classify(error: unknown): OpenSyncError {
+    return classifyConnectionError(error, this.#target, this.#secret)
+  }
+}
+
+/** Chunks a group so no statement binds more than {@link MAX_PARAMS} or grows past `maxBytes`. */
+function chunkBy(
+  indexes: readonly number[],
+  ops: readonly WriteOp[],
+  paramsPerOp: number,
+  maxBytes: number,
+): { indexes: number[]; ops: WriteOp[] }[] {
+  const perChunk = Math.max(1, Math.floor(MAX_PARAMS / paramsPerOp))
+  const out: { indexes: number[]; ops: WriteOp[] }[] = []
+  for (const part of chunk(
+    ops.map((op, i) => ({ op, index: indexes[i]! })),
+    perChunk,
+  )) {
+    let current: { indexes: number[]; ops: WriteOp[] } = { indexes: [], ops: [] }
+    let bytes = 0
+    for (const { op, index } of part) {
+      const size = textSizeOf(op)
+      if (current.ops.length > 0 && bytes + size > maxBytes) {
+        out.push(current)
+        current = { indexes: [], ops: [] }
+        bytes = 0
+      }
+      current.indexes.push(index)
+      current.ops.push(op)
+      bytes += size
+    }
+    if (current.ops.length > 0) out.push(current)
+  }
+  return out
+}

@@ -1,0 +1,35 @@
+/**
+ * The small structural slice of `mysql2/promise` this bridge uses, so callers can hand it
+ * any compatible pool (Kysely's `MysqlPool` idea) and the rest of the bridge does not
+ * depend on the driver's types.
+ */
+
+/** A row as the driver returns it, by column name. */
+export type MysqlRow = Record<string, unknown>
+
+/** What a statement without a result set reports. */
+export interface MysqlResultHeader {
+  readonly affectedRows: number
+  /** The first generated AUTO_INCREMENT value (text when it is beyond 2^53). */
+  readonly insertId: number | string
+}
+
+/** Something that runs a statement with `?` placeholders the driver escapes. */
+export interface MysqlQueryable {
+  query(sql: string, values?: readonly unknown[]): Promise<[unknown, unknown]>
+}
+
+/** One checked-out connection. */
+export interface MysqlPoolConnection extends MysqlQueryable {
+  /** The driver's underlying connection: the same object each time it is checked out. */
+  readonly connection: object
+  release(): void
+  /** Closes the connection instead of returning it, when its state is unknown. */
+  destroy(): void
+}
+
+/** A pool of connections. */
+export interface MysqlPool {
+  getConnection(): Promise<MysqlPoolConnection>
+  end(): Promise<void>
+}
