@@ -58,6 +58,10 @@ export const mysqlHarness: BridgeHarness = {
       payload VARCHAR(100), ts TIMESTAMP(6) NULL DEFAULT NULL, PRIMARY KEY (site, seq))`,
     view: (v, t) => `CREATE VIEW ${q(v)} AS SELECT id, email, name FROM ${q(t)}`,
     drop: (t) => `DROP TABLE ${q(t)}`,
+    contacts: (t, o = {}) => `CREATE TABLE ${q(t)} (
+      id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(80) UNIQUE, name VARCHAR(${o.nameLength ?? 100}),
+      city VARCHAR(60), score DECIMAL(10,2),
+      updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))`,
   },
   quote: q,
   setSessionZone: (offset) => `SET time_zone = '${offset}'`,

@@ -41,6 +41,16 @@ export const sqliteHarness: BridgeHarness = {
       payload VARCHAR(100), ts TIMESTAMPTZ, PRIMARY KEY (site, seq))`,
     view: (v, t) => `CREATE VIEW ${q(v)} AS SELECT id, email, name FROM ${q(t)}`,
     drop: (t) => `DROP TABLE ${q(t)}`,
+    contacts: (t, o = {}) => {
+      const now = `strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')`
+      return `CREATE TABLE ${q(t)} (id INTEGER PRIMARY KEY, email VARCHAR(80) UNIQUE, name VARCHAR(${o.nameLength ?? 100})${
+        // SQLite ignores declared lengths; a CHECK makes it reject long names like the servers do.
+        o.nameLength ? ` CHECK (length(name) <= ${o.nameLength})` : ''
+      },
+        city VARCHAR(60), score DECIMAL(10,2), updated_at TIMESTAMPTZ NOT NULL DEFAULT (${now}));
+        CREATE TRIGGER ${q(`${t}_touch`)} AFTER UPDATE ON ${q(t)} FOR EACH ROW WHEN NEW.updated_at = OLD.updated_at
+        BEGIN UPDATE ${q(t)} SET updated_at = ${now} WHERE id = NEW.id; END`
+    },
   },
   quote: q,
   // SQLite has no session time zone: wall-clock text names a UTC instant, stored canonically.
