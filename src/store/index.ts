@@ -1,0 +1,15 @@
+/**
+ * The metadata store: links and their base state, checkpoints, executions and their
+ * protocol, per-record errors, conflicts and create intents, on SQLite or PostgreSQL.
+ * See docs/store.md.
+ * @module
+ */
+export * from './checkpoint-repo.ts'
+export * from './conflict-repo.ts'
+export * from './execution-repo.ts'
+export * from './intent-repo.ts'
+export * from './link-repo.ts'
+export { DEFAULT_SQLITE_FILE, openStore, type StoreOptions } from './open-store.ts'
+export * from './record-error-repo.ts'
+export * from './store.ts'
+export * from './task-meta-repo.ts'

@@ -1,0 +1,43 @@
+import type { Kysely } from 'kysely'
+import type { Migration, MigrationProvider } from 'kysely/migration'
+import * as m0001 from './migrations/0001-initial.ts'
+import type { StoreDialect } from './store.ts'
+
+/** What a migration may branch on: column types and table options differ by dialect. */
+export interface MigrationContext {
+  readonly dialect: StoreDialect
+}
+
+/** One migration module: `up` gets the dialect besides the database. */
+interface StoreMigration {
+  up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void>
+}
+
+/**
+ * Every migration, by name. Names sort in order of application; add new files as
+ * `migrations/NNNN-name.ts` and list them here. Never edit or rename an applied one.
+ */
+const MIGRATIONS: Readonly<Record<string, StoreMigration>> = {
+  '0001-initial': m0001,
+}
+
+/** The migration table names; fixed forever, since Kysely finds applied migrations by them. */
+export const MIGRATION_TABLE = 'osy_migrations'
+/** The table Kysely locks so that two processes never migrate at once. */
+export const MIGRATION_LOCK_TABLE = 'osy_migrations_lock'
+
+/**
+ * An in-code provider (no directory scan), so migrations ship inside the bundle and work
+ * wherever the package is installed.
+ */
+export function migrationProvider(ctx: MigrationContext): MigrationProvider {
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {}
+      for (const [name, migration] of Object.entries(MIGRATIONS)) {
+        out[name] = { up: (db) => migration.up(db as Kysely<unknown>, ctx) }
+      }
+      return out
+    },
+  }
+}

@@ -1,0 +1,260 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import Database from 'better-sqlite3'
+import {
+  CompiledQuery,
+  type Dialect,
+  Kysely,
+  type LogConfig,
+  PostgresDialect,
+  SqliteDialect,
+} from 'kysely'
+import { Migrator } from 'kysely/migration'
+import pg from 'pg'
+import { OpenSyncError } from '../sdk/errors.ts'
+import { checkpointRepo } from './checkpoint-repo.ts'
+import { conflictRepo } from './conflict-repo.ts'
+import { executionRepo } from './execution-repo.ts'
+import { intentRepo } from './intent-repo.ts'
+import { linkRepo } from './link-repo.ts'
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migration-provider.ts'
+import { type PlannerStatistics, plannerStatistics } from './planner-statistics.ts'
+import { recordErrorRepo } from './record-error-repo.ts'
+import type { Store, StoreDialect, StoreRepos } from './store.ts'
+import {
+  insideTransaction,
+  isInsideTransaction,
+  type RepoContext,
+  rootContext,
+  transactionContext,
+} from './store-context.ts'
+import { storeError } from './store-errors.ts'
+import type { StoreTables } from './tables.ts'
+import { taskMetaRepo } from './task-meta-repo.ts'
+
+/** Where the store lives. */
+export interface StoreOptions {
+  /**
+   * `undefined`: the SQLite file `.data/opensync.db` under the working directory.
+   * `sqlite:/path/file.db` or a plain path: that SQLite file.
+   * `postgres://…` or `postgresql://…`: a PostgreSQL database (`?schema=` may name the schema).
+   */
+  readonly url?: string
+  /** PostgreSQL only: the schema that holds every table, created if missing. */
+  readonly schema?: string
+  /** Kysely's log option: levels to log, or a function that sees every query and its duration. */
+  readonly log?: LogConfig
+}
+
+/** The SQLite file used when no URL is given, relative to the working directory. */
+export const DEFAULT_SQLITE_FILE = '.data/opensync.db'
+
+/**
+ * Opens the metadata store and applies pending migrations before returning, so a store in
+ * hand always has the current schema. Concurrent openers are safe: Kysely's migrator locks.
+ *
+ * @example
+ * const store = await openStore({ url: process.env.OPENSYNC_DATABASE_URL })
+ * try {
+ *   await store.transaction(async (tx) => {
+ *     await tx.links.upsert(links)
+ *     await tx.checkpoints.set(taskId, pairId, 0, checkpoint)
+ *   })
+ * } finally {
+ *   await store.close()
+ * }
+ */
+export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  const target = parseTarget(options)
+  let db: Kysely<StoreTables>
+  try {
+    db = new Kysely<StoreTables>({
+      dialect:
+        target.dialect === 'sqlite' ? sqliteDialect(target.file) : postgresDialect(target.url),
+      ...(options.log !== undefined ? { log: options.log } : {}),
+    })
+  } catch (cause) {
+    throw storeError('open', cause)
+  }
+  const scoped =
+    target.dialect === 'postgres' && target.schema !== undefined ? db.withSchema(target.schema) : db
+  try {
+    await migrate(scoped, target)
+  } catch (cause) {
+    await db.destroy().catch(() => undefined)
+    throw storeError('migrate', cause)
+  }
+  const schema = target.dialect === 'postgres' ? target.schema : undefined
+  return createStore(scoped, db, target.dialect, plannerStatistics(target.dialect, schema))
+}
+
+type Target =
+  | { readonly dialect: 'sqlite'; readonly file: string }
+  | { readonly dialect: 'postgres'; readonly url: string; readonly schema: string | undefined }
+
+function parseTarget(options: StoreOptions): Target {
+  const url = options.url
+  if (url === undefined || url === '') {
+    if (options.schema !== undefined) throw schemaOnSqlite()
+    return { dialect: 'sqlite', file: resolve(DEFAULT_SQLITE_FILE) }
+  }
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch (cause) {
+      throw new OpenSyncError('OSY_INVALID_OPTION', 'the store URL is not a valid URL', {
+        cause,
+        details: { field: 'url' },
+      })
+    }
+    const fromUrl = parsed.searchParams.get('schema') ?? undefined
+    // pg would pass an unknown parameter on to the server, which rejects it.
+    parsed.searchParams.delete('schema')
+    // An empty schema means the default one, as if none were given.
+    const schema = (options.schema ?? fromUrl) || undefined
+    return { dialect: 'postgres', url: parsed.toString(), schema }
+  }
+  if (options.schema !== undefined) throw schemaOnSqlite()
+  if (/^sqlite:/i.test(url)) {
+    // sqlite:/abs/file.db, sqlite:///abs/file.db and sqlite:relative.db all name a file.
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+    return { dialect: 'sqlite', file: path === ':memory:' ? path : resolve(path) }
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    throw new OpenSyncError(
+      'OSY_INVALID_OPTION',
+      `the store URL must be postgres://…, sqlite:… or a file path, not ${url.split(':')[0]}:`,
+      { details: { field: 'url' } },
+    )
+  }
+  return { dialect: 'sqlite', file: url === ':memory:' ? url : resolve(url) }
+}
+
+function schemaOnSqlite(): OpenSyncError {
+  return new OpenSyncError('OSY_INVALID_OPTION', 'a store schema applies only to PostgreSQL', {
+    details: { field: 'schema' },
+  })
+}
+
+/**
+ * WAL lets readers (the console) go on while a run writes; foreign keys are off by default in
+ * SQLite; the busy timeout makes a second process wait for the write lock instead of failing.
+ * `synchronous` stays FULL: a committed link must survive a power cut, or the next run would
+ * create its record a second time.
+ */
+const SQLITE_PRAGMAS = [
+  'pragma journal_mode = wal',
+  'pragma foreign_keys = on',
+  'pragma busy_timeout = 5000',
+]
+
+function sqliteDialect(file: string): Dialect {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  return new SqliteDialect({
+    database: new Database(file),
+    async onCreateConnection(connection) {
+      for (const pragma of SQLITE_PRAGMAS) await connection.executeQuery(CompiledQuery.raw(pragma))
+    },
+  })
+}
+
+/** PostgreSQL's OID of bigint (int8): ids and counts. */
+const INT8_OID = 20
+
+function postgresDialect(url: string): Dialect {
+  const pool = new pg.Pool({
+    connectionString: url,
+    // Ids and counts are bigint, which pg returns as text; they stay far below 2^53, and the
+    // store's API speaks numbers on both dialects. Set per pool, so no other pg user changes.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID && format !== 'binary'
+          ? Number
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  })
+  // An idle client whose server went away emits 'error'; unhandled, it would end the process.
+  // The next query on the pool fails and is reported as a store error instead.
+  pool.on('error', () => undefined)
+  return new PostgresDialect({ pool })
+}
+
+async function migrate(db: Kysely<StoreTables>, target: Target): Promise<void> {
+  const schema = target.dialect === 'postgres' ? target.schema : undefined
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider({ dialect: target.dialect }),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
+  })
+  const { error } = await migrator.migrateToLatest()
+  if (error !== undefined) throw error
+}
+
+function createRepos(ctx: RepoContext): StoreRepos {
+  return {
+    links: linkRepo(ctx),
+    checkpoints: checkpointRepo(ctx),
+    executions: executionRepo(ctx),
+    recordErrors: recordErrorRepo(ctx),
+    conflicts: conflictRepo(ctx),
+    intents: intentRepo(ctx),
+    tasks: taskMetaRepo(ctx),
+  }
+}
+
+function createStore(
+  db: Kysely<StoreTables>,
+  root: Kysely<StoreTables>,
+  dialect: StoreDialect,
+  statistics: PlannerStatistics,
+): Store {
+  // Identifies this store to the guard that refuses its own repos inside its transactions.
+  const owner = {}
+  let closing: Promise<void> | undefined
+  return {
+    dialect,
+    ...createRepos(rootContext(db, dialect, owner, statistics)),
+
+    async transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {
+      if (isInsideTransaction(owner)) {
+        throw new OpenSyncError(
+          'OSY_INTERNAL',
+          'metadata store: store.transaction() was called inside a transaction; nested transactions are not supported',
+        )
+      }
+      let failed: { readonly error: unknown } | undefined
+      let afterCommit: (() => Promise<void>) | undefined
+      let result: T
+      try {
+        result = await db.transaction().execute((trx) =>
+          insideTransaction(owner, async () => {
+            const tx = transactionContext(trx, db, dialect, statistics)
+            afterCommit = tx.afterCommit
+            try {
+              return await fn(createRepos(tx.ctx))
+            } catch (error) {
+              failed = { error }
+              throw error
+            }
+          }),
+        )
+      } catch (error) {
+        // The function's own error goes back unchanged; only begin/commit failures are wrapped.
+        if (failed !== undefined && failed.error === error) throw error
+        throw storeError('transaction', error)
+      }
+      await afterCommit?.()
+      return result
+    },
+
+    close() {
+      closing ??= root.destroy().catch((cause: unknown) => {
+        throw storeError('close', cause)
+      })
+      return closing
+    },
+  }
+}

@@ -1,0 +1,41 @@
+import type { CheckpointRepo } from './checkpoint-repo.ts'
+import type { ConflictRepo } from './conflict-repo.ts'
+import type { ExecutionRepo } from './execution-repo.ts'
+import type { IntentRepo } from './intent-repo.ts'
+import type { LinkRepo } from './link-repo.ts'
+import type { RecordErrorRepo } from './record-error-repo.ts'
+import type { TaskMetaRepo } from './task-meta-repo.ts'
+
+/**
+ * The index of a side of a task: 0 for the first system, 1 for the second. The same type as
+ * the engine's `Side`, declared here because the store sits below the engine.
+ */
+export type Side = 0 | 1
+
+/** Which database holds the metadata. */
+export type StoreDialect = 'sqlite' | 'postgres'
+
+/** Every repository of the store, bound either to the store or to one transaction. */
+export interface StoreRepos {
+  readonly links: LinkRepo
+  readonly checkpoints: CheckpointRepo
+  readonly executions: ExecutionRepo
+  readonly recordErrors: RecordErrorRepo
+  readonly conflicts: ConflictRepo
+  readonly intents: IntentRepo
+  readonly tasks: TaskMetaRepo
+}
+
+/** The metadata store: links, checkpoints, the protocol, errors, conflicts and intents. */
+export interface Store extends StoreRepos {
+  readonly dialect: StoreDialect
+  /**
+   * Runs fn in one transaction; the repos passed to fn use it. When fn throws, everything it
+   * wrote is rolled back and its error is rethrown unchanged. Nested calls are an error, and
+   * so is using the store's own repos inside fn (on SQLite that would wait forever for the
+   * one connection the transaction holds).
+   */
+  transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T>
+  /** Closes the connections. Idempotent; concurrent calls share one promise. */
+  close(): Promise<void>
+}

@@ -1,0 +1,117 @@
+import type { Generated } from 'kysely'
+
+/**
+ * The row types of the store's tables as Kysely sees them. Both dialects share them: JSON is
+ * text, timestamps are ISO text, booleans and sides are integers, so one query serves both.
+ */
+export interface StoreTables {
+  readonly osy_links: LinkTable
+  readonly osy_checkpoints: CheckpointTable
+  readonly osy_executions: ExecutionTable
+  readonly osy_execution_logs: ExecutionLogTable
+  readonly osy_record_errors: RecordErrorTable
+  readonly osy_conflicts: ConflictTable
+  readonly osy_intents: IntentTable
+  readonly osy_task_meta: TaskMetaTable
+}
+
+/** One link; primary key (task_id, pair_id, key0), unique (task_id, pair_id, key1). */
+export interface LinkTable {
+  task_id: string
+  pair_id: string
+  key0: string
+  key1: string
+  /** JSON text of the per-field hashes of side 0, opaque to the store. */
+  base0: string
+  base1: string
+  synced_at: string
+  /** The side whose record is gone while the link is kept as a tombstone. */
+  deleted: number | null
+}
+
+/** One checkpoint; primary key (task_id, pair_id, side). */
+export interface CheckpointTable {
+  task_id: string
+  pair_id: string
+  side: number
+  /** JSON text of a `Checkpoint`. */
+  checkpoint: string
+  updated_at: string
+}
+
+/** One execution of a task. */
+export interface ExecutionTable {
+  id: Generated<number>
+  task_id: string
+  trigger: string
+  dry_run: number
+  status: string
+  started_at: string
+  ended_at: string | null
+  /** JSON text of `ExecutionCounts`. */
+  counts: string
+  error_code: string | null
+  error_message: string | null
+}
+
+/** One line of an execution's protocol, in order of `id`. */
+export interface ExecutionLogTable {
+  id: Generated<number>
+  execution_id: number
+  at: string
+  level: string
+  pair_id: string | null
+  message: string
+  /** JSON text, or null when the line has no data. */
+  data: string | null
+}
+
+/** The last error of one record; primary key (task_id, pair_id, direction, record_key). */
+export interface RecordErrorTable {
+  task_id: string
+  pair_id: string
+  direction: number
+  record_key: string
+  code: string
+  message: string
+  attempts: number
+  quarantined: number
+  first_at: string
+  last_at: string
+}
+
+/** One field conflict: open while `resolved_at` is null, then resolved, then applied. */
+export interface ConflictTable {
+  id: Generated<number>
+  task_id: string
+  pair_id: string
+  key0: string
+  key1: string
+  mapping: string
+  /** JSON text of the value on side 0. */
+  value0: string
+  value1: string
+  winner: number | null
+  created_at: string
+  updated_at: string
+  resolved_at: string | null
+  applied_at: string | null
+}
+
+/** A create about to be sent, kept until its link is committed. */
+export interface IntentTable {
+  id: Generated<number>
+  task_id: string
+  pair_id: string
+  direction: number
+  source_key: string
+  /** JSON text of what identifies the record on the target (match values, external ID). */
+  match: string
+  created_at: string
+}
+
+/** Facts about a task that the runs keep up to date. */
+export interface TaskMetaTable {
+  task_id: string
+  last_run_at: string | null
+}

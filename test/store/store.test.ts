@@ -1,0 +1,872 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { LogEvent } from 'kysely'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type ExecutionCounts,
+  type Link,
+  openStore,
+  type Side,
+  type Store,
+  type StoreOptions,
+} from '../../src/store/index.ts'
+
+/** The test server: `PG_URL` or the local trust-auth cluster. */
+const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/** One SQL statement the store sent, as Kysely logged it. */
+interface Statement {
+  readonly sql: string
+  readonly parameters: readonly unknown[]
+}
+
+/** A database the store can live in, with raw access for looking behind the store's back. */
+interface Target {
+  /** Options that open a store on this database. */
+  readonly options: StoreOptions
+  /** Rows of a raw query (tables unqualified; the store's schema is on the search path). */
+  query(sql: string): Promise<Record<string, unknown>[]>
+  /** The plan of a statement the store sent, one line per step. */
+  explain(statement: Statement): Promise<string[]>
+  /** How often the links table's planner statistics were gathered (SQLite keeps none: 0). */
+  linksAnalyzed(): Promise<number>
+  teardown(): Promise<void>
+}
+
+interface Dialect {
+  readonly name: 'sqlite' | 'postgres'
+  setup(): Promise<Target>
+  /** A plan line that reads a whole table. */
+  readonly fullScan: RegExp
+  /** A plan line that looks `column` up through an index. */
+  keyLookup(column: string): RegExp
+}
+
+const dialects: readonly Dialect[] = [
+  {
+    name: 'sqlite',
+    async setup() {
+      const dir = mkdtempSync(join(tmpdir(), 'osy-store-'))
+      const file = join(dir, 'store.db')
+      let raw: Database.Database | undefined
+      const db = () => (raw ??= new Database(file))
+      return {
+        options: { url: file },
+        async query(sql) {
+          return db().prepare(sql).all() as Record<string, unknown>[]
+        },
+        async explain({ sql, parameters }) {
+          const rows = db()
+            .prepare(`explain query plan ${sql}`)
+            .all(...parameters) as { detail: string }[]
+          return rows.map((r) => r.detail)
+        },
+        async linksAnalyzed() {
+          return 0
+        },
+        async teardown() {
+          raw?.close()
+          rmSync(dir, { recursive: true, force: true })
+        },
+      }
+    },
+    fullScan: /^SCAN osy_/,
+    keyLookup: (column) => new RegExp(`^SEARCH osy_links USING .*\\b${column}=\\?`),
+  },
+  {
+    name: 'postgres',
+    async setup() {
+      const schema = `osy_store_${randomBytes(5).toString('hex')}`
+      const client = new pg.Client({ connectionString: PG_URL })
+      await client.connect()
+      // The store creates the schema; the client reads it once it exists.
+      const onPath = async () => {
+        await client.query(`set search_path to "${schema}"`)
+        // With sequential scans priced out, a plan still scans a table only when no index fits.
+        await client.query('set enable_seqscan = off')
+      }
+      let ready: Promise<void> | undefined
+      const session = () => {
+        ready ??= onPath()
+        return ready
+      }
+      return {
+        options: { url: PG_URL, schema },
+        async query(sql) {
+          await session()
+          return (await client.query(sql)).rows
+        },
+        async explain({ sql, parameters }) {
+          await session()
+          const { rows } = await client.query(`explain ${sql}`, parameters as unknown[])
+          return rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN'].trim())
+        },
+        async linksAnalyzed() {
+          const { rows } = await client.query(
+            `select analyze_count from pg_stat_user_tables where schemaname = $1 and relname = 'osy_links'`,
+            [schema],
+          )
+          return Number(rows[0]?.analyze_count ?? 0)
+        },
+        async teardown() {
+          await client.query(`drop schema if exists "${schema}" cascade`)
+          await client.end()
+        },
+      }
+    },
+    fullScan: /Seq Scan on osy_/,
+    keyLookup: (column) => new RegExp(`Index Cond: .*\\b${column} = `),
+  },
+]
+
+/** Collects the statements the store sends while a piece of code runs. */
+class Recorder {
+  #current: Statement[] | undefined
+
+  readonly log = (event: LogEvent): void => {
+    if (event.level === 'query') {
+      this.#current?.push({ sql: event.query.sql, parameters: event.query.parameters })
+    }
+  }
+
+  async during<T>(fn: () => Promise<T>): Promise<{ result: T; statements: Statement[] }> {
+    const statements: Statement[] = []
+    this.#current = statements
+    try {
+      return { result: await fn(), statements }
+    } finally {
+      this.#current = undefined
+    }
+  }
+}
+
+let nextTask = 0
+/** A task id no other test uses, so tests share one store without seeing each other's rows. */
+const newTask = () => `task-${++nextTask}-${randomBytes(3).toString('hex')}`
+
+function link(taskId: string, pairId: string, i: number, overrides: Partial<Link> = {}): Link {
+  return {
+    taskId,
+    pairId,
+    keys: [`a${i}`, `b${i}`],
+    base: [`{"name":"h${i}"}`, `{"name":"h${i}'"}`],
+    syncedAt: '2024-05-01T10:00:00.000Z',
+    ...overrides,
+  }
+}
+
+const counts: ExecutionCounts = {
+  people: {
+    '0->1': {
+      read: 10,
+      created: 2,
+      updated: 3,
+      deleted: 1,
+      unchanged: 4,
+      conflicts: 0,
+      errors: 0,
+      unlinked: 0,
+    },
+    '1->0': {
+      read: 5,
+      created: 0,
+      updated: 1,
+      deleted: 0,
+      unchanged: 3,
+      conflicts: 1,
+      errors: 1,
+      unlinked: 0,
+    },
+  },
+}
+
+describe.each(dialects)('store on $name', (dialect) => {
+  let target: Target
+  let store: Store
+  const recorder = new Recorder()
+
+  beforeAll(async () => {
+    target = await dialect.setup()
+    store = await openStore({ ...target.options, log: recorder.log })
+  })
+
+  afterAll(async () => {
+    await store?.close()
+    await target?.teardown()
+  })
+
+  it('reports its dialect', () => {
+    expect(store.dialect).toBe(dialect.name)
+  })
+
+  it('applies migrations once: a second open finds them applied and changes nothing', async () => {
+    const { result: second, statements } = await recorder.during(() =>
+      openStore({ ...target.options, log: recorder.log }),
+    )
+    try {
+      expect(statements.filter((s) => /^\s*(create|alter|drop)\b/i.test(s.sql))).toEqual([])
+      const applied = await target.query('select name from osy_migrations order by name')
+      expect(applied.map((r) => r.name)).toEqual(['0001-initial'])
+      // Both stores see the same data.
+      const taskId = newTask()
+      await store.tasks.touch(taskId)
+      expect(await second.tasks.get(taskId)).toMatchObject({ taskId })
+    } finally {
+      await second.close()
+    }
+  })
+
+  describe('links', () => {
+    it('upserts, finds by either side, counts and removes', async () => {
+      const taskId = newTask()
+      const links = Array.from({ length: 5 }, (_, i) => link(taskId, 'people', i))
+      await store.links.upsert(links)
+      expect(await store.links.count(taskId, 'people')).toBe(5)
+      expect(await store.links.count(taskId, 'other')).toBe(0)
+
+      const by0 = await store.links.find(taskId, 'people', 0, ['a1', 'a3', 'a9', 'a1'])
+      expect([...by0.keys()].sort()).toEqual(['a1', 'a3'])
+      expect(by0.get('a1')).toEqual(links[1])
+
+      const by1 = await store.links.find(taskId, 'people', 1, ['b4', 'a4'])
+      expect([...by1.entries()]).toEqual([['b4', links[4]]])
+      expect(await store.links.find(taskId, 'people', 0, [])).toEqual(new Map())
+
+      expect(await store.links.remove(taskId, 'people', 1, ['b0', 'b2', 'b-none'])).toBe(2)
+      expect(await store.links.remove(taskId, 'people', 0, ['a1'])).toBe(1)
+      expect(await store.links.count(taskId, 'people')).toBe(2)
+      const left = await store.links.find(taskId, 'people', 0, ['a0', 'a1', 'a2', 'a3', 'a4'])
+      expect([...left.keys()].sort()).toEqual(['a3', 'a4'])
+    })
+
+    it('updates a link in place, including a changed key1 and a tombstone', async () => {
+      const taskId = newTask()
+      await store.links.upsert([link(taskId, 'people', 1)])
+      const moved = link(taskId, 'people', 1, {
+        keys: ['a1', 'b-new'],
+        base: ['{"name":"x"}', '{"name":"y"}'],
+        syncedAt: '2024-06-01T00:00:00.000Z',
+        deleted: 1,
+      })
+      await store.links.upsert([moved])
+      expect(await store.links.count(taskId, 'people')).toBe(1)
+      expect((await store.links.find(taskId, 'people', 0, ['a1'])).get('a1')).toEqual(moved)
+      expect((await store.links.find(taskId, 'people', 1, ['b1'])).size).toBe(0)
+      expect((await store.links.find(taskId, 'people', 1, ['b-new'])).get('b-new')).toEqual(moved)
+
+      // Back to live: the tombstone marker goes away.
+      await store.links.upsert([{ ...moved, deleted: null }])
+      const live = (await store.links.find(taskId, 'people', 0, ['a1'])).get('a1')
+      expect(live?.deleted).toBeUndefined()
+    })
+
+    it('takes the last of repeated links in one batch', async () => {
+      const taskId = newTask()
+      const first = link(taskId, 'people', 1)
+      const last = link(taskId, 'people', 1, { base: ['{"v":2}', '{"v":2}'] })
+      await store.links.upsert([first, link(taskId, 'people', 2), last])
+      expect((await store.links.find(taskId, 'people', 0, ['a1'])).get('a1')).toEqual(last)
+      expect(await store.links.count(taskId, 'people')).toBe(2)
+    })
+
+    it('keeps pairs and tasks apart', async () => {
+      const taskId = newTask()
+      const otherTask = newTask()
+      await store.links.upsert([
+        link(taskId, 'people', 1),
+        link(taskId, 'orders', 1),
+        link(otherTask, 'people', 1),
+      ])
+      expect((await store.links.find(taskId, 'people', 0, ['a1'])).get('a1')?.pairId).toBe('people')
+      expect(await store.links.remove(taskId, 'people', 0, ['a1'])).toBe(1)
+      expect(await store.links.count(taskId, 'orders')).toBe(1)
+      expect(await store.links.count(otherTask, 'people')).toBe(1)
+    })
+
+    it('scans a pair in key0 byte order with keyset pages, never OFFSET', async () => {
+      const taskId = newTask()
+      const keys = Array.from({ length: 2345 }, (_, i) => `k${i}`)
+      // Upper case sorts before lower case and '_' between them in byte order, whatever the locale.
+      keys.push('B', 'a', '_x', 'Z9')
+      await store.links.upsert(
+        keys.map((k, i) => link(taskId, 'people', i, { keys: [k, `o-${k}`] })),
+      )
+      await store.links.upsert([link(taskId, 'other-pair', 0)])
+
+      const { result: pages, statements } = await recorder.during(async () => {
+        const pages: Link[][] = []
+        for await (const page of store.links.scan(taskId, 'people', 1000)) pages.push(page)
+        return pages
+      })
+      expect(pages.map((p) => p.length)).toEqual([1000, 1000, 349])
+      const scanned = pages.flat().map((l) => l.keys[0])
+      expect(scanned).toEqual([...keys].sort())
+      expect(
+        pages.flat().every((l) => l.pairId === 'people' && l.keys[1] === `o-${l.keys[0]}`),
+      ).toBe(true)
+      expect(statements).toHaveLength(3)
+      expect(statements.some((s) => /\boffset\b/i.test(s.sql))).toBe(false)
+    })
+
+    it('scans an empty pair without yielding', async () => {
+      const pages: Link[][] = []
+      for await (const page of store.links.scan(newTask(), 'people')) pages.push(page)
+      expect(pages).toEqual([])
+    })
+
+    it('wraps a store failure in OSY_STORE_ERROR with its cause', async () => {
+      const taskId = newTask()
+      await store.links.upsert([link(taskId, 'people', 1), link(taskId, 'people', 2)])
+      // A second link to the same record of side 1 breaks the unique (task, pair, key1) index.
+      const error = await store.links
+        .upsert([link(taskId, 'people', 3, { keys: ['a3', 'b1'] })])
+        .catch((e: unknown) => e)
+      expect(error).toMatchObject({ name: 'OpenSyncError', code: 'OSY_STORE_ERROR', kind: 'bug' })
+      expect((error as Error).cause).toBeInstanceOf(Error)
+      expect((error as { details: { systemCode?: string } }).details.systemCode).toMatch(
+        /^(SQLITE_CONSTRAINT|23505)/,
+      )
+      expect(await store.links.count(taskId, 'people')).toBe(2)
+    })
+  })
+
+  it('stores, replaces and forgets checkpoints per side', async () => {
+    const taskId = newTask()
+    expect(await store.checkpoints.get(taskId, 'people', 0)).toBeUndefined()
+    const first = { cursorField: 'updated_at', position: ['2024-05-01T10:00:00.000000Z', '42'] }
+    await store.checkpoints.set(taskId, 'people', 0, first)
+    expect(await store.checkpoints.get(taskId, 'people', 0)).toEqual(first)
+    expect(await store.checkpoints.get(taskId, 'people', 1)).toBeUndefined()
+
+    const second = { cursorField: 'seq', position: [17, null, true] }
+    await store.checkpoints.set(taskId, 'people', 0, second)
+    await store.checkpoints.set(taskId, 'people', 1, first)
+    expect(await store.checkpoints.get(taskId, 'people', 0)).toEqual(second)
+    expect(await store.checkpoints.get(taskId, 'people', 1)).toEqual(first)
+
+    await store.checkpoints.set(taskId, 'people', 0, null)
+    expect(await store.checkpoints.get(taskId, 'people', 0)).toBeUndefined()
+    expect(await store.checkpoints.get(taskId, 'people', 1)).toEqual(first)
+  })
+
+  describe('executions', () => {
+    it('records start and finish, and lists newest first', async () => {
+      const taskId = newTask()
+      const first = await store.executions.start({ taskId, trigger: 'cli', dryRun: true })
+      expect(typeof first).toBe('number')
+      const running = await store.executions.get(first)
+      expect(running).toMatchObject({
+        id: first,
+        taskId,
+        trigger: 'cli',
+        dryRun: true,
+        status: 'running',
+        counts: {},
+      })
+      expect(running?.endedAt).toBeUndefined()
+      expect(running?.error).toBeUndefined()
+      expect(Date.parse(running!.startedAt)).not.toBeNaN()
+
+      await store.executions.finish(first, { status: 'succeeded', counts })
+      const second = await store.executions.start({ taskId, trigger: 'plan', dryRun: false })
+      await store.executions.finish(second, {
+        status: 'failed',
+        counts: {},
+        error: { code: 'OSY_UNREACHABLE', message: 'crm is down' },
+      })
+      const third = await store.executions.start({ taskId, trigger: 'manual', dryRun: false })
+
+      const done = await store.executions.get(first)
+      expect(done).toMatchObject({ status: 'succeeded', counts, dryRun: true })
+      expect(done!.endedAt! >= done!.startedAt).toBe(true)
+      expect(await store.executions.get(second)).toMatchObject({
+        status: 'failed',
+        dryRun: false,
+        error: { code: 'OSY_UNREACHABLE', message: 'crm is down' },
+      })
+
+      expect((await store.executions.list(taskId)).map((e) => e.id)).toEqual([third, second, first])
+      expect((await store.executions.list(taskId, 2)).map((e) => e.id)).toEqual([third, second])
+      expect(await store.executions.list(newTask())).toEqual([])
+      expect(await store.executions.get(-1)).toBeUndefined()
+    })
+
+    it('refuses to finish an execution that does not exist', async () => {
+      await expect(
+        store.executions.finish(-1, { status: 'succeeded', counts: {} }),
+      ).rejects.toMatchObject({ code: 'OSY_STORE_ERROR' })
+    })
+
+    it('keeps the protocol in order across calls, in one statement a call', async () => {
+      const taskId = newTask()
+      const id = await store.executions.start({ taskId, trigger: 'cli', dryRun: false })
+      const other = await store.executions.start({ taskId, trigger: 'cli', dryRun: false })
+      const lines = Array.from({ length: 50 }, (_, i) => ({
+        at: `2024-05-01T10:00:${String(i).padStart(2, '0')}.000Z`,
+        level: 'info' as const,
+        message: `line ${i}`,
+      }))
+      const { statements } = await recorder.during(() =>
+        store.executions.log(id, [
+          ...lines.slice(0, 49),
+          { ...lines[49]!, level: 'warn', pairId: 'people', data: { key: 'a1', n: [1, 2] } },
+        ]),
+      )
+      expect(statements).toHaveLength(1)
+      await store.executions.log(other, [{ at: lines[0]!.at, level: 'error', message: 'other' }])
+      await store.executions.log(id, [{ at: lines[0]!.at, level: 'error', message: 'last' }])
+      await store.executions.log(id, [])
+
+      const logs = await store.executions.logs(id)
+      expect(logs.map((l) => l.message)).toEqual([...lines.map((l) => l.message), 'last'])
+      expect(logs[0]).toEqual(lines[0])
+      expect(logs[49]).toEqual({
+        ...lines[49],
+        level: 'warn',
+        pairId: 'people',
+        data: { key: 'a1', n: [1, 2] },
+      })
+      expect(await store.executions.logs(other)).toEqual([
+        { at: lines[0]!.at, level: 'error', message: 'other' },
+      ])
+    })
+  })
+
+  describe('record errors', () => {
+    it('counts attempts and quarantines a record after N failures', async () => {
+      const taskId = newTask()
+      const fail = (key: string, message = 'bad value') => ({
+        taskId,
+        pairId: 'people',
+        direction: 0 as Side,
+        key,
+        code: 'OSY_WRONG_TYPE',
+        message,
+      })
+
+      expect(await store.recordErrors.record([fail('a1'), fail('a2')], 3)).toEqual([
+        { key: 'a1', attempts: 1, quarantined: false },
+        { key: 'a2', attempts: 1, quarantined: false },
+      ])
+      expect(await store.recordErrors.record([fail('a1')], 3)).toEqual([
+        { key: 'a1', attempts: 2, quarantined: false },
+      ])
+      expect(await store.recordErrors.pending(taskId, 'people', 0)).toEqual(['a1', 'a2'])
+
+      // Listed twice in one call, a record fails once, with the last message.
+      expect(await store.recordErrors.record([fail('a1'), fail('a1', 'still bad')], 3)).toEqual([
+        { key: 'a1', attempts: 3, quarantined: true },
+      ])
+      expect(await store.recordErrors.pending(taskId, 'people', 0)).toEqual(['a2'])
+      expect(await store.recordErrors.pending(taskId, 'people', 1)).toEqual([])
+
+      const rows = await store.recordErrors.list(taskId)
+      expect(rows).toHaveLength(2)
+      expect(rows[0]).toMatchObject({
+        taskId,
+        pairId: 'people',
+        direction: 0,
+        key: 'a1',
+        code: 'OSY_WRONG_TYPE',
+        message: 'still bad',
+        attempts: 3,
+        quarantined: true,
+      })
+      expect(rows[0]!.lastAt >= rows[0]!.firstAt).toBe(true)
+
+      // Success clears the error, quarantined or not; the other direction is untouched.
+      await store.recordErrors.record([{ ...fail('a1'), direction: 1 }], 3)
+      await store.recordErrors.clear(taskId, 'people', 0, ['a1', 'a2'])
+      expect(await store.recordErrors.pending(taskId, 'people', 0)).toEqual([])
+      expect(await store.recordErrors.list(taskId)).toMatchObject([
+        { key: 'a1', direction: 1, attempts: 1 },
+      ])
+    })
+
+    it('quarantines at once when quarantineAfter is 1', async () => {
+      const taskId = newTask()
+      const states = await store.recordErrors.record(
+        [{ taskId, pairId: 'p', direction: 1, key: 'k', code: 'X', message: 'm' }],
+        1,
+      )
+      expect(states).toEqual([{ key: 'k', attempts: 1, quarantined: true }])
+      expect(await store.recordErrors.pending(taskId, 'p', 1)).toEqual([])
+    })
+  })
+
+  describe('conflicts', () => {
+    it('parks one open conflict per record and mapping, resolves and applies it', async () => {
+      const taskId = newTask()
+      const park = (mapping: string, values: readonly [unknown, unknown], key0 = 'a1') => ({
+        taskId,
+        pairId: 'people',
+        keys: [key0, `b-${key0}`] as const,
+        mapping,
+        values,
+      })
+      await store.conflicts.park([park('email', ['x@a.de', 'y@b.de']), park('name', ['A', 'B'])])
+      await store.conflicts.park([park('email', ['x@a.de', 'z@c.de'])])
+      await store.conflicts.park([park('phone', [null, { n: 1 }], 'a2')])
+
+      const open = await store.conflicts.open(taskId)
+      expect(open.map((c) => [c.keys[0], c.mapping, c.values])).toEqual([
+        ['a1', 'email', ['x@a.de', 'z@c.de']],
+        ['a1', 'name', ['A', 'B']],
+        ['a2', 'phone', [null, { n: 1 }]],
+      ])
+      expect(open[0]).toMatchObject({ taskId, pairId: 'people', keys: ['a1', 'b-a1'] })
+      expect(open[0]?.winner).toBeUndefined()
+      expect(await store.conflicts.open(taskId, 'other')).toEqual([])
+      expect(await store.conflicts.open(taskId, 'people')).toHaveLength(3)
+
+      const email = open[0]!.id
+      await store.conflicts.resolve(email, 1)
+      expect((await store.conflicts.open(taskId)).map((c) => c.id)).not.toContain(email)
+      const resolved = await store.conflicts.resolvedFor(taskId, 'people', ['a1', 'a9'])
+      expect(resolved).toHaveLength(1)
+      expect(resolved[0]).toMatchObject({ id: email, winner: 1, values: ['x@a.de', 'z@c.de'] })
+      expect(resolved[0]?.resolvedAt).toBeDefined()
+
+      // A new conflict on the same field while the resolution waits is a separate open one.
+      await store.conflicts.park([park('email', ['x@a.de', 'w@d.de'])])
+      expect(
+        (await store.conflicts.open(taskId)).filter((c) => c.mapping === 'email'),
+      ).toHaveLength(1)
+
+      await store.conflicts.markApplied([email])
+      expect(await store.conflicts.resolvedFor(taskId, 'people', ['a1'])).toEqual([])
+      await expect(store.conflicts.resolve(email, 0)).rejects.toMatchObject({
+        code: 'OSY_RECORD_NOT_FOUND',
+      })
+      await expect(store.conflicts.resolve(-1, 0)).rejects.toMatchObject({
+        code: 'OSY_RECORD_NOT_FOUND',
+      })
+    })
+  })
+
+  describe('intents', () => {
+    it('returns ids in entry order, lists open intents, removes them', async () => {
+      const taskId = newTask()
+      const entries = Array.from({ length: 7 }, (_, i) => ({
+        taskId,
+        pairId: 'people',
+        direction: (i % 2) as Side,
+        sourceKey: `s${i}`,
+        match: { email: `p${i}@x.de` },
+      }))
+      const ids = await store.intents.add(entries)
+      expect(ids).toHaveLength(7)
+      expect(new Set(ids).size).toBe(7)
+
+      const open0 = await store.intents.open(taskId, 'people', 0)
+      expect(open0.map((i) => [i.id, i.sourceKey, i.match])).toEqual(
+        [0, 2, 4, 6].map((n) => [ids[n], `s${n}`, { email: `p${n}@x.de` }]),
+      )
+      expect(open0[0]).toMatchObject({ taskId, pairId: 'people', direction: 0 })
+
+      await store.intents.remove([ids[0]!, ids[1]!, ids[0]!])
+      expect((await store.intents.open(taskId, 'people', 0)).map((i) => i.sourceKey)).toEqual([
+        's2',
+        's4',
+        's6',
+      ])
+      expect((await store.intents.open(taskId, 'people', 1)).map((i) => i.sourceKey)).toEqual([
+        's3',
+        's5',
+      ])
+      expect(await store.intents.add([])).toEqual([])
+    })
+  })
+
+  it('remembers when a task last ran', async () => {
+    const taskId = newTask()
+    expect(await store.tasks.get(taskId)).toBeUndefined()
+    await store.tasks.touch(taskId)
+    const first = await store.tasks.get(taskId)
+    expect(first?.taskId).toBe(taskId)
+    expect(Date.parse(first!.lastRunAt!)).not.toBeNaN()
+    await new Promise((r) => setTimeout(r, 5))
+    await store.tasks.touch(taskId)
+    expect((await store.tasks.get(taskId))!.lastRunAt! > first!.lastRunAt!).toBe(true)
+  })
+
+  it('removeTask removes all metadata of that task and only of that task', async () => {
+    const [gone, kept] = [newTask(), newTask()]
+    const executions = new Map<string, number>()
+    for (const taskId of [gone, kept]) {
+      await store.links.upsert([link(taskId, 'people', 1), link(taskId, 'orders', 2)])
+      await store.checkpoints.set(taskId, 'people', 0, { cursorField: 'id', position: [1] })
+      await store.recordErrors.record(
+        [{ taskId, pairId: 'people', direction: 0, key: 'a1', code: 'X', message: 'm' }],
+        3,
+      )
+      await store.conflicts.park([
+        { taskId, pairId: 'people', keys: ['a1', 'b1'], mapping: 'name', values: [1, 2] },
+      ])
+      await store.intents.add([
+        { taskId, pairId: 'people', direction: 0, sourceKey: 'a9', match: null },
+      ])
+      const id = await store.executions.start({ taskId, trigger: 'cli', dryRun: false })
+      await store.executions.log(id, [
+        { at: '2024-05-01T00:00:00.000Z', level: 'info', message: 'x' },
+      ])
+      executions.set(taskId, id)
+      await store.tasks.touch(taskId)
+    }
+
+    await store.links.removeTask(gone)
+
+    expect(await store.links.count(gone, 'people')).toBe(0)
+    expect(await store.links.count(gone, 'orders')).toBe(0)
+    expect(await store.checkpoints.get(gone, 'people', 0)).toBeUndefined()
+    expect(await store.recordErrors.list(gone)).toEqual([])
+    expect(await store.conflicts.open(gone)).toEqual([])
+    expect(await store.intents.open(gone, 'people', 0)).toEqual([])
+    expect(await store.executions.list(gone)).toEqual([])
+    expect(await store.executions.logs(executions.get(gone)!)).toEqual([])
+    expect(await store.tasks.get(gone)).toBeUndefined()
+    for (const table of [
+      'osy_links',
+      'osy_checkpoints',
+      'osy_record_errors',
+      'osy_conflicts',
+      'osy_intents',
+      'osy_executions',
+      'osy_task_meta',
+    ]) {
+      expect(await target.query(`select * from ${table} where task_id = '${gone}'`)).toEqual([])
+    }
+
+    expect(await store.links.count(kept, 'people')).toBe(1)
+    expect(await store.checkpoints.get(kept, 'people', 0)).toBeDefined()
+    expect(await store.recordErrors.list(kept)).toHaveLength(1)
+    expect(await store.conflicts.open(kept)).toHaveLength(1)
+    expect(await store.intents.open(kept, 'people', 0)).toHaveLength(1)
+    expect(await store.executions.list(kept)).toHaveLength(1)
+    expect(await store.executions.logs(executions.get(kept)!)).toHaveLength(1)
+    expect(await store.tasks.get(kept)).toBeDefined()
+  })
+
+  describe('transactions', () => {
+    it('commits everything fn wrote', async () => {
+      const taskId = newTask()
+      const analyzed = await target.linksAnalyzed()
+      const value = await store.transaction(async (tx) => {
+        // 1,500 links of a new pair: PostgreSQL's statistics are refreshed after the commit.
+        await tx.links.upsert(Array.from({ length: 1500 }, (_, i) => link(taskId, 'people', i)))
+        await tx.checkpoints.set(taskId, 'people', 0, { cursorField: 'id', position: [1] })
+        // Reads inside see the transaction's own writes.
+        expect(await tx.links.count(taskId, 'people')).toBe(1500)
+        return 'done'
+      })
+      expect(value).toBe('done')
+      expect(await store.links.count(taskId, 'people')).toBe(1500)
+      if (dialect.name === 'postgres') expect(await target.linksAnalyzed()).toBe(analyzed + 1)
+      expect(await store.checkpoints.get(taskId, 'people', 0)).toEqual({
+        cursorField: 'id',
+        position: [1],
+      })
+    })
+
+    it('rolls back everything fn wrote when it throws, and rethrows its error', async () => {
+      const taskId = newTask()
+      const thrown = new Error('target write failed')
+      let executionId = 0
+      const error = await store
+        .transaction(async (tx) => {
+          // Several chunks, so the multi-statement path joins the transaction too.
+          await tx.links.upsert(Array.from({ length: 2500 }, (_, i) => link(taskId, 'people', i)))
+          await tx.checkpoints.set(taskId, 'people', 1, { cursorField: 'id', position: [9] })
+          await tx.recordErrors.record(
+            [{ taskId, pairId: 'people', direction: 0, key: 'a1', code: 'X', message: 'm' }],
+            3,
+          )
+          await tx.intents.add([
+            { taskId, pairId: 'people', direction: 0, sourceKey: 'a1', match: null },
+          ])
+          executionId = await tx.executions.start({ taskId, trigger: 'cli', dryRun: false })
+          await tx.tasks.touch(taskId)
+          throw thrown
+        })
+        .catch((e: unknown) => e)
+      expect(error).toBe(thrown)
+
+      expect(await store.links.count(taskId, 'people')).toBe(0)
+      expect(await store.checkpoints.get(taskId, 'people', 1)).toBeUndefined()
+      expect(await store.recordErrors.list(taskId)).toEqual([])
+      expect(await store.intents.open(taskId, 'people', 0)).toEqual([])
+      expect(await store.executions.get(executionId)).toBeUndefined()
+      expect(await store.tasks.get(taskId)).toBeUndefined()
+    })
+
+    it('refuses nested transactions and the outer repos inside fn, instead of hanging', async () => {
+      const taskId = newTask()
+      const hung = Symbol('hung')
+      const outcome = await Promise.race([
+        store.transaction(async (tx) => {
+          await tx.links.upsert([link(taskId, 'people', 1)])
+          await expect(store.transaction(async () => 1)).rejects.toMatchObject({
+            code: 'OSY_INTERNAL',
+          })
+          await expect(store.links.count(taskId, 'people')).rejects.toMatchObject({
+            code: 'OSY_INTERNAL',
+          })
+          return 'ok'
+        }),
+        new Promise((resolve) => setTimeout(() => resolve(hung), 10_000)),
+      ])
+      expect(outcome).toBe('ok')
+      expect(await store.links.count(taskId, 'people')).toBe(1)
+    })
+  })
+
+  it('upserts 100,000 links and finds 10,000 by key in a few statements, each served by an index', async () => {
+    const taskId = newTask()
+    const total = 100_000
+    const links = Array.from({ length: total }, (_, i) => link(taskId, 'people', i))
+
+    let started = performance.now()
+    const upsert = await recorder.during(() => store.links.upsert(links))
+    const upsertMs = performance.now() - started
+    expect(await store.links.count(taskId, 'people')).toBe(total)
+    // One statement per link would be 100,000; chunks of rows keep it near a hundred.
+    expect(upsert.statements.length).toBeLessThanOrEqual(120)
+    // SQLite binds at most 32766 parameters, PostgreSQL 65535.
+    expect(Math.max(...upsert.statements.map((s) => s.parameters.length))).toBeLessThan(32_766)
+
+    const wanted = Array.from({ length: 10_000 }, (_, i) => `b${i * 10 + 3}`)
+    started = performance.now()
+    const find = await recorder.during(() => store.links.find(taskId, 'people', 1, wanted))
+    const findMs = performance.now() - started
+    expect(find.result.size).toBe(10_000)
+    expect(find.result.get('b99993')).toEqual(links[99_993])
+    expect(find.statements).toHaveLength(20)
+    expect(find.statements.every((s) => s.parameters.length <= 502)).toBe(true)
+
+    console.info(
+      `[store ${dialect.name}] upsert of ${total} links: ${upsertMs.toFixed(0)} ms in ` +
+        `${upsert.statements.length} statements; find of ${wanted.length} keys: ` +
+        `${findMs.toFixed(0)} ms in ${find.statements.length} statements`,
+    )
+
+    // Every sync-path read, delete and update goes through an index, and lookups by key put
+    // the key in the index condition: with 100,000 links of one task and pair, a plan that
+    // reads every link of the pair and filters afterwards is ten times slower and grows with
+    // the table. The planners choose it when they believe the pair is small, as PostgreSQL's
+    // statistics say here (gathered when the table held a few links of other tasks).
+    const sample = (side: Side) =>
+      wanted.slice(0, 500).map((k) => (side === 0 ? `a${k.slice(1)}` : k))
+    await store.conflicts.park([
+      { taskId, pairId: 'people', keys: ['a3', 'b3'], mapping: 'name', values: [1, 2] },
+    ])
+    const calls: [string, () => Promise<unknown>, ('key0' | 'key1')?][] = [
+      ['links.find by key0', () => store.links.find(taskId, 'people', 0, sample(0)), 'key0'],
+      ['links.find by key1', () => store.links.find(taskId, 'people', 1, sample(1)), 'key1'],
+      ['links.remove by key0', () => store.links.remove(taskId, 'people', 0, ['a-', 'a+']), 'key0'],
+      ['links.remove by key1', () => store.links.remove(taskId, 'people', 1, ['b-', 'b+']), 'key1'],
+      [
+        'links.scan',
+        async () => {
+          let pages = 0
+          for await (const _ of store.links.scan(taskId, 'people', 1000)) if (++pages === 2) break
+        },
+      ],
+      ['checkpoints.get', () => store.checkpoints.get(taskId, 'people', 0)],
+      ['checkpoints.set null', () => store.checkpoints.set(taskId, 'people', 0, null)],
+      ['recordErrors.pending', () => store.recordErrors.pending(taskId, 'people', 0)],
+      ['recordErrors.clear', () => store.recordErrors.clear(taskId, 'people', 0, ['a1', 'a2'])],
+      ['intents.open', () => store.intents.open(taskId, 'people', 0)],
+      ['intents.remove', () => store.intents.remove([-1, -2])],
+      ['conflicts.resolvedFor', () => store.conflicts.resolvedFor(taskId, 'people', ['a3', 'a4'])],
+      ['conflicts.markApplied', () => store.conflicts.markApplied([-1])],
+    ]
+    for (const [name, call, keyColumn] of calls) {
+      const { statements } = await recorder.during(call)
+      expect(statements.length, name).toBeGreaterThan(0)
+      for (const statement of statements) {
+        const plan = await target.explain(statement)
+        const context = `${name}\n${statement.sql}\n${plan.join('\n')}`
+        expect(
+          plan.filter((line) => dialect.fullScan.test(line)),
+          context,
+        ).toEqual([])
+        if (keyColumn !== undefined) {
+          expect(
+            plan.some((line) => dialect.keyLookup(keyColumn).test(line)),
+            context,
+          ).toBe(true)
+        }
+      }
+    }
+  })
+})
+
+describe('openStore', () => {
+  it('opens SQLite from a plain path, a sqlite: URL and the default file under the working directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osy-store-'))
+    const cwd = process.cwd()
+    try {
+      const file = join(dir, 'nested', 'meta.db')
+      const plain = await openStore({ url: file })
+      await plain.tasks.touch('t1')
+      await plain.close()
+      await plain.close()
+      await expect(plain.tasks.get('t1')).rejects.toMatchObject({ code: 'OSY_STORE_ERROR' })
+
+      const viaUrl = await openStore({ url: `sqlite:${file}` })
+      expect(viaUrl.dialect).toBe('sqlite')
+      expect(await viaUrl.tasks.get('t1')).toMatchObject({ taskId: 't1' })
+      await viaUrl.close()
+
+      process.chdir(dir)
+      const fallback = await openStore()
+      await fallback.tasks.touch('t2')
+      await fallback.close()
+      const again = new Database(join(dir, '.data', 'opensync.db'))
+      expect(again.prepare('select task_id from osy_task_meta').all()).toEqual([{ task_id: 't2' }])
+      expect(again.prepare('pragma journal_mode').get()).toEqual({ journal_mode: 'wal' })
+      again.close()
+    } finally {
+      process.chdir(cwd)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('takes the PostgreSQL schema from ?schema= and creates it', async () => {
+    const schema = `osy_store_${randomBytes(5).toString('hex')}`
+    const client = new pg.Client({ connectionString: PG_URL })
+    await client.connect()
+    try {
+      const store = await openStore({ url: `${PG_URL}?schema=${schema}` })
+      expect(store.dialect).toBe('postgres')
+      await store.tasks.touch('t1')
+      await store.close()
+      const { rows } = await client.query(`select task_id from "${schema}".osy_task_meta`)
+      expect(rows).toEqual([{ task_id: 't1' }])
+    } finally {
+      await client.query(`drop schema if exists "${schema}" cascade`)
+      await client.end()
+    }
+  })
+
+  it('refuses URLs it cannot serve with a clear error', async () => {
+    await expect(openStore({ url: 'mysql://root@localhost/x' })).rejects.toMatchObject({
+      code: 'OSY_INVALID_OPTION',
+      details: { field: 'url' },
+    })
+    await expect(openStore({ url: ':memory:', schema: 'x' })).rejects.toMatchObject({
+      code: 'OSY_INVALID_OPTION',
+      details: { field: 'schema' },
+    })
+  })
+
+  it('reports an unreachable PostgreSQL as a transient store error', async () => {
+    await expect(
+      openStore({ url: 'postgres://postgres@127.0.0.1:1/test', schema: 'x' }),
+    ).rejects.toMatchObject({ code: 'OSY_STORE_ERROR', kind: 'transient' })
+  })
+})
