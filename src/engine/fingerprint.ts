@@ -23,7 +23,10 @@ export function canonical(value: Value | undefined, type?: FieldType): string {
   if (typeof value === 'number') return `n${numberText(value)}`
   if (typeof value === 'boolean') return value ? 'T' : 'F'
   if (typeof value === 'string') {
-    if ((type === 'decimal' || type === 'integer' || type === 'float') && /^-?\d+(\.\d+)?$/.test(value)) {
+    if (
+      (type === 'decimal' || type === 'integer' || type === 'float') &&
+      /^-?\d+(\.\d+)?$/.test(value)
+    ) {
       return `n${decimalText(value)}`
     }
     return `s${value}`
@@ -48,7 +51,9 @@ function decimalText(text: string): string {
 function stableJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value)
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
-  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  )
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`
 }
 

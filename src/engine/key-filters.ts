@@ -15,7 +15,9 @@ export function literalOf(value: Value | undefined, field?: FieldInfo): FilterLi
   if (typeof value === 'string') {
     // Numeric columns compare with numbers: MariaDB compares a BIGINT or DECIMAL with a
     // string as a double, which is not exact beyond 2^53.
-    const numeric = (field?.type === 'integer' && /^-?\d+$/.test(value)) || (field?.type === 'decimal' && /^-?\d+(\.\d+)?$/.test(value))
+    const numeric =
+      (field?.type === 'integer' && /^-?\d+$/.test(value)) ||
+      (field?.type === 'decimal' && /^-?\d+(\.\d+)?$/.test(value))
     return numeric ? { number: value } : value
   }
   return undefined
@@ -25,7 +27,10 @@ export function literalOf(value: Value | undefined, field?: FieldInfo): FilterLi
 export function keysFilter(type: RecordTypeInfo, keys: readonly string[]): FilterExpr {
   const fields = type.keyFields.map((name) => type.fields.find((f) => f.name === name)!)
   const column = (f: FieldInfo): FilterExpr => ({ kind: 'column', name: f.name })
-  const literal = (text: string, f: FieldInfo): FilterExpr => ({ kind: 'literal', value: literalOf(text, f) ?? text })
+  const literal = (text: string, f: FieldInfo): FilterExpr => ({
+    kind: 'literal',
+    value: literalOf(text, f) ?? text,
+  })
   if (fields.length === 1) {
     const f = fields[0]!
     return { kind: 'in', operand: column(f), list: keys.map((k) => literal(k, f)), negated: false }
@@ -36,7 +41,15 @@ export function keysFilter(type: RecordTypeInfo, keys: readonly string[]): Filte
       const parts = decodeKey(key, fields.length)
       return {
         kind: 'and',
-        operands: fields.map((f, i) => ({ kind: 'binary', op: '=', left: column(f), right: literal(parts[i]!, f) }) as FilterExpr),
+        operands: fields.map(
+          (f, i) =>
+            ({
+              kind: 'binary',
+              op: '=',
+              left: column(f),
+              right: literal(parts[i]!, f),
+            }) as FilterExpr,
+        ),
       }
     }),
   }
@@ -46,7 +59,10 @@ export function keysFilter(type: RecordTypeInfo, keys: readonly string[]): Filte
  * An expression that selects records whose fields equal one of the given value sets
  * (`[{ email: 'a@x' }, { email: 'b@x' }]`); sets with a NULL or uncomparable value are skipped.
  */
-export function matchFilter(type: RecordTypeInfo, sets: readonly Readonly<Record<string, Value>>[]): FilterExpr | undefined {
+export function matchFilter(
+  type: RecordTypeInfo,
+  sets: readonly Readonly<Record<string, Value>>[],
+): FilterExpr | undefined {
   const byName = new Map(type.fields.map((f) => [f.name, f]))
   const operands: FilterExpr[] = []
   for (const set of sets) {
@@ -57,9 +73,15 @@ export function matchFilter(type: RecordTypeInfo, sets: readonly Readonly<Record
         terms.length = 0
         break
       }
-      terms.push({ kind: 'binary', op: '=', left: { kind: 'column', name }, right: { kind: 'literal', value: lit } })
+      terms.push({
+        kind: 'binary',
+        op: '=',
+        left: { kind: 'column', name },
+        right: { kind: 'literal', value: lit },
+      })
     }
-    if (terms.length > 0) operands.push(terms.length === 1 ? terms[0]! : { kind: 'and', operands: terms })
+    if (terms.length > 0)
+      operands.push(terms.length === 1 ? terms[0]! : { kind: 'and', operands: terms })
   }
   return operands.length > 0 ? { kind: 'or', operands } : undefined
 }

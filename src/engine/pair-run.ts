@@ -15,7 +15,13 @@ import type { Link, Store } from '../store/index.ts'
 import { canonical, type Fingerprint, fingerprint } from './fingerprint.ts'
 import { keysFilter, matchFilter } from './key-filters.ts'
 import { type Counts, direction, type Protocol } from './protocol.ts'
-import type { FieldMapping, FieldValues, ResolvedPair, ResolvedTask, Side } from './task/resolved-task.ts'
+import type {
+  FieldMapping,
+  FieldValues,
+  ResolvedPair,
+  ResolvedTask,
+  Side,
+} from './task/resolved-task.ts'
 
 /** Progress of one batch, for progress bars. */
 export interface PairProgress {
@@ -106,8 +112,13 @@ export class PairRun {
 
     const retry = new Set(await store.recordErrors.pending(task.id, pair.id, s))
     for (const key of await this.#recoverIntents(s)) retry.add(key)
+    const retried = retry
     if (retry.size > 0) {
-      this.#ctx.protocol.log('info', `retrying ${retry.size} record(s) of ${side.type} that failed or were interrupted before`, pair.id)
+      this.#ctx.protocol.log(
+        'info',
+        `retrying ${retry.size} record(s) of ${side.type} that failed or were interrupted before`,
+        pair.id,
+      )
       for (const chunk of chunks([...retry], batchSize)) {
         await this.#processBatch(s, await this.#readByKeys(s, chunk), undefined)
       }
@@ -115,7 +126,11 @@ export class PairRun {
 
     let since = side.cursor ? await store.checkpoints.get(task.id, pair.id, s) : undefined
     if (since && since.cursorField !== side.cursor) {
-      this.#ctx.protocol.log('warn', `the cursor of ${side.type} changed to ${side.cursor}: reading everything once`, pair.id)
+      this.#ctx.protocol.log(
+        'warn',
+        `the cursor of ${side.type} changed to ${side.cursor}: reading everything once`,
+        pair.id,
+      )
       since = undefined
     }
     const present = !side.cursor && pair.deletes.policy !== 'ignore' ? new Set<string>() : undefined
@@ -131,7 +146,10 @@ export class PairRun {
     for await (const batch of stream) {
       throwIfAborted(signal)
       if (present) for (const r of batch.records) present.add(r.key)
-      await this.#processBatch(s, batch.records, batch.checkpoint)
+      // A record retried above is not processed twice when the cursor reads it again.
+      const records =
+        retried.size > 0 ? batch.records.filter((r) => !retried.has(r.key)) : batch.records
+      await this.#processBatch(s, records, batch.checkpoint)
       this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'read', counts })
     }
   }
@@ -147,12 +165,19 @@ export class PairRun {
     return [...out]
   }
 
-  async #processBatch(s: Side, records: readonly SourceRecord[], checkpoint: Checkpoint | undefined): Promise<void> {
+  async #processBatch(
+    s: Side,
+    records: readonly SourceRecord[],
+    checkpoint: Checkpoint | undefined,
+  ): Promise<void> {
     const { pair, protocol } = this.#ctx
     const t = (1 - s) as Side
     const counts = this.#counts(s)
     counts.read += records.length
-    const links = await this.#findLinks(s, records.map((r) => r.key))
+    const links = await this.#findLinks(
+      s,
+      records.map((r) => r.key),
+    )
 
     const changed: { record: SourceRecord; link: Link }[] = []
     const unlinked: SourceRecord[] = []
@@ -165,7 +190,10 @@ export class PairRun {
       else changed.push({ record, link })
     }
 
-    const targets = await this.#readByKeysMap(t, changed.map((c) => c.link.keys[t]))
+    const targets = await this.#readByKeysMap(
+      t,
+      changed.map((c) => c.link.keys[t]),
+    )
     const matches = await this.#matchTargets(s, unlinked)
     const plans: RecordPlan[] = []
     const failures: { key: string; error: OpenSyncError }[] = []
@@ -182,7 +210,9 @@ export class PairRun {
     for (const { record, link } of changed) {
       const target = targets.get(link.keys[t])
       if (target) {
-        await plan(record, () => this.#merge(s, record, { key: link.keys[t], values: target }, link))
+        await plan(record, () =>
+          this.#merge(s, record, { key: link.keys[t], values: target }, link),
+        )
       } else if (pair.deletes.policy === 'propagate') {
         // The other side's record is gone: delete detection decides, not this pass.
         counts.unchanged++
@@ -193,9 +223,16 @@ export class PairRun {
     }
     for (const record of unlinked) {
       const match = matches.get(record.key)
-      await plan(record, () => (match ? this.#merge(s, record, match, undefined) : this.#create(s, record)))
+      await plan(record, () =>
+        match ? this.#merge(s, record, match, undefined) : this.#create(s, record),
+      )
     }
-    for (const f of failures) protocol.log('warn', `record ${f.key} of ${pair.sides[s].type} skipped: ${f.error.message}`, pair.id)
+    for (const f of failures)
+      protocol.log(
+        'warn',
+        `record ${f.key} of ${pair.sides[s].type} skipped: ${f.error.message}`,
+        pair.id,
+      )
     await this.#apply(s, plans, failures, toUnlink, checkpoint)
   }
 
@@ -213,9 +250,13 @@ export class PairRun {
   ): Promise<RecordPlan | undefined> {
     const { pair, protocol } = this.#ctx
     const t = (1 - s) as Side
-    const bases: [Base, Base] = [link ? parseBase(link.base[0]) : {}, link ? parseBase(link.base[1]) : {}]
+    const bases: [Base, Base] = [
+      link ? parseBase(link.base[0]) : {},
+      link ? parseBase(link.base[1]) : {},
+    ]
     const next: [Base, Base] = [{ ...bases[0] }, { ...bases[1] }]
-    const values: [FieldValues, FieldValues] = s === 0 ? [record.values, target.values] : [target.values, record.values]
+    const values: [FieldValues, FieldValues] =
+      s === 0 ? [record.values, target.values] : [target.values, record.values]
     const writes: [Record<string, Value>, Record<string, Value>] = [{}, {}]
     const conflicts: RecordPlan['conflicts'] = []
 
@@ -248,8 +289,15 @@ export class PairRun {
         continue
       }
       const winner = this.#winner(values)
-      const pairValues: [unknown, unknown] = [jsonable(pick(values[0], m.fields[0])), jsonable(pick(values[1], m.fields[1]))]
+      const pairValues: [unknown, unknown] = [
+        jsonable(pick(values[0], m.fields[0])),
+        jsonable(pick(values[1], m.fields[1])),
+      ]
       if (winner === 'manual') {
+        // Parked for a person: the base takes both current values, so the conflict is not
+        // found again on every run; the next edit on either side flows as usual.
+        next[0][m.id] = now[0]
+        next[1][m.id] = now[1]
         conflicts.push({ mapping: m.id, values: pairValues })
         continue
       }
@@ -272,8 +320,10 @@ export class PairRun {
     }
 
     const p: RecordPlan = { sourceKey: record.key, targetKey: target.key, base: next, conflicts }
-    if (Object.keys(writes[t]).length > 0) p.toTarget = { op: 'update', key: target.key, values: writes[t] }
-    if (Object.keys(writes[s]).length > 0) p.toSource = { op: 'update', key: record.key, values: writes[s] }
+    if (Object.keys(writes[t]).length > 0)
+      p.toTarget = { op: 'update', key: target.key, values: writes[t] }
+    if (Object.keys(writes[s]).length > 0)
+      p.toSource = { op: 'update', key: record.key, values: writes[s] }
     return p
   }
 
@@ -306,7 +356,13 @@ export class PairRun {
     if (externalId) out[externalId] = record.key
     const match: Record<string, Value> = {}
     for (const m of this.#matchMappings) for (const f of m.fields[t]) match[f] = out[f] ?? null
-    return { sourceKey: record.key, base, toTarget: { op: 'create', values: out }, match, conflicts: [] }
+    return {
+      sourceKey: record.key,
+      base,
+      toTarget: { op: 'create', values: out },
+      match,
+      conflicts: [],
+    }
   }
 
   // ---------------------------------------------------------------- apply
@@ -331,17 +387,40 @@ export class PairRun {
     let targetResults: readonly WriteResult[]
     let sourceResults: readonly WriteResult[]
     if (dryRun) {
-      targetResults = targetOps.map((p) => ({ ok: true, key: p.targetKey ?? `(new ${++this.#created})` }))
+      targetResults = targetOps.map((p) => ({
+        ok: true,
+        key: p.targetKey ?? `(new ${++this.#created})`,
+      }))
       sourceResults = sourceOps.map((p) => ({ ok: true, key: p.sourceKey }))
     } else {
       if (creates.length > 0) {
         intentIds = await store.intents.add(
-          creates.map((p) => ({ taskId: task.id, pairId: pair.id, direction: s, sourceKey: p.sourceKey, match: jsonable(p.match ?? {}) })),
+          creates.map((p) => ({
+            taskId: task.id,
+            pairId: pair.id,
+            direction: s,
+            sourceKey: p.sourceKey,
+            match: jsonable(p.match ?? {}),
+          })),
         )
       }
       const opts = signal ? { signal } : {}
-      targetResults = targetOps.length > 0 ? await conns[t].write(pair.sides[t].type, targetOps.map((p) => p.toTarget!), opts) : []
-      sourceResults = sourceOps.length > 0 ? await conns[s].write(pair.sides[s].type, sourceOps.map((p) => p.toSource!), opts) : []
+      targetResults =
+        targetOps.length > 0
+          ? await conns[t].write(
+              pair.sides[t].type,
+              targetOps.map((p) => p.toTarget!),
+              opts,
+            )
+          : []
+      sourceResults =
+        sourceOps.length > 0
+          ? await conns[s].write(
+              pair.sides[s].type,
+              sourceOps.map((p) => p.toSource!),
+              opts,
+            )
+          : []
     }
 
     const failed = new Map(failures.map((f) => [f.key, f.error]))
@@ -357,11 +436,25 @@ export class PairRun {
 
     const links: Link[] = []
     const syncedAt = new Date().toISOString()
-    const conflicts: { taskId: string; pairId: string; keys: readonly [string, string]; mapping: string; values: readonly [unknown, unknown] }[] = []
+    const conflicts: {
+      taskId: string
+      pairId: string
+      keys: readonly [string, string]
+      mapping: string
+      values: readonly [unknown, unknown]
+    }[] = []
     for (const p of plans) {
       if (failed.has(p.sourceKey) || p.targetKey === undefined) continue
-      const keys: [string, string] = s === 0 ? [p.sourceKey, p.targetKey] : [p.targetKey, p.sourceKey]
-      links.push({ taskId: task.id, pairId: pair.id, keys, base: [JSON.stringify(p.base[0]), JSON.stringify(p.base[1])], syncedAt, deleted: null })
+      const keys: [string, string] =
+        s === 0 ? [p.sourceKey, p.targetKey] : [p.targetKey, p.sourceKey]
+      links.push({
+        taskId: task.id,
+        pairId: pair.id,
+        keys,
+        base: [JSON.stringify(p.base[0]), JSON.stringify(p.base[1])],
+        syncedAt,
+        deleted: null,
+      })
       const op = p.toTarget?.op
       if (op === 'create') countsST.created++
       else if (op === 'update') countsST.updated++
@@ -369,15 +462,52 @@ export class PairRun {
       if (!p.toTarget && !p.toSource && p.conflicts.length === 0) countsST.unchanged++
       countsST.conflicts += p.conflicts.length
       const manual = this.#ctx.pair.conflict.winner === 'manual'
-      for (const c of p.conflicts) if (manual) conflicts.push({ taskId: task.id, pairId: pair.id, keys, mapping: c.mapping, values: c.values })
-      if (p.toTarget) protocol.change({ pairId: pair.id, direction: direction(s), op: op!, sourceKey: p.sourceKey, targetKey: p.targetKey, values: jsonable(p.toTarget.op === 'delete' ? {} : p.toTarget.values) })
-      if (p.toSource) protocol.change({ pairId: pair.id, direction: direction(t), op: 'update', sourceKey: p.targetKey, targetKey: p.sourceKey, values: jsonable(p.toSource.op === 'delete' ? {} : p.toSource.values) })
-      for (const c of p.conflicts) protocol.change({ pairId: pair.id, direction: direction(s), op: 'conflict', sourceKey: p.sourceKey, targetKey: p.targetKey, values: { mapping: c.mapping, values: c.values } })
+      for (const c of p.conflicts)
+        if (manual)
+          conflicts.push({
+            taskId: task.id,
+            pairId: pair.id,
+            keys,
+            mapping: c.mapping,
+            values: c.values,
+          })
+      if (p.toTarget)
+        protocol.change({
+          pairId: pair.id,
+          direction: direction(s),
+          op: op!,
+          sourceKey: p.sourceKey,
+          targetKey: p.targetKey,
+          values: jsonable(p.toTarget.op === 'delete' ? {} : p.toTarget.values),
+        })
+      if (p.toSource)
+        protocol.change({
+          pairId: pair.id,
+          direction: direction(t),
+          op: 'update',
+          sourceKey: p.targetKey,
+          targetKey: p.sourceKey,
+          values: jsonable(p.toSource.op === 'delete' ? {} : p.toSource.values),
+        })
+      for (const c of p.conflicts)
+        protocol.change({
+          pairId: pair.id,
+          direction: direction(s),
+          op: 'conflict',
+          sourceKey: p.sourceKey,
+          targetKey: p.targetKey,
+          values: { mapping: c.mapping, values: c.values },
+        })
     }
     countsST.errors += failed.size
     countsST.unlinked += toUnlink.length
     for (const [key, error] of failed) {
-      protocol.log('warn', `record ${key} of ${pair.sides[s].type} failed: ${error.code} ${error.message}`, pair.id, { code: error.code })
+      protocol.log(
+        'warn',
+        `record ${key} of ${pair.sides[s].type} failed: ${error.code} ${error.message}`,
+        pair.id,
+        { code: error.code },
+      )
     }
 
     if (dryRun) {
@@ -390,16 +520,34 @@ export class PairRun {
     }
     const okKeys = plans.filter((p) => !failed.has(p.sourceKey)).map((p) => p.sourceKey)
     await store.transaction(async (tx) => {
-      if (toUnlink.length > 0) await tx.links.remove(task.id, pair.id, s, toUnlink.map((l) => l.keys[s]))
+      if (toUnlink.length > 0)
+        await tx.links.remove(
+          task.id,
+          pair.id,
+          s,
+          toUnlink.map((l) => l.keys[s]),
+        )
       if (links.length > 0) await tx.links.upsert(links)
       if (intentIds.length > 0) await tx.intents.remove(intentIds)
       if (failed.size > 0) {
         const recorded = await tx.recordErrors.record(
-          [...failed].map(([key, error]) => ({ taskId: task.id, pairId: pair.id, direction: s, key, code: error.code, message: error.message })),
+          [...failed].map(([key, error]) => ({
+            taskId: task.id,
+            pairId: pair.id,
+            direction: s,
+            key,
+            code: error.code,
+            message: error.message,
+          })),
           quarantineAfter,
         )
         for (const r of recorded) {
-          if (r.quarantined) protocol.log('error', `record ${r.key} of ${pair.sides[s].type} quarantined after ${r.attempts} failed attempts`, pair.id)
+          if (r.quarantined)
+            protocol.log(
+              'error',
+              `record ${r.key} of ${pair.sides[s].type} quarantined after ${r.attempts} failed attempts`,
+              pair.id,
+            )
         }
       }
       if (okKeys.length > 0) await tx.recordErrors.clear(task.id, pair.id, s, okKeys)
@@ -421,8 +569,18 @@ export class PairRun {
     if (!present) {
       present = new Set<string>()
       const scan = conns[s].readKeys
-        ? conns[s].readKeys!(side.type, { ...(side.filter ? { filter: side.filter } : {}), batchSize: batchSize * 10, ...(signal ? { signal } : {}) })
-        : mapKeys(conns[s].read(side.type, { fields: [], ...(side.filter ? { filter: side.filter } : {}), batchSize }))
+        ? conns[s].readKeys!(side.type, {
+            ...(side.filter ? { filter: side.filter } : {}),
+            batchSize: batchSize * 10,
+            ...(signal ? { signal } : {}),
+          })
+        : mapKeys(
+            conns[s].read(side.type, {
+              fields: [],
+              ...(side.filter ? { filter: side.filter } : {}),
+              batchSize,
+            }),
+          )
       for await (const keys of scan) for (const k of keys) present.add(k)
     }
     let gone: Link[] = []
@@ -440,23 +598,55 @@ export class PairRun {
 
     // A record that left the filter but still exists is unlinked, never deleted.
     if (side.filter) {
-      const still = await this.#readByKeysMap(s, gone.map((l) => l.keys[s]))
+      const still = await this.#readByKeysMap(
+        s,
+        gone.map((l) => l.keys[s]),
+      )
       const left = gone.filter((l) => still.has(l.keys[s]))
       gone = gone.filter((l) => !still.has(l.keys[s]))
       if (left.length > 0) {
         counts.unlinked += left.length
-        protocol.log('info', `${left.length} record(s) of ${side.type} left the filter and were unlinked`, pair.id)
-        for (const l of left) protocol.change({ pairId: pair.id, direction: direction(s), op: 'unlink', sourceKey: l.keys[s], targetKey: l.keys[t] })
-        if (!dryRun) await store.links.remove(task.id, pair.id, s, left.map((l) => l.keys[s]))
+        protocol.log(
+          'info',
+          `${left.length} record(s) of ${side.type} left the filter and were unlinked`,
+          pair.id,
+        )
+        for (const l of left)
+          protocol.change({
+            pairId: pair.id,
+            direction: direction(s),
+            op: 'unlink',
+            sourceKey: l.keys[s],
+            targetKey: l.keys[t],
+          })
+        if (!dryRun)
+          await store.links.remove(
+            task.id,
+            pair.id,
+            s,
+            left.map((l) => l.keys[s]),
+          )
       }
     }
     if (gone.length === 0) return
 
     if (pair.deletes.policy === 'flag') {
-      protocol.log('warn', `${gone.length} record(s) deleted in ${side.type} are flagged, not deleted in ${pair.sides[t].type}`, pair.id, {
-        keys: gone.slice(0, 100).map((l) => l.keys[t]),
-      })
-      for (const l of gone) protocol.change({ pairId: pair.id, direction: direction(s), op: 'flag', sourceKey: l.keys[s], targetKey: l.keys[t] })
+      protocol.log(
+        'warn',
+        `${gone.length} record(s) deleted in ${side.type} are flagged, not deleted in ${pair.sides[t].type}`,
+        pair.id,
+        {
+          keys: gone.slice(0, 100).map((l) => l.keys[t]),
+        },
+      )
+      for (const l of gone)
+        protocol.change({
+          pairId: pair.id,
+          direction: direction(s),
+          op: 'flag',
+          sourceKey: l.keys[s],
+          targetKey: l.keys[t],
+        })
       if (!dryRun) await store.links.upsert(gone.map((l) => ({ ...l, deleted: s })))
       return
     }
@@ -472,20 +662,40 @@ export class PairRun {
       throwIfAborted(signal)
       const results: readonly WriteResult[] = dryRun
         ? chunk.map((l) => ({ ok: true, key: l.keys[t] }))
-        : await conns[t].write(pair.sides[t].type, chunk.map((l) => ({ op: 'delete', key: l.keys[t] }) as WriteOp), signal ? { signal } : {})
+        : await conns[t].write(
+            pair.sides[t].type,
+            chunk.map((l) => ({ op: 'delete', key: l.keys[t] }) as WriteOp),
+            signal ? { signal } : {},
+          )
       const done: Link[] = []
       chunk.forEach((l, i) => {
         const r = results[i]!
         if (r.ok) {
           done.push(l)
-          protocol.change({ pairId: pair.id, direction: direction(s), op: 'delete', sourceKey: l.keys[s], targetKey: l.keys[t] })
+          protocol.change({
+            pairId: pair.id,
+            direction: direction(s),
+            op: 'delete',
+            sourceKey: l.keys[s],
+            targetKey: l.keys[t],
+          })
         } else {
           counts.errors++
-          protocol.log('warn', `delete of ${l.keys[t]} in ${pair.sides[t].type} failed: ${r.error.message}`, pair.id)
+          protocol.log(
+            'warn',
+            `delete of ${l.keys[t]} in ${pair.sides[t].type} failed: ${r.error.message}`,
+            pair.id,
+          )
         }
       })
       counts.deleted += done.length
-      if (!dryRun && done.length > 0) await store.links.remove(task.id, pair.id, s, done.map((l) => l.keys[s]))
+      if (!dryRun && done.length > 0)
+        await store.links.remove(
+          task.id,
+          pair.id,
+          s,
+          done.map((l) => l.keys[s]),
+        )
       this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'deletes', counts })
     }
     if (!dryRun) await this.#ctx.flush()
@@ -503,13 +713,19 @@ export class PairRun {
     const externalId = pair.sides[t].externalId
     const found = new Map<string, string>()
     for (const chunk of chunks(intents, LOOKUP_CHUNK)) {
-      const sets = chunk.map((i) => (externalId ? { [externalId]: i.sourceKey } : (i.match as Record<string, Value>)))
+      const sets = chunk.map((i) =>
+        externalId ? { [externalId]: i.sourceKey } : (i.match as Record<string, Value>),
+      )
       const expr = matchFilter(this.#ctx.types[t], sets)
       if (!expr) continue
-      for await (const batch of this.#ctx.conns[t].read(pair.sides[t].type, { filter: { expr }, batchSize: LOOKUP_CHUNK * 2 })) {
+      for await (const batch of this.#ctx.conns[t].read(pair.sides[t].type, {
+        filter: { expr },
+        batchSize: LOOKUP_CHUNK * 2,
+      })) {
         for (const r of batch.records) {
           chunk.forEach((intent, i) => {
-            if (!found.has(intent.sourceKey) && sameMatch(sets[i]!, r.values)) found.set(intent.sourceKey, r.key)
+            if (!found.has(intent.sourceKey) && sameMatch(sets[i]!, r.values))
+              found.set(intent.sourceKey, r.key)
           })
         }
       }
@@ -519,18 +735,32 @@ export class PairRun {
     for (const [sourceKey, targetKey] of found) {
       const keys: [string, string] = s === 0 ? [sourceKey, targetKey] : [targetKey, sourceKey]
       // An empty base makes the next merge compare both sides afresh: equal values converge.
-      links.push({ taskId: task.id, pairId: pair.id, keys, base: ['{}', '{}'], syncedAt, deleted: null })
+      links.push({
+        taskId: task.id,
+        pairId: pair.id,
+        keys,
+        base: ['{}', '{}'],
+        syncedAt,
+        deleted: null,
+      })
     }
     await store.transaction(async (tx) => {
       if (links.length > 0) await tx.links.upsert(links)
       await tx.intents.remove(intents.map((i) => i.id))
     })
-    protocol.log('warn', `recovered ${intents.length} interrupted create(s): ${found.size} had landed and were linked`, pair.id)
+    protocol.log(
+      'warn',
+      `recovered ${intents.length} interrupted create(s): ${found.size} had landed and were linked`,
+      pair.id,
+    )
     return intents.map((i) => i.sourceKey)
   }
 
   /** Finds records on the other side that match unlinked source records by the pair's match keys. */
-  async #matchTargets(s: Side, records: readonly SourceRecord[]): Promise<Map<string, { key: string; values: FieldValues }>> {
+  async #matchTargets(
+    s: Side,
+    records: readonly SourceRecord[],
+  ): Promise<Map<string, { key: string; values: FieldValues }>> {
     const out = new Map<string, { key: string; values: FieldValues }>()
     if (records.length === 0 || this.#matchMappings.length === 0) return out
     const t = (1 - s) as Side
@@ -551,7 +781,10 @@ export class PairRun {
     for (const chunk of chunks(sets, LOOKUP_CHUNK)) {
       const expr = matchFilter(this.#ctx.types[t], chunk)
       if (!expr) continue
-      const stream = this.#ctx.conns[t].read(this.#ctx.pair.sides[t].type, { filter: { expr }, batchSize: LOOKUP_CHUNK * 2 })
+      const stream = this.#ctx.conns[t].read(this.#ctx.pair.sides[t].type, {
+        filter: { expr },
+        batchSize: LOOKUP_CHUNK * 2,
+      })
       for await (const batch of stream) for (const r of batch.records) candidates.set(r.key, r)
     }
     if (candidates.size === 0) return out
@@ -595,7 +828,10 @@ export class PairRun {
     for (const chunk of chunks(keys, LOOKUP_CHUNK)) {
       if (chunk.length === 0) continue
       const expr = keysFilter(this.#ctx.types[s], chunk)
-      for await (const batch of this.#ctx.conns[s].read(this.#ctx.pair.sides[s].type, { filter: { expr }, batchSize: LOOKUP_CHUNK * 2 })) {
+      for await (const batch of this.#ctx.conns[s].read(this.#ctx.pair.sides[s].type, {
+        filter: { expr },
+        batchSize: LOOKUP_CHUNK * 2,
+      })) {
         out.push(...batch.records)
       }
     }
@@ -657,7 +893,13 @@ function sameMatch(set: Readonly<Record<string, Value>>, values: FieldValues): b
 /** Values as JSON-safe data for protocols and parked conflicts. */
 function jsonable(value: unknown): unknown {
   return JSON.parse(
-    JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)),
+    JSON.stringify(value, (_k, v) =>
+      typeof v === 'bigint'
+        ? v.toString()
+        : v instanceof Uint8Array
+          ? Buffer.from(v).toString('base64')
+          : v,
+    ),
   )
 }
 
@@ -667,6 +909,8 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out
 }
 
-async function* mapKeys(stream: AsyncIterable<{ records: readonly SourceRecord[] }>): AsyncIterable<string[]> {
+async function* mapKeys(
+  stream: AsyncIterable<{ records: readonly SourceRecord[] }>,
+): AsyncIterable<string[]> {
   for await (const batch of stream) yield batch.records.map((r) => r.key)
 }

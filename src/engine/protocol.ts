@@ -47,7 +47,16 @@ export function direction(from: Side): Direction {
 
 /** Zeroed counts. */
 export function emptyCounts(): Counts {
-  return { read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, conflicts: 0, errors: 0, unlinked: 0 }
+  return {
+    read: 0,
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    unchanged: 0,
+    conflicts: 0,
+    errors: 0,
+    unlinked: 0,
+  }
 }
 
 /**

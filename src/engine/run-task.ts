@@ -9,7 +9,13 @@ import {
 } from '../sdk/index.ts'
 import type { Store } from '../store/index.ts'
 import { type PairProgress, PairRun } from './pair-run.ts'
-import { type Counts, type ExecutionCounts, type LogEntry, type PlannedChange, Protocol } from './protocol.ts'
+import {
+  type Counts,
+  type ExecutionCounts,
+  type LogEntry,
+  type PlannedChange,
+  Protocol,
+} from './protocol.ts'
 import type { ResolvedPair, ResolvedTask, Side } from './task/resolved-task.ts'
 
 /** Options of one run. */
@@ -57,26 +63,38 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
   const startedAt = new Date().toISOString()
   const protocol = new Protocol({ keepChanges: true })
   const fullLog: LogEntry[] = []
-  const executionId = dryRun ? undefined : await store.executions.start({ taskId: task.id, trigger: options.trigger ?? 'cli', dryRun })
+  const executionId = dryRun
+    ? undefined
+    : await store.executions.start({ taskId: task.id, trigger: options.trigger ?? 'cli', dryRun })
   const flush = async () => {
     const entries = protocol.drain()
     fullLog.push(...entries)
-    if (executionId !== undefined && entries.length > 0) await store.executions.log(executionId, entries)
+    if (executionId !== undefined && entries.length > 0)
+      await store.executions.log(executionId, entries)
   }
   const conns: BridgeConnection[] = []
   let status: RunResult['status'] = 'succeeded'
   let error: OpenSyncError | undefined
   try {
-    protocol.log('info', `${dryRun ? 'dry run' : 'run'} of "${task.subject}" started (${options.trigger ?? 'cli'})`)
+    protocol.log(
+      'info',
+      `${dryRun ? 'dry run' : 'run'} of "${task.subject}" started (${options.trigger ?? 'cli'})`,
+    )
     for (const system of task.systems) {
       const bridge = options.registry.get(system.bridge)
-      const conn = await bridge.connect(system.connection, { log: options.log ?? silentLogger, ...(options.signal ? { signal: options.signal } : {}) })
+      const conn = await bridge.connect(system.connection, {
+        log: options.log ?? silentLogger,
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
       conns.push(conn)
       await conn.check()
     }
     const discovered = await Promise.all(conns.map((c) => c.discover()))
     for (const pair of task.pairs) {
-      const types = [0, 1].map((s) => recordType(task, pair, s as Side, discovered[s]!)) as [RecordTypeInfo, RecordTypeInfo]
+      const types = [0, 1].map((s) => recordType(task, pair, s as Side, discovered[s]!)) as [
+        RecordTypeInfo,
+        RecordTypeInfo,
+      ]
       checkPair(task, pair, types)
       await new PairRun({
         task,
@@ -93,7 +111,11 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         flush: dryRun ? async () => {} : flush,
       }).run()
       const c = protocol.counts[pair.id]
-      protocol.log('info', `pair ${pair.id} done: → ${summary(c?.['0->1'])}; ← ${summary(c?.['1->0'])}`, pair.id)
+      protocol.log(
+        'info',
+        `pair ${pair.id} done: → ${summary(c?.['0->1'])}; ← ${summary(c?.['1->0'])}`,
+        pair.id,
+      )
     }
   } catch (e) {
     error = coerceError(e)
@@ -107,7 +129,11 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
   await flush()
   const errorInfo = error ? { code: error.code, message: error.message } : undefined
   if (executionId !== undefined) {
-    await store.executions.finish(executionId, { status, counts: protocol.counts, ...(errorInfo ? { error: errorInfo } : {}) })
+    await store.executions.finish(executionId, {
+      status,
+      counts: protocol.counts,
+      ...(errorInfo ? { error: errorInfo } : {}),
+    })
     await store.tasks.touch(task.id)
   }
   return {
@@ -129,7 +155,12 @@ function summary(c: Counts | undefined): string {
   return `read ${c.read}, created ${c.created}, updated ${c.updated}, deleted ${c.deleted}, unchanged ${c.unchanged}, conflicts ${c.conflicts}, errors ${c.errors}`
 }
 
-function recordType(task: ResolvedTask, pair: ResolvedPair, s: Side, types: readonly RecordTypeInfo[]): RecordTypeInfo {
+function recordType(
+  task: ResolvedTask,
+  pair: ResolvedPair,
+  s: Side,
+  types: readonly RecordTypeInfo[],
+): RecordTypeInfo {
   const name = pair.sides[s].type
   const found = types.find((t) => t.name === name)
   if (!found) {
@@ -143,25 +174,39 @@ function recordType(task: ResolvedTask, pair: ResolvedPair, s: Side, types: read
 }
 
 /** Checks the pair's fields against what the systems have, before anything is read. */
-function checkPair(task: ResolvedTask, pair: ResolvedPair, types: readonly [RecordTypeInfo, RecordTypeInfo]): void {
+function checkPair(
+  task: ResolvedTask,
+  pair: ResolvedPair,
+  types: readonly [RecordTypeInfo, RecordTypeInfo],
+): void {
   for (const s of [0, 1] as const) {
     const names = new Set(types[s].fields.map((f) => f.name))
     const where = `pair ${pair.id}: ${task.systems[s].key}.${pair.sides[s].type}`
     const need = (field: string, what: string) => {
       if (!names.has(field)) {
-        throw new OpenSyncError('OSY_FIELD_NOT_FOUND', `${where} has no field "${field}" (${what})`, {
-          details: { recordType: pair.sides[s].type, field },
-        })
+        throw new OpenSyncError(
+          'OSY_FIELD_NOT_FOUND',
+          `${where} has no field "${field}" (${what})`,
+          {
+            details: { recordType: pair.sides[s].type, field },
+          },
+        )
       }
     }
     for (const m of pair.mappings) for (const f of m.fields[s]) need(f, `mapping ${m.id}`)
     if (pair.sides[s].cursor) need(pair.sides[s].cursor!, 'cursor')
     if (pair.sides[s].externalId) need(pair.sides[s].externalId!, 'externalId')
     if (types[s].keyFields.length === 0) {
-      throw new OpenSyncError('OSY_UNSUPPORTED', `${where} has no primary key, so its records cannot be linked`)
+      throw new OpenSyncError(
+        'OSY_UNSUPPORTED',
+        `${where} has no primary key, so its records cannot be linked`,
+      )
     }
     if (pair.flows[1 - s] && types[s].readOnly) {
-      throw new OpenSyncError('OSY_READ_ONLY_RECORD_TYPE', `${where} is read-only but the pair writes to it`)
+      throw new OpenSyncError(
+        'OSY_READ_ONLY_RECORD_TYPE',
+        `${where} is read-only but the pair writes to it`,
+      )
     }
   }
 }

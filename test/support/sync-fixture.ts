@@ -55,25 +55,44 @@ export class SyncFixture {
   }
 
   /** Creates a contacts table on both sides; returns its name. */
-  async contacts(options: { crmNameLength?: number; erpNameLength?: number } = {}): Promise<string> {
+  async contacts(
+    options: { crmNameLength?: number; erpNameLength?: number } = {},
+  ): Promise<string> {
     const table = `contacts_${++this.#tables}`
-    await this.crm.exec(this.crmHarness.ddl.contacts(table, options.crmNameLength ? { nameLength: options.crmNameLength } : {}))
-    await this.erp.exec(this.erpHarness.ddl.contacts(table, options.erpNameLength ? { nameLength: options.erpNameLength } : {}))
+    await this.crm.exec(
+      this.crmHarness.ddl.contacts(
+        table,
+        options.crmNameLength ? { nameLength: options.crmNameLength } : {},
+      ),
+    )
+    await this.erp.exec(
+      this.erpHarness.ddl.contacts(
+        table,
+        options.erpNameLength ? { nameLength: options.erpNameLength } : {},
+      ),
+    )
     return table
   }
 
   /** A task between the two contacts tables; `pair` lines are added to the pair (YAML, 4-space indent). */
-  task(table: string, pair = '', options: { id?: string; crmFilter?: string } = {}): ResolvedTask {
+  task(
+    table: string,
+    pair = '',
+    options: { id?: string; crmFilter?: string; lag?: number } = {},
+  ): ResolvedTask {
     const id = options.id ?? table
-    const filter = options.crmFilter ? `, filter: { sql: ${JSON.stringify(options.crmFilter)} }` : ''
+    const filter = options.crmFilter
+      ? `, filter: { sql: ${JSON.stringify(options.crmFilter)} }`
+      : ''
+    const lag = options.lag !== undefined ? `, lag: ${options.lag}` : ''
     const yaml = `id: ${id}
 subject: ${table} CRM ↔ ERP
 systems:
   crm: { bridge: ${this.crmHarness.bridge.name}, connection: ${JSON.stringify(this.crm.values)} }
   erp: { bridge: ${this.erpHarness.bridge.name}, connection: ${JSON.stringify(this.erp.values)} }
 pairs:
-  - crm: { type: ${table}, cursor: updated_at${filter} }
-    erp: { type: ${table}, cursor: updated_at }
+  - crm: { type: ${table}, cursor: updated_at${lag}${filter} }
+    erp: { type: ${table}, cursor: updated_at${lag} }
     fields:
       email: email
       name: name
@@ -89,7 +108,11 @@ ${pair}`
   }
 
   /** Inserts contacts on a side: `[email, name, city, score]`. */
-  async insert(side: 'crm' | 'erp', table: string, rows: readonly (readonly [string, string | null, string | null, string | null])[]): Promise<void> {
+  async insert(
+    side: 'crm' | 'erp',
+    table: string,
+    rows: readonly (readonly [string, string | null, string | null, string | null])[],
+  ): Promise<void> {
     if (rows.length === 0) return
     const h = side === 'crm' ? this.crmHarness : this.erpHarness
     const q = h.quote
@@ -106,14 +129,23 @@ ${pair}`
   }
 
   /** The contacts of a side by e-mail, as `{ name, city, score }` with score as text. */
-  async rows(side: 'crm' | 'erp', table: string): Promise<Map<string, { name: unknown; city: unknown; score: unknown }>> {
+  async rows(
+    side: 'crm' | 'erp',
+    table: string,
+  ): Promise<Map<string, { name: unknown; city: unknown; score: unknown }>> {
     const h = side === 'crm' ? this.crmHarness : this.erpHarness
     const q = h.quote
-    const rows = await this[side].query(`SELECT ${['email', 'name', 'city', 'score'].map(q).join(', ')} FROM ${q(table)}`)
+    const rows = await this[side].query(
+      `SELECT ${['email', 'name', 'city', 'score'].map(q).join(', ')} FROM ${q(table)}`,
+    )
     return new Map(
       rows.map((r) => [
         String(r.email),
-        { name: r.name ?? null, city: r.city ?? null, score: r.score === null || r.score === undefined ? null : Number(r.score).toFixed(2) },
+        {
+          name: r.name ?? null,
+          city: r.city ?? null,
+          score: r.score === null || r.score === undefined ? null : Number(r.score).toFixed(2),
+        },
       ]),
     )
   }

@@ -1,0 +1,273 @@
+/**
+ * The sync engine end to end, across real databases: first sync, incremental runs, echo
+ * suppression, conflicts, deletes, duplicate checks, filters, per-record errors, dry run.
+ * After every run that changes something, an immediate second run must write nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bridgeCombos, SyncFixture, written } from '../support/sync-fixture.ts'
+
+type Row = readonly [string, string | null, string | null, string | null]
+const people = (n: number, from = 0, city = 'Berlin'): Row[] =>
+  Array.from(
+    { length: n },
+    (_, i) => [`p${from + i}@example.com`, `Person ${from + i}`, city, `${from + i}.50`] as const,
+  )
+
+describe.each(bridgeCombos())('sync %s (crm) ↔ %s (erp)', (crmHarness, erpHarness) => {
+  let fx: SyncFixture
+  beforeAll(async () => {
+    fx = await SyncFixture.create(crmHarness, erpHarness)
+  })
+  afterAll(async () => {
+    await fx?.close()
+  })
+
+  /** Runs, expects success, then runs again and expects nothing written (echo test). */
+  async function runTwice(task: ReturnType<SyncFixture['task']>) {
+    const first = await fx.run(task)
+    expect(first.error, JSON.stringify(first.error)).toBeUndefined()
+    expect(first.status).toBe('succeeded')
+    const second = await fx.run(task)
+    expect(second.status).toBe('succeeded')
+    expect(written(second), `second run wrote: ${JSON.stringify(second.changes.slice(0, 5))}`).toBe(
+      0,
+    )
+    expect(second.totals.conflicts).toBe(0)
+    return first
+  }
+
+  it('first sync both ways links overlapping records by match key and creates the rest', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, people(30, 0))
+    await fx.insert('erp', t, people(20, 20)) // p20..p29 exist on both sides
+    const result = await runTwice(fx.task(t, '    direction: both'))
+    expect(result.counts[`${t}-${t}`]!['0->1'].created).toBe(20)
+    expect(result.counts[`${t}-${t}`]!['1->0'].created).toBe(10)
+    expect(await fx.count('crm', t)).toBe(40)
+    expect(await fx.count('erp', t)).toBe(40)
+    expect(await fx.rows('erp', t)).toEqual(await fx.rows('crm', t))
+  })
+
+  it('incremental runs touch only what changed, in both directions', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, people(40))
+    // No lag window, so the counts show exactly which records were read.
+    const task = fx.task(t, '    direction: both', { lag: 0 })
+    await runTwice(task)
+    await fx.sql(
+      'crm',
+      `UPDATE "${t}" SET "city" = 'Köln' WHERE "email" IN ('p1@example.com', 'p2@example.com')`,
+    )
+    await fx.sql('erp', `UPDATE "${t}" SET "name" = 'Renamed' WHERE "email" = 'p3@example.com'`)
+    const result = await runTwice(task)
+    const c = result.counts[`${t}-${t}`]!
+    expect(c['0->1']).toMatchObject({ updated: 2, created: 0 })
+    expect(c['1->0']).toMatchObject({ updated: 1, created: 0 })
+    // Only the changed rows were read, not all 40: p1, p2 on the crm side; on the erp side
+    // p3 and the two rows the run itself had just written (recognised as echoes).
+    expect(c['0->1'].read).toBe(2)
+    expect(c['1->0']).toMatchObject({ read: 3, unchanged: 2 })
+    const crm = await fx.rows('crm', t)
+    expect(crm.get('p3@example.com')!.name).toBe('Renamed')
+    expect((await fx.rows('erp', t)).get('p1@example.com')!.city).toBe('Köln')
+  })
+
+  describe('conflicts', () => {
+    async function conflict(strategy: string, editOrder: 'crm-first' | 'erp-first' = 'crm-first') {
+      const t = await fx.contacts()
+      await fx.insert('crm', t, people(5))
+      const task = fx.task(t, `    direction: both\n    conflict: { winner: ${strategy} }`)
+      await runTwice(task)
+      const edits = [
+        () =>
+          fx.sql(
+            'crm',
+            `UPDATE "${t}" SET "city" = 'CRM city', "score" = 7.25 WHERE "email" = 'p1@example.com'`,
+          ),
+        () =>
+          fx.sql(
+            'erp',
+            `UPDATE "${t}" SET "city" = 'ERP city', "name" = 'ERP name' WHERE "email" = 'p1@example.com'`,
+          ),
+      ]
+      if (editOrder === 'erp-first') edits.reverse()
+      await edits[0]!()
+      await new Promise((r) => setTimeout(r, 20))
+      await edits[1]!()
+      return { t, task, result: await fx.run(task) }
+    }
+
+    for (const [winner, city] of [
+      ['crm', 'CRM city'],
+      ['erp', 'ERP city'],
+    ] as const) {
+      it(`${winner} wins: the same field edited on both sides takes ${winner}'s value; other fields merge`, async () => {
+        const { t, task, result } = await conflict(winner)
+        expect(result.totals.conflicts).toBe(1)
+        for (const side of ['crm', 'erp'] as const) {
+          expect((await fx.rows(side, t)).get('p1@example.com')).toEqual({
+            name: 'ERP name',
+            city,
+            score: '7.25',
+          })
+        }
+        const again = await fx.run(task)
+        expect(written(again)).toBe(0)
+      })
+    }
+
+    it('newest wins: the later edit wins, whichever side it is on', async () => {
+      const { t } = await conflict('newest', 'crm-first')
+      expect((await fx.rows('crm', t)).get('p1@example.com')!.city).toBe('ERP city')
+      const second = await conflict('newest', 'erp-first')
+      expect((await fx.rows('erp', second.t)).get('p1@example.com')!.city).toBe('CRM city')
+    })
+
+    it('manual parks the conflict and syncs the rest of the record', async () => {
+      const { t, task, result } = await conflict('manual')
+      expect(result.totals.conflicts).toBe(1)
+      const crm = (await fx.rows('crm', t)).get('p1@example.com')
+      const erp = (await fx.rows('erp', t)).get('p1@example.com')
+      expect(crm).toEqual({ name: 'ERP name', city: 'CRM city', score: '7.25' })
+      expect(erp).toEqual({ name: 'ERP name', city: 'ERP city', score: '7.25' })
+      const open = await fx.store.conflicts.open(task.id)
+      expect(open).toHaveLength(1)
+      expect(open[0]).toMatchObject({ mapping: 'city' })
+      // Parked, it does not come back as new work on every run.
+      expect(written(await fx.run(task))).toBe(0)
+    })
+  })
+
+  describe('deletes', () => {
+    async function setup(policy: string, n = 20) {
+      const t = await fx.contacts()
+      await fx.insert('crm', t, people(n))
+      const task = fx.task(t, `    direction: both\n    deletes: ${policy}`)
+      await runTwice(task)
+      return { t, task }
+    }
+
+    it('propagate deletes the linked record on the other side', async () => {
+      const { t, task } = await setup('propagate')
+      await fx.sql(
+        'crm',
+        `DELETE FROM "${t}" WHERE "email" IN ('p1@example.com', 'p2@example.com')`,
+      )
+      await fx.sql('erp', `DELETE FROM "${t}" WHERE "email" = 'p3@example.com'`)
+      const result = await runTwice(task)
+      expect(result.totals.deleted).toBe(3)
+      expect(await fx.count('crm', t)).toBe(17)
+      expect(await fx.count('erp', t)).toBe(17)
+    })
+
+    it('ignore leaves the other side alone, and does not resurrect the record', async () => {
+      const { t, task } = await setup('ignore')
+      await fx.sql('crm', `DELETE FROM "${t}" WHERE "email" = 'p1@example.com'`)
+      const result = await runTwice(task)
+      expect(result.totals.deleted).toBe(0)
+      expect(await fx.count('crm', t)).toBe(19)
+      expect(await fx.count('erp', t)).toBe(20)
+    })
+
+    it('flag reports the delete and deletes nothing', async () => {
+      const { t, task } = await setup('flag')
+      await fx.sql('crm', `DELETE FROM "${t}" WHERE "email" = 'p1@example.com'`)
+      const result = await runTwice(task)
+      expect(result.changes.filter((c) => c.op === 'flag')).toHaveLength(1)
+      expect(result.log.some((l) => l.level === 'warn' && /flagged/.test(l.message))).toBe(true)
+      expect(await fx.count('erp', t)).toBe(20)
+    })
+
+    it('the guard stops a run that would delete more than the allowed share, and says so', async () => {
+      const { t, task } = await setup('{ policy: propagate, maxShare: 0.25 }', 40)
+      await fx.sql('crm', `DELETE FROM "${t}" WHERE "email" <> 'p1@example.com'`)
+      const result = await fx.run(task)
+      expect(result.status).toBe('failed')
+      expect(result.error?.code).toBe('OSY_DELETE_GUARD')
+      expect(result.error?.message).toMatch(/39 of 40 linked records .* more than the limit of 25%/)
+      expect(await fx.count('erp', t)).toBe(40)
+    })
+  })
+
+  it('re-creating a task (its metadata deleted) links by match keys instead of duplicating', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, people(25))
+    await fx.insert('erp', t, people(5, 100))
+    const task = fx.task(t, '    direction: both')
+    await runTwice(task)
+    await fx.store.links.removeTask(task.id)
+    const again = await runTwice(task)
+    expect(again.totals.created).toBe(0)
+    expect(await fx.count('crm', t)).toBe(30)
+    expect(await fx.count('erp', t)).toBe(30)
+  })
+
+  it('filters: only matching records sync; a record that leaves the filter is unlinked, not deleted', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, [...people(10, 0, 'Berlin'), ...people(5, 10, 'Paris')])
+    const withFilter = fx.task(t, '    direction: crm->erp\n    deletes: propagate', {
+      crmFilter: "city = 'Berlin'",
+    })
+    await runTwice(withFilter)
+    expect(await fx.count('erp', t)).toBe(10)
+    await fx.sql('crm', `UPDATE "${t}" SET "city" = 'Hamburg' WHERE "email" = 'p1@example.com'`)
+    const result = await runTwice(withFilter)
+    expect(result.totals.unlinked).toBe(1)
+    expect(result.totals.deleted).toBe(0)
+    expect(await fx.count('erp', t)).toBe(10)
+  })
+
+  it('a record the target rejects: the others land, the error is in the protocol, retried, then quarantined', async () => {
+    const t = await fx.contacts({ erpNameLength: 20 })
+    await fx.insert('crm', t, [
+      ...people(5),
+      ['long@example.com', 'A name far too long for the ERP', 'Berlin', '1.00'],
+    ])
+    const task = fx.task(t, '    direction: crm->erp', { lag: 0 })
+    const first = await fx.run(task)
+    expect(first.status).toBe('succeeded')
+    expect(first.totals.created).toBe(5)
+    expect(first.totals.errors).toBe(1)
+    expect(
+      first.log.some(
+        (l) =>
+          l.level === 'warn' &&
+          l.message.includes('long@example.com') === false &&
+          /failed/.test(l.message),
+      ),
+    ).toBe(true)
+    const second = await fx.run(task)
+    expect(second.totals.errors).toBe(1)
+    expect(second.totals.read).toBe(1) // only the failed record is read again
+    const third = await fx.run(task)
+    expect(third.log.some((l) => /quarantined after 3 failed attempts/.test(l.message))).toBe(true)
+    const fourth = await fx.run(task)
+    expect(fourth.totals.errors).toBe(0)
+    expect(await fx.count('erp', t)).toBe(5)
+    // Fixed at the source, it syncs again.
+    await fx.sql('crm', `UPDATE "${t}" SET "name" = 'Short' WHERE "email" = 'long@example.com'`)
+    const fixed = await fx.run(task)
+    expect(fixed.totals.created).toBe(1)
+    expect(await fx.count('erp', t)).toBe(6)
+  })
+
+  it('a dry run reports exactly what the real run then does, and writes nothing', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, people(12))
+    await fx.insert('erp', t, people(6, 10))
+    const task = fx.task(t, '    direction: both')
+    const dry = await fx.run(task, { dryRun: true })
+    expect(dry.executionId).toBeUndefined()
+    expect(await fx.count('erp', t)).toBe(6)
+    expect(await fx.store.links.count(task.id, `${t}-${t}`)).toBe(0)
+    expect(await fx.store.executions.list(task.id)).toHaveLength(0)
+    const real = await runTwice(task)
+    // The real run also reads back its own writes (as echoes), so compare what was written.
+    const { read: _r1, unchanged: _u1, ...dryTotals } = dry.totals
+    const { read: _r2, unchanged: _u2, ...realTotals } = real.totals
+    expect(dryTotals).toEqual(realTotals)
+    const shape = (r: typeof dry) =>
+      r.changes.map((c) => `${c.direction} ${c.op} ${c.sourceKey}`).sort()
+    expect(shape(dry)).toEqual(shape(real))
+  })
+})
