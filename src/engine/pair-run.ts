@@ -46,7 +46,17 @@ export interface PairRunContext {
   readonly onProgress?: (progress: PairProgress) => void
   /** Writes buffered protocol lines (a no-op in a dry run). */
   readonly flush: () => Promise<void>
+  readonly probe?: Probe
 }
+
+/** The moments of a batch a {@link Probe} hears about. */
+export type ProbePoint = 'before-write' | 'after-write' | 'after-commit'
+
+/**
+ * Called at each moment of each batch: for instrumentation, and for the crash tests, which
+ * kill the process at a chosen moment to prove that a rerun neither loses nor duplicates.
+ */
+export type Probe = (point: ProbePoint, pairId: string) => void
 
 /** Deletes below this count never trip the mass-delete guard, so small tables can shrink. */
 const GUARD_MIN_DELETES = 10
@@ -405,6 +415,7 @@ export class PairRun {
         )
       }
       const opts = signal ? { signal } : {}
+      this.#ctx.probe?.('before-write', pair.id)
       targetResults =
         targetOps.length > 0
           ? await conns[t].write(
@@ -519,6 +530,7 @@ export class PairRun {
       return
     }
     const okKeys = plans.filter((p) => !failed.has(p.sourceKey)).map((p) => p.sourceKey)
+    this.#ctx.probe?.('after-write', pair.id)
     await store.transaction(async (tx) => {
       if (toUnlink.length > 0)
         await tx.links.remove(
@@ -554,6 +566,7 @@ export class PairRun {
       if (conflicts.length > 0) await tx.conflicts.park(conflicts)
       if (checkpoint) await tx.checkpoints.set(task.id, pair.id, s, checkpoint)
     })
+    this.#ctx.probe?.('after-commit', pair.id)
     await this.#ctx.flush()
   }
 

@@ -8,7 +8,7 @@ import {
   silentLogger,
 } from '../sdk/index.ts'
 import type { Store } from '../store/index.ts'
-import { type PairProgress, PairRun } from './pair-run.ts'
+import { type PairProgress, PairRun, type Probe } from './pair-run.ts'
 import {
   type Counts,
   type ExecutionCounts,
@@ -33,6 +33,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal
   readonly onProgress?: (progress: PairProgress) => void
   readonly log?: BridgeLogger
+  /** Hears each moment of each batch (instrumentation, crash tests). */
+  readonly probe?: Probe
 }
 
 /** The outcome of one run. */
@@ -108,6 +110,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         quarantineAfter: options.quarantineAfter ?? 3,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.probe ? { probe: options.probe } : {}),
         flush: dryRun ? async () => {} : flush,
       }).run()
       const c = protocol.counts[pair.id]

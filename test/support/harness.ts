@@ -35,8 +35,8 @@ export interface BridgeHarness {
     drop(table: string): string
     /**
      * contacts(id auto-generated primary key, email varchar(80) unique, name varchar(nameLength,
-     * default 100), city varchar(60), score decimal(10,2), updated_at timestamp with time zone
-     * kept current by the database on insert and update): a table the sync engine tests write to.
+     * default 100), city varchar(60), score decimal(10,2), ext_id varchar(80), updated_at timestamp
+     * with time zone kept current by the database on insert and update): a table the sync engine tests write to.
      */
     contacts(table: string, options?: { nameLength?: number }): string
   }

@@ -60,7 +60,7 @@ export const mysqlHarness: BridgeHarness = {
     drop: (t) => `DROP TABLE ${q(t)}`,
     contacts: (t, o = {}) => `CREATE TABLE ${q(t)} (
       id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(80) UNIQUE, name VARCHAR(${o.nameLength ?? 100}),
-      city VARCHAR(60), score DECIMAL(10,2),
+      city VARCHAR(60), score DECIMAL(10,2), ext_id VARCHAR(80),
       updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))`,
   },
   quote: q,

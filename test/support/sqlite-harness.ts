@@ -47,7 +47,7 @@ export const sqliteHarness: BridgeHarness = {
         // SQLite ignores declared lengths; a CHECK makes it reject long names like the servers do.
         o.nameLength ? ` CHECK (length(name) <= ${o.nameLength})` : ''
       },
-        city VARCHAR(60), score DECIMAL(10,2), updated_at TIMESTAMPTZ NOT NULL DEFAULT (${now}));
+        city VARCHAR(60), score DECIMAL(10,2), ext_id VARCHAR(80), updated_at TIMESTAMPTZ NOT NULL DEFAULT (${now}));
         CREATE TRIGGER ${q(`${t}_touch`)} AFTER UPDATE ON ${q(t)} FOR EACH ROW WHEN NEW.updated_at = OLD.updated_at
         BEGIN UPDATE ${q(t)} SET updated_at = ${now} WHERE id = NEW.id; END`
     },
