@@ -92,8 +92,6 @@ export class PairRun {
   /** Dry run only: links as the run would have left them, and links already handled. */
   readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
   readonly #touched = new Set<string>()
-  /** Keys seen on each side during snapshot passes, for delete detection. */
-  readonly #present: [Set<string> | undefined, Set<string> | undefined] = [undefined, undefined]
   #created = 0
 
   constructor(ctx: PairRunContext) {
@@ -107,10 +105,12 @@ export class PairRun {
 
   async run(): Promise<void> {
     const { pair } = this.#ctx
-    for (const s of [0, 1] as const) if (pair.flows[s]) await this.#pass(s)
+    // Deletes first: a system may hand a deleted record's key to a new record (SQLite reuses
+    // rowids), and the stale link must be gone before a create claims that key.
     if (pair.deletes.policy !== 'ignore') {
       for (const s of [0, 1] as const) if (pair.flows[s]) await this.#detectDeletes(s)
     }
+    for (const s of [0, 1] as const) if (pair.flows[s]) await this.#pass(s)
   }
 
   // ---------------------------------------------------------------- passes
@@ -143,8 +143,6 @@ export class PairRun {
       )
       since = undefined
     }
-    const present = !side.cursor && pair.deletes.policy !== 'ignore' ? new Set<string>() : undefined
-    this.#present[s] = present
     const stream = conns[s].read(side.type, {
       fields: this.#readFields(s),
       ...(side.cursor ? { cursor: side.cursor } : {}),
@@ -155,7 +153,6 @@ export class PairRun {
     })
     for await (const batch of stream) {
       throwIfAborted(signal)
-      if (present) for (const r of batch.records) present.add(r.key)
       // A record retried above is not processed twice when the cursor reads it again.
       const records =
         retried.size > 0 ? batch.records.filter((r) => !retried.has(r.key)) : batch.records
@@ -539,6 +536,25 @@ export class PairRun {
           s,
           toUnlink.map((l) => l.keys[s]),
         )
+      // A created record's key may have belonged to a record deleted since (reused ids):
+      // the stale link has to go, or the new one would collide with it.
+      const createdKeys = plans.filter(
+        (p) => p.toTarget?.op === 'create' && p.targetKey !== undefined && !failed.has(p.sourceKey),
+      )
+      if (createdKeys.length > 0) {
+        const stale = await tx.links.remove(
+          task.id,
+          pair.id,
+          t,
+          createdKeys.map((p) => p.targetKey!),
+        )
+        if (stale > 0)
+          protocol.log(
+            'warn',
+            `${stale} link(s) pointed at ${pair.sides[t].type} keys that were reused by new records; replaced`,
+            pair.id,
+          )
+      }
       if (links.length > 0) await tx.links.upsert(links)
       if (intentIds.length > 0) await tx.intents.remove(intentIds)
       if (failed.size > 0) {
@@ -578,24 +594,22 @@ export class PairRun {
     const t = (1 - s) as Side
     const side = pair.sides[s]
     const counts = this.#counts(s)
-    let present = this.#present[s]
-    if (!present) {
-      present = new Set<string>()
-      const scan = conns[s].readKeys
-        ? conns[s].readKeys!(side.type, {
+    if ((await store.links.count(task.id, pair.id)) === 0) return
+    const present = new Set<string>()
+    const scan = conns[s].readKeys
+      ? conns[s].readKeys!(side.type, {
+          ...(side.filter ? { filter: side.filter } : {}),
+          batchSize: batchSize * 10,
+          ...(signal ? { signal } : {}),
+        })
+      : mapKeys(
+          conns[s].read(side.type, {
+            fields: [],
             ...(side.filter ? { filter: side.filter } : {}),
-            batchSize: batchSize * 10,
-            ...(signal ? { signal } : {}),
-          })
-        : mapKeys(
-            conns[s].read(side.type, {
-              fields: [],
-              ...(side.filter ? { filter: side.filter } : {}),
-              batchSize,
-            }),
-          )
-      for await (const keys of scan) for (const k of keys) present.add(k)
-    }
+            batchSize,
+          }),
+        )
+    for await (const keys of scan) for (const k of keys) present.add(k)
     let gone: Link[] = []
     let total = 0
     for await (const links of store.links.scan(task.id, pair.id, batchSize * 10)) {

@@ -43,7 +43,7 @@ export const sqliteHarness: BridgeHarness = {
     drop: (t) => `DROP TABLE ${q(t)}`,
     contacts: (t, o = {}) => {
       const now = `strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')`
-      return `CREATE TABLE ${q(t)} (id INTEGER PRIMARY KEY, email VARCHAR(80) UNIQUE, name VARCHAR(${o.nameLength ?? 100})${
+      return `CREATE TABLE ${q(t)} (id INTEGER PRIMARY KEY AUTOINCREMENT, email VARCHAR(80) UNIQUE, name VARCHAR(${o.nameLength ?? 100})${
         // SQLite ignores declared lengths; a CHECK makes it reject long names like the servers do.
         o.nameLength ? ` CHECK (length(name) <= ${o.nameLength})` : ''
       },

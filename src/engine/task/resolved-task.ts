@@ -38,7 +38,10 @@ export interface PairSide {
 }
 
 /** What a conflict on a field resolves to. */
-export type ConflictStrategy = { readonly winner: Side } | { readonly winner: 'newest' } | { readonly winner: 'manual' }
+export type ConflictStrategy =
+  | { readonly winner: Side }
+  | { readonly winner: 'newest' }
+  | { readonly winner: 'manual' }
 
 /** How deletes on one side reach the other. */
 export interface DeletePolicy {
