@@ -1,31 +1,11 @@
+import type { Counts, ExecutionCounts, LogEntry } from '../store/index.ts'
 import type { Side } from './task/resolved-task.ts'
-
-/** What happened in one direction of one pair. */
-export interface Counts {
-  read: number
-  created: number
-  updated: number
-  deleted: number
-  unchanged: number
-  conflicts: number
-  errors: number
-  unlinked: number
-}
 
 /** A direction label: records flowing from side 0 to side 1, or back. */
 export type Direction = '0->1' | '1->0'
 
-/** Counts per pair and direction. */
-export type ExecutionCounts = Record<string, Record<Direction, Counts>>
-
-/** One line of the readable protocol. */
-export interface LogEntry {
-  readonly at: string
-  readonly level: 'info' | 'warn' | 'error'
-  readonly pairId?: string
-  readonly message: string
-  readonly data?: unknown
-}
+// The store keeps counts and protocol lines; the engine uses its types rather than a copy.
+export type { Counts, ExecutionCounts, LogEntry }
 
 /** A change the engine would make (dry run) or made, for reports. */
 export interface PlannedChange {
@@ -77,7 +57,11 @@ export class Protocol {
 
   /** The counts of a pair and direction, created on first use. */
   of(pairId: string, dir: Direction): Counts {
-    const pair = (this.counts[pairId] ??= { '0->1': emptyCounts(), '1->0': emptyCounts() })
+    let pair = this.counts[pairId]
+    if (!pair) {
+      pair = { '0->1': emptyCounts(), '1->0': emptyCounts() }
+      this.counts[pairId] = pair
+    }
     return pair[dir]
   }
 

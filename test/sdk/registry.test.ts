@@ -11,12 +11,16 @@ describe('bridge registry', () => {
   it('knows the built-in bridges by name', async () => {
     const registry = await createRegistry()
     expect(registry.list().map((b) => b.name)).toEqual(['postgres', 'mysql', 'sqlite'])
-    expect(registry.get('postgres').connectionFields.find((f) => f.name === 'password')?.secret).toBe(true)
+    expect(
+      registry.get('postgres').connectionFields.find((f) => f.name === 'password')?.secret,
+    ).toBe(true)
   })
 
   it('names the known bridges when asked for an unknown one', async () => {
     const registry = await createRegistry()
-    expect(() => registry.get('oracle')).toThrow('unknown bridge "oracle" (known: postgres, mysql, sqlite)')
+    expect(() => registry.get('oracle')).toThrow(
+      'unknown bridge "oracle" (known: postgres, mysql, sqlite)',
+    )
   })
 
   it('loads a third-party bridge module and uses it end to end', async () => {
@@ -33,7 +37,8 @@ describe('bridge registry', () => {
     ])
     expect(results.map((r) => r.ok)).toEqual([true, false])
     const names: unknown[] = []
-    for await (const batch of conn.read('people')) names.push(...batch.records.map((r) => r.values.name))
+    for await (const batch of conn.read('people'))
+      names.push(...batch.records.map((r) => r.values.name))
     expect(names).toEqual(['Ann', 'Bo'])
   })
 
@@ -42,8 +47,14 @@ describe('bridge registry', () => {
     const file = join(folder, 'bad.mjs')
     await writeFile(file, 'export default { name: "Bad Name" }')
     const registry = new BridgeRegistry(builtinBridges)
-    await expect(registry.load(file)).rejects.toThrow(/not a valid bridge: name must be lower-case.*connect\(\) is missing/)
-    await expect(registry.load(join(folder, 'missing.mjs'))).rejects.toThrow(/cannot load bridge package/)
-    expect(() => registry.register(builtinBridges[0]!)).toThrow('a bridge named "postgres" is already registered')
+    await expect(registry.load(file)).rejects.toThrow(
+      /not a valid bridge: name must be lower-case.*connect\(\) is missing/,
+    )
+    await expect(registry.load(join(folder, 'missing.mjs'))).rejects.toThrow(
+      /cannot load bridge package/,
+    )
+    expect(() => registry.register(builtinBridges[0]!)).toThrow(
+      'a bridge named "postgres" is already registered',
+    )
   })
 })
