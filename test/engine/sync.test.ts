@@ -72,6 +72,31 @@ describe.each(bridgeCombos())('sync %s (crm) ↔ %s (erp)', (crmHarness, erpHarn
     expect((await fx.rows('erp', t)).get('p1@example.com')!.city).toBe('Köln')
   })
 
+  it('a row committed late with an older cursor value is found through the lag window', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, people(10))
+    const withLag = fx.task(t, '    direction: crm->erp', { lag: 5 })
+    await runTwice(withLag)
+    const checkpoint = await fx.store.checkpoints.get(withLag.id, `${t}-${t}`, 0)
+    // As if a transaction that began before the last run committed only now.
+    const older = new Date(Date.parse(String(checkpoint!.position[0])) - 2000)
+      .toISOString()
+      .replace('T', ' ')
+      .replace('Z', '')
+    const late = (email: string) =>
+      `INSERT INTO "${t}" ("email", "name", "updated_at") VALUES ('${email}', 'Late', ${fx.crmHarness.timestampLiteral(older)})`
+    await fx.sql('crm', late('late@example.com'))
+    const result = await runTwice(withLag)
+    expect(result.totals.created).toBe(1)
+    expect((await fx.rows('erp', t)).has('late@example.com')).toBe(true)
+
+    // Without a lag window the same late row is never seen: the reason the window exists.
+    const noLag = fx.task(t, '    direction: crm->erp', { lag: 0, id: `${t}-nolag` })
+    await fx.run(noLag)
+    await fx.sql('crm', late('late2@example.com'))
+    expect((await fx.run(noLag)).totals.created).toBe(0)
+  })
+
   describe('conflicts', () => {
     async function conflict(strategy: string, editOrder: 'crm-first' | 'erp-first' = 'crm-first') {
       const t = await fx.contacts()
