@@ -1,44 +1,101 @@
 import type { PairProgress } from '../engine/pair-run.ts'
 
+/** The part of a terminal stream the progress line uses (a fake one in tests). */
+export interface ProgressStream {
+  readonly isTTY?: boolean
+  readonly columns?: number
+  write(text: string): unknown
+}
+
+/** How a {@link ProgressLine} behaves. */
+export interface ProgressOptions {
+  /** Draw at all. Default: when the stream is a terminal that understands cursor movement. */
+  readonly enabled?: boolean
+  /** The task's two system keys, to name directions (`crm → erp`). Default `0`/`1`. */
+  readonly systems?: readonly [string, string]
+  /** Milliseconds between redraws. Default 100. */
+  readonly interval?: number
+  /** The clock, for tests. */
+  readonly now?: () => number
+}
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
+
 /**
- * A one-line live progress display on a terminal: records read and written per pair and
- * direction, redrawn at most ten times a second. Silent when stderr is not a terminal.
+ * A one-line live progress display on a terminal: records read and written so far in the
+ * pair and direction being run, redrawn at most ten times a second. Silent when the stream
+ * is not a terminal, so piped and logged output stays clean.
  */
 export class ProgressLine {
-  readonly #stream: NodeJS.WriteStream
+  readonly #stream: ProgressStream
   readonly #enabled: boolean
-  #last = 0
+  readonly #systems: readonly [string, string]
+  readonly #interval: number
+  readonly #now: () => number
+  #last = Number.NEGATIVE_INFINITY
   #shown = false
-  readonly #spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
   #tick = 0
 
-  constructor(stream: NodeJS.WriteStream = process.stderr, enabled = stream.isTTY === true) {
+  constructor(stream: ProgressStream = process.stderr, options: ProgressOptions = {}) {
     this.#stream = stream
-    this.#enabled = enabled
+    this.#enabled = options.enabled ?? isInteractive(stream)
+    this.#systems = options.systems ?? ['0', '1']
+    this.#interval = options.interval ?? 100
+    this.#now = options.now ?? Date.now
+  }
+
+  /** Whether the line is drawn at all. */
+  get enabled(): boolean {
+    return this.#enabled
   }
 
   update(p: PairProgress): void {
     if (!this.#enabled) return
-    const now = Date.now()
-    if (now - this.#last < 100) return
+    const now = this.#now()
+    if (now - this.#last < this.#interval) return
     this.#last = now
-    const c = p.counts
-    const written = c.created + c.updated + c.deleted
-    const frame = this.#spinner[this.#tick++ % this.#spinner.length]
-    const text = `${frame} ${p.pairId} ${p.direction} ${p.phase}: read ${fmt(c.read)} · written ${fmt(written)} (+${fmt(c.created)} ~${fmt(c.updated)} -${fmt(c.deleted)}) · unchanged ${fmt(c.unchanged)} · errors ${fmt(c.errors)}`
-    const width = this.#stream.columns ?? 120
-    this.#stream.write(`\r\x1b[2K${text.slice(0, width - 1)}`)
+    const frame = SPINNER[this.#tick++ % SPINNER.length]
+    const text = `${frame} ${progressText(p, this.#systems)}`
+    const width = Math.max(20, (this.#stream.columns || 80) - 1)
+    this.#stream.write(`\r\x1b[2K${clip(text, width)}`)
     this.#shown = true
   }
 
-  /** Clears the line before the summary is printed. */
+  /** Clears the line, so the summary starts on a clean line. */
   done(): void {
     if (this.#shown) this.#stream.write('\r\x1b[2K')
     this.#shown = false
   }
 }
 
+/** The progress text of one update, without the spinner. */
+export function progressText(p: PairProgress, systems: readonly [string, string]): string {
+  const c = p.counts
+  const [from, to] = p.direction === '0->1' ? systems : [systems[1], systems[0]]
+  const written = c.created + c.updated + c.deleted
+  const phase = p.phase === 'deletes' ? ' (checking deletes)' : ''
+  const parts = [`${fmt(c.read)} read`, `${fmt(written)} written`]
+  if (c.conflicts > 0) parts.push(`${fmt(c.conflicts)} ${plural(c.conflicts, 'conflict')}`)
+  if (c.errors > 0) parts.push(`${fmt(c.errors)} ${plural(c.errors, 'error')}`)
+  return `${p.pairId} ${from} → ${to}${phase}: ${parts.join(', ')}`
+}
+
+/** Whether a stream is a terminal that can redraw a line. */
+export function isInteractive(stream: ProgressStream): boolean {
+  return stream.isTTY === true && process.env.TERM !== 'dumb'
+}
+
+function clip(text: string, width: number): string {
+  const chars = [...text]
+  return chars.length <= width ? text : `${chars.slice(0, width - 1).join('')}…`
+}
+
 /** A count with thousands separators. */
 export function fmt(n: number): string {
   return n.toLocaleString('en-US')
+}
+
+/** `word` or `words`, by count. */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return n === 1 ? word : many
 }

@@ -11,7 +11,7 @@ import {
   type WriteOp,
   type WriteResult,
 } from '../sdk/index.ts'
-import type { Link, Store } from '../store/index.ts'
+import type { Link, Store, StoredCheckpoint } from '../store/index.ts'
 import { canonical, type Fingerprint, fingerprint } from './fingerprint.ts'
 import { keysFilter, matchFilter } from './key-filters.ts'
 import { type Counts, direction, type Protocol } from './protocol.ts'
@@ -134,6 +134,7 @@ export class PairRun {
       }
     }
 
+    const readAt = new Date().toISOString()
     let since = side.cursor ? await store.checkpoints.get(task.id, pair.id, s) : undefined
     if (since && since.cursorField !== side.cursor) {
       this.#ctx.protocol.log(
@@ -146,7 +147,12 @@ export class PairRun {
     const stream = conns[s].read(side.type, {
       fields: this.#readFields(s),
       ...(side.cursor ? { cursor: side.cursor } : {}),
-      ...(since ? { since, lag: side.lag } : {}),
+      ...(since
+        ? {
+            since: { cursorField: since.cursorField, position: since.position },
+            lag: this.#lag(s, since),
+          }
+        : {}),
       ...(side.filter ? { filter: side.filter } : {}),
       batchSize,
       ...(signal ? { signal } : {}),
@@ -156,9 +162,28 @@ export class PairRun {
       // A record retried above is not processed twice when the cursor reads it again.
       const records =
         retried.size > 0 ? batch.records.filter((r) => !retried.has(r.key)) : batch.records
-      await this.#processBatch(s, records, batch.checkpoint)
+      const checkpoint: StoredCheckpoint | undefined = batch.checkpoint
+        ? { ...batch.checkpoint, readAt }
+        : undefined
+      await this.#processBatch(s, records, checkpoint)
       this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'read', counts })
     }
+  }
+
+  /**
+   * How far before the checkpoint to read again. Late commits carry a cursor value from
+   * before the last read started, so only the part of the window after `readAt - lag`
+   * can hold one: once the last read started well after the checkpoint's time, nothing
+   * is re-read — a bulk load is not read again on every run.
+   */
+  #lag(s: Side, since: StoredCheckpoint): number {
+    const { lag } = this.#ctx.pair.sides[s]
+    const cursor = this.#fields[s].get(this.#ctx.pair.sides[s].cursor ?? '')
+    const at = since.position[0]
+    // Only instants compare with our clock; wall-clock timestamps may be in any zone.
+    if (!since.readAt || cursor?.type !== 'timestamptz' || typeof at !== 'string') return lag
+    const behind = (Date.parse(since.readAt) - Date.parse(at)) / 1000
+    return Number.isFinite(behind) ? Math.max(0, lag - behind) : lag
   }
 
   /** The fields a pass reads: mapped fields, the cursor, and the external-ID field. */
@@ -319,7 +344,7 @@ export class PairRun {
       next[winner][m.id] = now[winner]
       protocol.log(
         'info',
-        `conflict on ${m.id} of ${pair.sides[s].type} ${record.key}: ${pair.sides[winner].type} wins`,
+        `conflict on ${m.id} of ${this.#ctx.task.systems[s].key} ${pair.sides[s].type} ${record.key}: ${this.#ctx.task.systems[winner].key} wins`,
         pair.id,
         { mapping: m.id, values: pairValues },
       )

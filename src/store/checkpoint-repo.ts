@@ -4,12 +4,20 @@ import { fromJsonText, now, toJsonText } from './batching.ts'
 import type { Side } from './store.ts'
 import type { RepoContext } from './store-context.ts'
 
+/** A bridge's checkpoint plus when the read that reached it began (ISO), for the lag window. */
+export type StoredCheckpoint = Checkpoint & { readonly readAt?: string }
+
 /** The change-stream position of each side of each pair. */
 export interface CheckpointRepo {
   /** The checkpoint of a side, or undefined before the first committed batch. */
-  get(taskId: string, pairId: string, side: Side): Promise<Checkpoint | undefined>
+  get(taskId: string, pairId: string, side: Side): Promise<StoredCheckpoint | undefined>
   /** Stores the checkpoint; `null` forgets it, so the next run reads the side from the start. */
-  set(taskId: string, pairId: string, side: Side, checkpoint: Checkpoint | null): Promise<void>
+  set(
+    taskId: string,
+    pairId: string,
+    side: Side,
+    checkpoint: StoredCheckpoint | null,
+  ): Promise<void>
 }
 
 /** The checkpoint repository on a connection. */
@@ -42,6 +50,7 @@ export function checkpointRepo(ctx: RepoContext): CheckpointRepo {
         const text = toJsonText({
           cursorField: checkpoint.cursorField,
           position: checkpoint.position,
+          ...(checkpoint.readAt ? { readAt: checkpoint.readAt } : {}),
         })
         const at = now()
         await db
@@ -65,8 +74,8 @@ export function checkpointRepo(ctx: RepoContext): CheckpointRepo {
 }
 
 /** Reads a stored checkpoint, refusing text that is not one (a hand-edited row, say). */
-function toCheckpoint(text: string): Checkpoint {
-  const value = fromJsonText(text) as Partial<Checkpoint> | null
+function toCheckpoint(text: string): StoredCheckpoint {
+  const value = fromJsonText(text) as Partial<StoredCheckpoint> | null
   if (
     value === null ||
     typeof value !== 'object' ||
@@ -75,5 +84,9 @@ function toCheckpoint(text: string): Checkpoint {
   ) {
     throw new OpenSyncError('OSY_INVALID_CHECKPOINT', `stored checkpoint is malformed: ${text}`)
   }
-  return { cursorField: value.cursorField, position: value.position }
+  return {
+    cursorField: value.cursorField,
+    position: value.position,
+    ...(typeof value.readAt === 'string' ? { readAt: value.readAt } : {}),
+  }
 }

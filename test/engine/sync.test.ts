@@ -97,6 +97,17 @@ describe.each(bridgeCombos())('sync %s (crm) ↔ %s (erp)', (crmHarness, erpHarn
     expect((await fx.run(noLag)).totals.created).toBe(0)
   })
 
+  it('the lag window is read again once after a read, not on every run (a bulk load is not re-read forever)', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, people(30))
+    const task = fx.task(t, '    direction: crm->erp', { lag: 1 })
+    await fx.run(task)
+    await new Promise((r) => setTimeout(r, 1300))
+    // This run started more than the lag after the rows' stamps, but the one before did not.
+    expect((await fx.run(task)).counts[`${t}-${t}`]!['0->1'].read).toBe(30)
+    expect((await fx.run(task)).counts[`${t}-${t}`]!['0->1'].read).toBe(0)
+  })
+
   describe('conflicts', () => {
     async function conflict(strategy: string, editOrder: 'crm-first' | 'erp-first' = 'crm-first') {
       const t = await fx.contacts()
