@@ -65,7 +65,7 @@ function syncModel(
   return out
 }
 
-describe.each(bridgeCombos().slice(0, 2))('convergence %s ↔ %s', (crmHarness, erpHarness) => {
+describe.each(bridgeCombos().slice(0, 2))('convergence %s', (_label, crmHarness, erpHarness) => {
   let fx: SyncFixture
   beforeAll(async () => {
     fx = await SyncFixture.create(crmHarness, erpHarness)

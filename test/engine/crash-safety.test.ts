@@ -20,7 +20,7 @@ const child = new URL('../support/crash-child.ts', import.meta.url).pathname
 const points = ['before-write', 'after-write', 'after-commit'] as const
 const cases = points.flatMap((point) => [1, 4, 9].map((n) => [point, n] as const))
 
-describe.each(bridgeCombos().slice(0, 2))('crash safety %s ↔ %s', (crmHarness, erpHarness) => {
+describe.each(bridgeCombos().slice(0, 2))('crash safety %s', (_label, crmHarness, erpHarness) => {
   let fx: SyncFixture
   beforeAll(async () => {
     fx = await SyncFixture.create(crmHarness, erpHarness)
@@ -92,8 +92,8 @@ describe.each(bridgeCombos().slice(0, 2))('crash safety %s ↔ %s', (crmHarness,
 })
 
 describe.each(bridgeCombos().slice(0, 2))(
-  'crash safety without match keys, by external ID: %s → %s',
-  (crmHarness, erpHarness) => {
+  'crash safety without match keys, by external ID: %s',
+  (_label, crmHarness, erpHarness) => {
     let fx: SyncFixture
     beforeAll(async () => {
       fx = await SyncFixture.create(crmHarness, erpHarness)

@@ -13,7 +13,7 @@ const people = (n: number, from = 0, city = 'Berlin'): Row[] =>
     (_, i) => [`p${from + i}@example.com`, `Person ${from + i}`, city, `${from + i}.50`] as const,
   )
 
-describe.each(bridgeCombos())('sync %s (crm) ↔ %s (erp)', (crmHarness, erpHarness) => {
+describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
   let fx: SyncFixture
   beforeAll(async () => {
     fx = await SyncFixture.create(crmHarness, erpHarness)

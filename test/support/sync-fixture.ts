@@ -10,15 +10,20 @@ import { openStore, type Store } from '../../src/store/index.ts'
 import type { BridgeHarness, HarnessDb } from './harness.ts'
 import { harnesses } from './harnesses.ts'
 
-/** Pairs of bridges the engine tests run across: same-kind, and each server to the other. */
-export function bridgeCombos(): [BridgeHarness, BridgeHarness][] {
+/**
+ * Pairs of bridges the engine tests run across (same-kind, and each server to the other),
+ * each with a label: `describe.each(bridgeCombos())('sync %s', (_label, crm, erp) => …)`.
+ */
+export function bridgeCombos(): [string, BridgeHarness, BridgeHarness][] {
   const by = new Map(harnesses.map((h) => [h.name, h]))
   const combos: [string, string][] = [
     ['sqlite', 'sqlite'],
     ['postgres', 'mysql'],
     ['mysql', 'postgres'],
   ]
-  return combos.filter(([a, b]) => by.has(a) && by.has(b)).map(([a, b]) => [by.get(a)!, by.get(b)!])
+  return combos
+    .filter(([a, b]) => by.has(a) && by.has(b))
+    .map(([a, b]) => [`${a} (crm) ↔ ${b} (erp)`, by.get(a)!, by.get(b)!])
 }
 
 /** Two fresh databases (`crm` and `erp`), a fresh metadata store, and helpers to run tasks between them. */
