@@ -93,6 +93,7 @@ export class PostgresConnection implements BridgeConnection {
           from: rt.from,
           columns,
           order,
+          nullable: plan.order.map((f) => f.nullable),
           limit: plan.batchSize,
           ...(plan.filter ? { filter: plan.filter } : {}),
           ...(after

@@ -15,6 +15,12 @@ export interface KeysetPage {
   readonly order: readonly string[]
   /** Start after this position (one value per `order` field); `undefined` from the start. */
   readonly after?: readonly unknown[]
+  /**
+   * Which `order` fields may hold NULL (default: all). PostgreSQL sorts NULLs last, so a
+   * nullable field needs `NULLS FIRST` — which a plain ascending index cannot serve; a NOT
+   * NULL field is ordered without it and its index is used.
+   */
+  readonly nullable?: readonly boolean[]
   /** Only rows whose first order field is at least this (the lag window's start). */
   readonly atLeast?: unknown
   readonly filter?: FilterExpr
@@ -24,8 +30,9 @@ export interface KeysetPage {
 /**
  * Builds `SELECT … WHERE filter AND position ORDER BY order LIMIT n`: keyset paging, never
  * OFFSET, so each page costs the same however deep the read. The position test is spelled
- * out as `(a > ?) OR (a = ? AND b > ?) …`, which every dialect plans as a range on the
- * (cursor, key) index. NULL cursor values sort first, as in all three dialects.
+ * out as `a >= ? AND ((a > ?) OR (a = ? AND b > ?) …)`: the leading `a >= ?` is what every
+ * planner turns into a range on the (cursor, key) index (the OR alone is not). NULL cursor
+ * values sort first, as in all three dialects.
  */
 export function keysetPageSql(page: KeysetPage): CompiledSql {
   const { dialect } = page
@@ -42,12 +49,17 @@ export function keysetPageSql(page: KeysetPage): CompiledSql {
     where.push(compiled.sql)
   }
   if (page.atLeast !== undefined) where.push(`${q(page.order[0]!)} >= ${bind(page.atLeast)}`)
-  if (page.after) where.push(positionAfter(page.order, page.after, q, bind))
-  const nullsFirst = dialect.parserDatabase === 'postgresql' ? ' NULLS FIRST' : ''
+  if (page.after) {
+    if (page.after[0] !== null && page.after[0] !== undefined)
+      where.push(`${q(page.order[0]!)} >= ${bind(page.after[0])}`)
+    where.push(positionAfter(page.order, page.after, q, bind))
+  }
+  const pg = dialect.parserDatabase === 'postgresql'
+  const nullsFirst = (i: number) => (pg && page.nullable?.[i] !== false ? ' NULLS FIRST' : '')
   const sql =
     `SELECT ${page.columns.map(q).join(', ')} FROM ${page.from}` +
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
-    ` ORDER BY ${page.order.map((f) => `${q(f)}${nullsFirst}`).join(', ')}` +
+    ` ORDER BY ${page.order.map((f, i) => `${q(f)}${nullsFirst(i)}`).join(', ')}` +
     ` LIMIT ${Math.max(1, Math.floor(page.limit))}`
   return { sql, params }
 }
