@@ -13,7 +13,7 @@ import { ProgressLine } from './progress.ts'
 const HELP = `opensync — keeps the records of two systems in step
 
 Usage:
-  opensync run <task file> [--dry-run] [--json] [--store <url>] [--batch-size <n>]
+  opensync run <task file | stored task id> [--dry-run] [--json] [--store <url>] [--batch-size <n>]
       Runs a task once, with progress on the terminal and a summary at the end.
       --dry-run reports what would change and writes nothing; --json prints the
       summary as JSON.
@@ -22,6 +22,13 @@ Usage:
   opensync demo [<folder>] [--records <n>] [--no-run] [--store <url>]
       Creates a CRM and an ERP demo database (SQLite) with a task between them in
       <folder> (default ./opensync-demo), and runs the task.
+  opensync start [--store <url>]
+      Runs the service in this process: every stored task on its plan, manual starts
+      queued behind running ones, until Ctrl-C (which finishes the batches in flight).
+  opensync tasks list|show <id>|import <file> [--draft]|export <id>|activate <id>|
+                 deactivate <id>|delete <id> [--yes]|start <id>   [--json] [--store <url>]
+      Stored tasks: secrets are kept encrypted and shown masked; export keeps $VAR
+      references and writes placeholders, never a secret; start queues a manual run.
   opensync bridges [--json]
       Lists the available bridges and their connection fields.
   opensync migrate [--store <url>]
@@ -39,6 +46,8 @@ const OPTIONS = {
   'batch-size': { type: 'string' },
   records: { type: 'string' },
   'no-run': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  draft: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -51,6 +60,8 @@ const COMMANDS: Record<string, { options: readonly Option[]; args: [number, numb
   executions: { options: ['json', 'store'], args: [1, 2] },
   demo: { options: ['records', 'no-run', 'store'], args: [0, 1] },
   bridges: { options: ['json'], args: [0, 0] },
+  start: { options: ['store'], args: [0, 0] },
+  tasks: { options: ['json', 'store', 'yes', 'draft'], args: [1, 2] },
   migrate: { options: ['store'], args: [0, 0] },
   help: { options: [], args: [0, 1] },
 }
@@ -82,7 +93,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   }
   if (args.length < spec.args[0]) {
-    throw usage(`${command}: the task file is missing; see opensync --help`)
+    throw usage(
+      `${command}: ${command === 'tasks' ? 'the subcommand' : 'the task file'} is missing; see opensync --help`,
+    )
   }
   if (args.length > spec.args[1]) {
     throw usage(`${command}: unexpected argument "${args[spec.args[1]]}"; see opensync --help`)
@@ -109,8 +122,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       const batchSize = opts['batch-size']
         ? positiveInt(opts['batch-size'], '--batch-size')
         : undefined
-      const { loadTaskFile } = await import('../engine/task/index.ts')
-      const task = await loadTaskFile(file)
+      const { existsSync } = await import('node:fs')
+      let task: ResolvedTask
+      if (existsSync(file) || /\.(ya?ml|json)$/i.test(file)) {
+        const { loadTaskFile } = await import('../engine/task/index.ts')
+        task = await loadTaskFile(file)
+      } else {
+        // Not a file: the id of a stored task.
+        const { resolveStoredTask } = await import('./service-commands.ts')
+        task = await resolveStoredTask(file, { registry, ...(storeUrl ? { storeUrl } : {}) })
+      }
       return runCommand(task, file, {
         registry: await registry(),
         withStore,
@@ -187,6 +208,20 @@ export async function main(argv: readonly string[]): Promise<number> {
         write(out.join('\n'))
       }
       return EXIT.ok
+    }
+    case 'start':
+    case 'tasks': {
+      const { startCommand, tasksCommand } = await import('./service-commands.ts')
+      const ctx = {
+        registry,
+        ...(storeUrl ? { storeUrl } : {}),
+        json: opts.json === true,
+        yes: opts.yes === true,
+        draft: opts.draft === true,
+        write,
+        usage,
+      }
+      return command === 'start' ? startCommand(ctx) : tasksCommand(args[0]!, args.slice(1), ctx)
     }
     case 'migrate':
       await withStore(async (store) => {

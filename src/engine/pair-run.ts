@@ -11,7 +11,7 @@ import {
   type WriteOp,
   type WriteResult,
 } from '../sdk/index.ts'
-import type { Link, Store, StoredCheckpoint } from '../store/index.ts'
+import type { Link, Store, StoredCheckpoint, StoreRepos } from '../store/index.ts'
 import { canonical, type Fingerprint, fingerprint } from './fingerprint.ts'
 import { keysFilter, matchFilter } from './key-filters.ts'
 import { type Counts, direction, type Protocol } from './protocol.ts'
@@ -47,6 +47,8 @@ export interface PairRunContext {
   /** Writes buffered protocol lines (a no-op in a dry run). */
   readonly flush: () => Promise<void>
   readonly probe?: Probe
+  /** Runs first in every commit transaction; throws when this run may no longer commit. */
+  readonly fence?: (tx: StoreRepos) => Promise<void>
 }
 
 /** The moments of a batch a {@link Probe} hears about. */
@@ -92,6 +94,10 @@ export class PairRun {
   /** Dry run only: links as the run would have left them, and links already handled. */
   readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
   readonly #touched = new Set<string>()
+  /** Whether a side may have recorded errors to clear (it had some, or this run made some). */
+  readonly #mayHaveErrors: [boolean, boolean] = [true, true]
+  /** Whether the pair had links when the run began: on a first sync no link can be stale. */
+  #hadLinks = true
   #created = 0
 
   constructor(ctx: PairRunContext) {
@@ -104,7 +110,8 @@ export class PairRun {
   }
 
   async run(): Promise<void> {
-    const { pair } = this.#ctx
+    const { pair, task, store } = this.#ctx
+    this.#hadLinks = (await store.links.count(task.id, pair.id)) > 0
     // Deletes first: a system may hand a deleted record's key to a new record (SQLite reuses
     // rowids), and the stale link must be gone before a create claims that key.
     if (pair.deletes.policy !== 'ignore') {
@@ -121,6 +128,9 @@ export class PairRun {
     const counts = this.#counts(s)
 
     const retry = new Set(await store.recordErrors.pending(task.id, pair.id, s))
+    // Quarantined records are not pending but still clear when they sync: only a pair that
+    // never had an error at all skips the clearing.
+    this.#mayHaveErrors[s] = this.#hadLinks || retry.size > 0
     for (const key of await this.#recoverIntents(s)) retry.add(key)
     const retried = retry
     if (retry.size > 0) {
@@ -425,7 +435,9 @@ export class PairRun {
       }))
       sourceResults = sourceOps.map((p) => ({ ok: true, key: p.sourceKey }))
     } else {
-      if (creates.length > 0) {
+      // With match keys, a rerun finds a create that landed before its commit by matching, as
+      // on a first sync; an intent is needed (and usable) only with an external-ID field.
+      if (creates.length > 0 && this.#matchMappings.length === 0 && pair.sides[t].externalId) {
         intentIds = await store.intents.add(
           creates.map((p) => ({
             taskId: task.id,
@@ -504,7 +516,7 @@ export class PairRun {
             mapping: c.mapping,
             values: c.values,
           })
-      if (p.toTarget)
+      if (p.toTarget && protocol.keepsChanges)
         protocol.change({
           pairId: pair.id,
           direction: direction(s),
@@ -513,7 +525,7 @@ export class PairRun {
           targetKey: p.targetKey,
           values: jsonable(p.toTarget.op === 'delete' ? {} : p.toTarget.values),
         })
-      if (p.toSource)
+      if (p.toSource && protocol.keepsChanges)
         protocol.change({
           pairId: pair.id,
           direction: direction(t),
@@ -553,7 +565,7 @@ export class PairRun {
     }
     const okKeys = plans.filter((p) => !failed.has(p.sourceKey)).map((p) => p.sourceKey)
     this.#ctx.probe?.('after-write', pair.id)
-    await store.transaction(async (tx) => {
+    await this.#commit(async (tx) => {
       if (toUnlink.length > 0)
         await tx.links.remove(
           task.id,
@@ -566,7 +578,7 @@ export class PairRun {
       const createdKeys = plans.filter(
         (p) => p.toTarget?.op === 'create' && p.targetKey !== undefined && !failed.has(p.sourceKey),
       )
-      if (createdKeys.length > 0) {
+      if (createdKeys.length > 0 && this.#hadLinks) {
         const stale = await tx.links.remove(
           task.id,
           pair.id,
@@ -583,6 +595,7 @@ export class PairRun {
       if (links.length > 0) await tx.links.upsert(links)
       if (intentIds.length > 0) await tx.intents.remove(intentIds)
       if (failed.size > 0) {
+        this.#mayHaveErrors[s] = true
         const recorded = await tx.recordErrors.record(
           [...failed].map(([key, error]) => ({
             taskId: task.id,
@@ -603,7 +616,9 @@ export class PairRun {
             )
         }
       }
-      if (okKeys.length > 0) await tx.recordErrors.clear(task.id, pair.id, s, okKeys)
+      if (okKeys.length > 0 && this.#mayHaveErrors[s]) {
+        await tx.recordErrors.clear(task.id, pair.id, s, okKeys)
+      }
       if (conflicts.length > 0) await tx.conflicts.park(conflicts)
       if (checkpoint) await tx.checkpoints.set(task.id, pair.id, s, checkpoint)
     })
@@ -672,11 +687,13 @@ export class PairRun {
             targetKey: l.keys[t],
           })
         if (!dryRun)
-          await store.links.remove(
-            task.id,
-            pair.id,
-            s,
-            left.map((l) => l.keys[s]),
+          await this.#commit((tx) =>
+            tx.links.remove(
+              task.id,
+              pair.id,
+              s,
+              left.map((l) => l.keys[s]),
+            ),
           )
       }
     }
@@ -699,7 +716,8 @@ export class PairRun {
           sourceKey: l.keys[s],
           targetKey: l.keys[t],
         })
-      if (!dryRun) await store.links.upsert(gone.map((l) => ({ ...l, deleted: s })))
+      if (!dryRun)
+        await this.#commit((tx) => tx.links.upsert(gone.map((l) => ({ ...l, deleted: s }))))
       return
     }
     const share = total > 0 ? gone.length / total : 1
@@ -742,11 +760,13 @@ export class PairRun {
       })
       counts.deleted += done.length
       if (!dryRun && done.length > 0)
-        await store.links.remove(
-          task.id,
-          pair.id,
-          s,
-          done.map((l) => l.keys[s]),
+        await this.#commit((tx) =>
+          tx.links.remove(
+            task.id,
+            pair.id,
+            s,
+            done.map((l) => l.keys[s]),
+          ),
         )
       this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'deletes', counts })
     }
@@ -796,7 +816,7 @@ export class PairRun {
         deleted: null,
       })
     }
-    await store.transaction(async (tx) => {
+    await this.#commit(async (tx) => {
       if (links.length > 0) await tx.links.upsert(links)
       await tx.intents.remove(intents.map((i) => i.id))
     })
@@ -896,6 +916,14 @@ export class PairRun {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** One store transaction, fenced: a run that lost its lease commits nothing. */
+  async #commit<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {
+    return this.#ctx.store.transaction(async (tx) => {
+      await this.#ctx.fence?.(tx)
+      return fn(tx)
+    })
+  }
 
   #counts(from: Side): Counts {
     return this.#ctx.protocol.of(this.#ctx.pair.id, direction(from))

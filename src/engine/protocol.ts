@@ -75,6 +75,11 @@ export class Protocol {
     })
   }
 
+  /** Whether another change would still be kept (callers skip building one otherwise). */
+  get keepsChanges(): boolean {
+    return this.#keepChanges && this.changes.length < this.#maxChanges
+  }
+
   /** Records a planned or made change, for the dry-run report. */
   change(change: PlannedChange): void {
     if (this.#keepChanges && this.changes.length < this.#maxChanges) this.changes.push(change)

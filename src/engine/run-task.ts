@@ -7,7 +7,8 @@ import {
   type RecordTypeInfo,
   silentLogger,
 } from '../sdk/index.ts'
-import type { Store } from '../store/index.ts'
+import type { Store, StoreRepos } from '../store/index.ts'
+import { DEFAULT_LEASE_MS, isDeadLocalOwner, processOwner } from './lease.ts'
 import { type PairProgress, PairRun, type Probe } from './pair-run.ts'
 import {
   type Counts,
@@ -35,6 +36,40 @@ export interface RunOptions {
   readonly log?: BridgeLogger
   /** Hears each moment of each batch (instrumentation, crash tests). */
   readonly probe?: Probe
+  /**
+   * An execution the service already claimed, with the lease owner: the run uses it instead
+   * of starting one, and every commit first checks the lease is still this owner's, so a
+   * worker that lost its lease (paused, partitioned) can no longer commit anything.
+   */
+  readonly execution?: { readonly id: number; readonly owner: string }
+  /** The lease of the run's execution. Default 30 s, renewed every third of it. */
+  readonly leaseMs?: number
+}
+
+/**
+ * Starts an execution directly (no service queue): expired leases are failed first, and a
+ * run left by a process of this machine that is gone is taken over at once.
+ */
+async function begin(
+  store: Store,
+  taskId: string,
+  trigger: string,
+  owner: string,
+  leaseMs: number,
+): Promise<number> {
+  await store.executions.expire()
+  const running = await store.executions.running(taskId)
+  if (running && (running.owner === undefined || isDeadLocalOwner(running.owner))) {
+    await store.executions.finish(running.id, {
+      status: 'failed',
+      counts: running.counts,
+      error: {
+        code: 'OSY_LEASE_LOST',
+        message: `the process that ran it (${running.owner ?? 'unknown'}) is gone`,
+      },
+    })
+  }
+  return store.executions.begin({ taskId, trigger, dryRun: false, owner, leaseMs })
 }
 
 /** The outcome of one run. */
@@ -65,9 +100,36 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
   const startedAt = new Date().toISOString()
   const protocol = new Protocol({ keepChanges: true })
   const fullLog: LogEntry[] = []
+  const owner = dryRun ? undefined : (options.execution?.owner ?? processOwner())
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS
   const executionId = dryRun
     ? undefined
-    : await store.executions.start({ taskId: task.id, trigger: options.trigger ?? 'cli', dryRun })
+    : (options.execution?.id ??
+      (await begin(store, task.id, options.trigger ?? 'cli', owner!, leaseMs)))
+  // The run holds a lease while it runs, renewed here: a run whose process stalls past it is
+  // taken over and, through the fence on every commit, can no longer write anything.
+  const lease = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, lease.signal]) : lease.signal
+  const heartbeat =
+    executionId === undefined
+      ? undefined
+      : setInterval(
+          () => {
+            store.executions.heartbeat(executionId, owner!, leaseMs).then(
+              (beat) => {
+                if (!beat.alive) {
+                  lease.abort(
+                    new OpenSyncError('OSY_LEASE_LOST', `execution ${executionId} lost its lease`),
+                  )
+                } else if (beat.cancelRequested) {
+                  lease.abort(new OpenSyncError('OSY_ABORTED', 'cancelled by request'))
+                }
+              },
+              () => {},
+            )
+          },
+          Math.max(50, Math.floor(leaseMs / 3)),
+        )
   const flush = async () => {
     const entries = protocol.drain()
     fullLog.push(...entries)
@@ -86,7 +148,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
       const bridge = options.registry.get(system.bridge)
       const conn = await bridge.connect(system.connection, {
         log: options.log ?? silentLogger,
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal,
       })
       conns.push(conn)
       await conn.check()
@@ -108,9 +170,15 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         dryRun,
         batchSize: options.batchSize ?? 1000,
         quarantineAfter: options.quarantineAfter ?? 3,
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.probe ? { probe: options.probe } : {}),
+        ...(options.execution
+          ? {
+              fence: (tx: StoreRepos) =>
+                tx.executions.fence(options.execution!.id, options.execution!.owner),
+            }
+          : {}),
         flush: dryRun ? async () => {} : flush,
       }).run()
       const c = protocol.counts[pair.id]
@@ -125,6 +193,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
     status = error.code === 'OSY_ABORTED' ? 'cancelled' : 'failed'
     protocol.log('error', `${status}: ${error.message}`, undefined, { code: error.code })
   } finally {
+    clearInterval(heartbeat)
     await Promise.all(conns.map((c) => c.close().catch(() => {})))
   }
   const totals = protocol.totals()
@@ -132,11 +201,18 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
   await flush()
   const errorInfo = error ? { code: error.code, message: error.message } : undefined
   if (executionId !== undefined) {
-    await store.executions.finish(executionId, {
-      status,
-      counts: protocol.counts,
-      ...(errorInfo ? { error: errorInfo } : {}),
-    })
+    try {
+      await store.executions.finish(executionId, {
+        status,
+        counts: protocol.counts,
+        ...(errorInfo ? { error: errorInfo } : {}),
+        ...(owner ? { owner } : {}),
+      })
+    } catch (e) {
+      // A stale run (its lease taken over) must not overwrite the outcome of the run that
+      // replaced it; its result stays in what this function returns.
+      if (coerceError(e).code !== 'OSY_LEASE_LOST') throw e
+    }
     await store.tasks.touch(task.id)
   }
   return {

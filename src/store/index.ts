@@ -1,6 +1,7 @@
 /**
  * The metadata store: links and their base state, checkpoints, executions and their
- * protocol, per-record errors, conflicts and create intents, on SQLite or PostgreSQL.
+ * protocol, per-record errors, conflicts and create intents, stored task definitions and the
+ * run queue with its leases, on SQLite or PostgreSQL.
  * See docs/store.md.
  * @module
  */
@@ -12,4 +13,5 @@ export * from './link-repo.ts'
 export { DEFAULT_SQLITE_FILE, openStore, type StoreOptions } from './open-store.ts'
 export * from './record-error-repo.ts'
 export * from './store.ts'
+export * from './task-def-repo.ts'
 export * from './task-meta-repo.ts'

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Migration, MigrationProvider } from 'kysely/migration'
 import * as m0001 from './migrations/0001-initial.ts'
+import * as m0002 from './migrations/0002-service.ts'
 import type { StoreDialect } from './store.ts'
 
 /** What a migration may branch on: column types and table options differ by dialect. */
@@ -19,6 +20,7 @@ interface StoreMigration {
  */
 const MIGRATIONS: Readonly<Record<string, StoreMigration>> = {
   '0001-initial': m0001,
+  '0002-service': m0002,
 }
 
 /** The migration table names; fixed forever, since Kysely finds applied migrations by them. */

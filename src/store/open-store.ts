@@ -30,6 +30,7 @@ import {
 } from './store-context.ts'
 import { storeError } from './store-errors.ts'
 import type { StoreTables } from './tables.ts'
+import { taskDefRepo } from './task-def-repo.ts'
 import { taskMetaRepo } from './task-meta-repo.ts'
 
 /** Where the store lives. */
@@ -202,6 +203,7 @@ function createRepos(ctx: RepoContext): StoreRepos {
     conflicts: conflictRepo(ctx),
     intents: intentRepo(ctx),
     tasks: taskMetaRepo(ctx),
+    taskDefs: taskDefRepo(ctx),
   }
 }
 

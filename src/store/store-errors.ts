@@ -28,3 +28,9 @@ function systemCodeOf(cause: unknown): string | undefined {
   const code = (cause as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
 }
+
+/** True when a statement broke a unique index (SQLite's constraint, PostgreSQL's 23505). */
+export function isUniqueViolation(cause: unknown): boolean {
+  const code = systemCodeOf(cause)
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE'
+}

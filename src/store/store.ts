@@ -4,6 +4,7 @@ import type { ExecutionRepo } from './execution-repo.ts'
 import type { IntentRepo } from './intent-repo.ts'
 import type { LinkRepo } from './link-repo.ts'
 import type { RecordErrorRepo } from './record-error-repo.ts'
+import type { TaskDefRepo } from './task-def-repo.ts'
 import type { TaskMetaRepo } from './task-meta-repo.ts'
 
 /**
@@ -24,9 +25,14 @@ export interface StoreRepos {
   readonly conflicts: ConflictRepo
   readonly intents: IntentRepo
   readonly tasks: TaskMetaRepo
+  /** The service's stored task definitions and their schedules. */
+  readonly taskDefs: TaskDefRepo
 }
 
-/** The metadata store: links, checkpoints, the protocol, errors, conflicts and intents. */
+/**
+ * The metadata store: links, checkpoints, the protocol, errors, conflicts, intents, stored
+ * tasks and the run queue.
+ */
 export interface Store extends StoreRepos {
   readonly dialect: StoreDialect
   /**

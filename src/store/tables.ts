@@ -13,6 +13,7 @@ export interface StoreTables {
   readonly osy_conflicts: ConflictTable
   readonly osy_intents: IntentTable
   readonly osy_task_meta: TaskMetaTable
+  readonly osy_task_defs: TaskDefTable
 }
 
 /** One link; primary key (task_id, pair_id, key0), unique (task_id, pair_id, key1). */
@@ -52,6 +53,15 @@ export interface ExecutionTable {
   counts: string
   error_code: string | null
   error_message: string | null
+  /** The worker that holds the lease of a running execution. */
+  owner: string | null
+  /** Until when the owner's lease holds, ISO text from the database clock. */
+  lease_until: string | null
+  /** The plan slot a scheduled execution stands for. */
+  scheduled_for: string | null
+  queued_at: string | null
+  /** 1 once someone asked a running execution to stop. */
+  cancel_requested: number
 }
 
 /** One line of an execution's protocol, in order of `id`. */
@@ -114,4 +124,20 @@ export interface IntentTable {
 export interface TaskMetaTable {
   task_id: string
   last_run_at: string | null
+}
+
+/** A stored task definition with its schedule; primary key task_id. */
+export interface TaskDefTable {
+  task_id: string
+  subject: string
+  /** JSON text of the task document, opaque to the store. */
+  document: string
+  draft: number
+  active: number
+  next_run_at: string | null
+  last_scheduled_for: string | null
+  idle_runs: number
+  revision: number
+  created_at: string
+  updated_at: string
 }

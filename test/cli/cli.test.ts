@@ -88,7 +88,11 @@ describe.concurrent('opensync: arguments', () => {
     const r = await cli(cwd, ['--help'])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('Usage:')
-    expect(r.stdout).toContain('opensync run <task file> [--dry-run] [--json] [--store <url>]')
+    expect(r.stdout).toContain(
+      'opensync run <task file | stored task id> [--dry-run] [--json] [--store <url>]',
+    )
+    expect(r.stdout).toContain('opensync tasks list')
+    expect(r.stdout).toContain('opensync start')
     expect(r.stdout).toContain('opensync executions <task file>')
     expect(r.stdout).toContain('opensync demo')
     expect(r.stderr).toBe('')
@@ -704,5 +708,65 @@ describe('ProgressLine', () => {
     line.update(progress({ counts: counts({ read: 5 }) }))
     line.done()
     expect(writes).toEqual([])
+  })
+})
+
+describe('stored tasks', () => {
+  it('imports, lists, shows, exports masked, runs by id, queues a start, and deletes only with --yes', async () => {
+    const cwd = tempDir()
+    const demo = await cli(cwd, ['demo', 'd', '--no-run'])
+    expect(demo.code, demo.stderr).toBe(0)
+    const file = join(cwd, 'd', 'demo.task.yaml')
+    const { readFileSync } = await import('node:fs')
+    const text = readFileSync(file, 'utf8').replace(/^id: .*$/m, 'id: stored')
+    writeFileSync(file, text)
+    const imported = await cli(cwd, ['tasks', 'import', file])
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(imported.stdout).toContain('as task stored')
+
+    const list = await cli(cwd, ['tasks', 'list'])
+    expect(list.stdout).toMatch(
+      /stored\s+CRM addresses ↔ ERP customers\s+active\s+every 15 minutes/,
+    )
+    expect(list.stdout).toContain('never executed')
+
+    const run = await cli(cwd, ['run', 'stored', '--json'])
+    expect(run.code, run.stderr).toBe(0)
+    expect((JSON.parse(run.stdout) as RunJson).totals.created).toBeGreaterThan(1000)
+
+    const show = await cli(cwd, ['tasks', 'show', 'stored'])
+    expect(show.stdout).toContain('every 15 minutes')
+    expect(show.stdout).toMatch(/succeeded\s+cli/)
+
+    const started = await cli(cwd, ['tasks', 'start', 'stored'])
+    expect(started.stdout).toMatch(/Queued execution \d+ of task stored/)
+    const again = await cli(cwd, ['tasks', 'start', 'stored'])
+    expect(again.stdout).toMatch(/is queued already; it runs once/)
+
+    const exported = await cli(cwd, ['tasks', 'export', 'stored'])
+    expect(exported.stdout).toContain('subject: CRM addresses ↔ ERP customers')
+
+    const refused = await cli(cwd, ['tasks', 'delete', 'stored'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('add --yes')
+    const deleted = await cli(cwd, ['tasks', 'delete', 'stored', '--yes'])
+    expect(deleted.code, deleted.stderr).toBe(0)
+    const gone = await cli(cwd, ['tasks', 'show', 'stored'])
+    expect(gone.code).toBe(2)
+    expect(gone.stderr).toContain('no task "stored"')
+  })
+
+  it('keeps an incomplete task as a draft with --draft, and says what is missing', async () => {
+    const cwd = tempDir()
+    const file = join(cwd, 'half.yaml')
+    writeFileSync(file, 'subject: Half done\nsystems:\n  crm: { bridge: sqlite }\n')
+    const refused = await cli(cwd, ['tasks', 'import', file])
+    expect(refused.code).toBe(2)
+    const draft = await cli(cwd, ['tasks', 'import', file, '--draft'])
+    expect(draft.code, draft.stderr).toBe(0)
+    expect(draft.stdout).toMatch(/as draft half-done: .*systems/)
+    const activate = await cli(cwd, ['tasks', 'activate', 'half-done'])
+    expect(activate.code).toBe(2)
+    expect(activate.stderr).toContain('is a draft')
   })
 })

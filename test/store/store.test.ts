@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { LogEvent } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -12,137 +11,8 @@ import {
   openStore,
   type Side,
   type Store,
-  type StoreOptions,
 } from '../../src/store/index.ts'
-
-/** The test server: `PG_URL` or the local trust-auth cluster. */
-const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-
-/** One SQL statement the store sent, as Kysely logged it. */
-interface Statement {
-  readonly sql: string
-  readonly parameters: readonly unknown[]
-}
-
-/** A database the store can live in, with raw access for looking behind the store's back. */
-interface Target {
-  /** Options that open a store on this database. */
-  readonly options: StoreOptions
-  /** Rows of a raw query (tables unqualified; the store's schema is on the search path). */
-  query(sql: string): Promise<Record<string, unknown>[]>
-  /** The plan of a statement the store sent, one line per step. */
-  explain(statement: Statement): Promise<string[]>
-  /** How often the links table's planner statistics were gathered (SQLite keeps none: 0). */
-  linksAnalyzed(): Promise<number>
-  teardown(): Promise<void>
-}
-
-interface Dialect {
-  readonly name: 'sqlite' | 'postgres'
-  setup(): Promise<Target>
-  /** A plan line that reads a whole table. */
-  readonly fullScan: RegExp
-  /** A plan line that looks `column` up through an index. */
-  keyLookup(column: string): RegExp
-}
-
-const dialects: readonly Dialect[] = [
-  {
-    name: 'sqlite',
-    async setup() {
-      const dir = mkdtempSync(join(tmpdir(), 'osy-store-'))
-      const file = join(dir, 'store.db')
-      let raw: Database.Database | undefined
-      const db = () => (raw ??= new Database(file))
-      return {
-        options: { url: file },
-        async query(sql) {
-          return db().prepare(sql).all() as Record<string, unknown>[]
-        },
-        async explain({ sql, parameters }) {
-          const rows = db()
-            .prepare(`explain query plan ${sql}`)
-            .all(...parameters) as { detail: string }[]
-          return rows.map((r) => r.detail)
-        },
-        async linksAnalyzed() {
-          return 0
-        },
-        async teardown() {
-          raw?.close()
-          rmSync(dir, { recursive: true, force: true })
-        },
-      }
-    },
-    fullScan: /^SCAN osy_/,
-    keyLookup: (column) => new RegExp(`^SEARCH osy_links USING .*\\b${column}=\\?`),
-  },
-  {
-    name: 'postgres',
-    async setup() {
-      const schema = `osy_store_${randomBytes(5).toString('hex')}`
-      const client = new pg.Client({ connectionString: PG_URL })
-      await client.connect()
-      // The store creates the schema; the client reads it once it exists.
-      const onPath = async () => {
-        await client.query(`set search_path to "${schema}"`)
-        // With sequential scans priced out, a plan still scans a table only when no index fits.
-        await client.query('set enable_seqscan = off')
-      }
-      let ready: Promise<void> | undefined
-      const session = () => {
-        ready ??= onPath()
-        return ready
-      }
-      return {
-        options: { url: PG_URL, schema },
-        async query(sql) {
-          await session()
-          return (await client.query(sql)).rows
-        },
-        async explain({ sql, parameters }) {
-          await session()
-          const { rows } = await client.query(`explain ${sql}`, parameters as unknown[])
-          return rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN'].trim())
-        },
-        async linksAnalyzed() {
-          const { rows } = await client.query(
-            `select analyze_count from pg_stat_user_tables where schemaname = $1 and relname = 'osy_links'`,
-            [schema],
-          )
-          return Number(rows[0]?.analyze_count ?? 0)
-        },
-        async teardown() {
-          await client.query(`drop schema if exists "${schema}" cascade`)
-          await client.end()
-        },
-      }
-    },
-    fullScan: /Seq Scan on osy_/,
-    keyLookup: (column) => new RegExp(`Index Cond: .*\\b${column} = `),
-  },
-]
-
-/** Collects the statements the store sends while a piece of code runs. */
-class Recorder {
-  #current: Statement[] | undefined
-
-  readonly log = (event: LogEvent): void => {
-    if (event.level === 'query') {
-      this.#current?.push({ sql: event.query.sql, parameters: event.query.parameters })
-    }
-  }
-
-  async during<T>(fn: () => Promise<T>): Promise<{ result: T; statements: Statement[] }> {
-    const statements: Statement[] = []
-    this.#current = statements
-    try {
-      return { result: await fn(), statements }
-    } finally {
-      this.#current = undefined
-    }
-  }
-}
+import { dialects, PG_URL, Recorder, type Target } from './store-targets.ts'
 
 let nextTask = 0
 /** A task id no other test uses, so tests share one store without seeing each other's rows. */
@@ -210,7 +80,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     try {
       expect(statements.filter((s) => /^\s*(create|alter|drop)\b/i.test(s.sql))).toEqual([])
       const applied = await target.query('select name from osy_migrations order by name')
-      expect(applied.map((r) => r.name)).toEqual(['0001-initial'])
+      expect(applied.map((r) => r.name)).toEqual(['0001-initial', '0002-service'])
       // Both stores see the same data.
       const taskId = newTask()
       await store.tasks.touch(taskId)
@@ -404,7 +274,11 @@ describe.each(dialects)('store on $name', (dialect) => {
     it('keeps the protocol in order across calls, in one statement a call', async () => {
       const taskId = newTask()
       const id = await store.executions.start({ taskId, trigger: 'cli', dryRun: false })
-      const other = await store.executions.start({ taskId, trigger: 'cli', dryRun: false })
+      const other = await store.executions.start({
+        taskId: newTask(),
+        trigger: 'cli',
+        dryRun: false,
+      })
       const lines = Array.from({ length: 50 }, (_, i) => ({
         at: `2024-05-01T10:00:${String(i).padStart(2, '0')}.000Z`,
         level: 'info' as const,

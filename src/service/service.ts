@@ -1,0 +1,209 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  type BridgeLogger,
+  type BridgeRegistry,
+  coerceError,
+  OpenSyncError,
+  silentLogger,
+} from '../sdk/index.ts'
+import type { ExecutionRow, Store } from '../store/index.ts'
+import type { TaskManager } from './task-manager.ts'
+import { dueRun, nextRun } from './timekeeper.ts'
+import { Worker } from './worker.ts'
+
+/** Options of the service. */
+export interface ServiceOptions {
+  readonly store: Store
+  readonly registry: BridgeRegistry
+  readonly tasks: TaskManager
+  /** Embedded mode: the data folder this process owns (a lock file keeps a second one out). */
+  readonly dataDir?: string
+  /** How often the planner looks for due runs and free slots. Default 1 s. */
+  readonly tickMs?: number
+  readonly leaseMs?: number
+  readonly concurrency?: number
+  readonly batchSize?: number
+  readonly log?: BridgeLogger
+  /** The clock, for tests. */
+  readonly now?: () => Date
+}
+
+/**
+ * The scheduler and worker of one process. `start()` and `stop()` are idempotent and share
+ * one in-flight promise each (as pg-boss does). Every tick: leases that expired are failed
+ * and their tasks queued again, tasks whose plan is due are queued (one queued run per task
+ * at most, however many slots were missed), and the worker claims what it has room for.
+ */
+export class Service {
+  readonly worker: Worker
+  readonly #o: ServiceOptions
+  #starting?: Promise<void>
+  #stopping?: Promise<void>
+  #timer?: NodeJS.Timeout
+  #ticking?: Promise<void>
+  #lockFile?: string
+
+  constructor(options: ServiceOptions) {
+    this.#o = options
+    this.worker = new Worker({
+      store: options.store,
+      registry: options.registry,
+      tasks: options.tasks,
+      ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      ...(options.log ? { log: options.log } : {}),
+      onFinished: (execution, changed) => this.#finished(execution, changed),
+    })
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= (async () => {
+      if (this.#o.dataDir) this.#lockFile = lockDataDir(this.#o.dataDir)
+      await this.tick()
+      this.#timer = setInterval(() => {
+        void this.tick()
+      }, this.#o.tickMs ?? 1000)
+    })()
+    return this.#starting
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      if (this.#timer) clearInterval(this.#timer)
+      await this.#ticking
+      await this.worker.stop()
+      if (this.#lockFile) rmSync(this.#lockFile, { force: true })
+    })()
+    return this.#stopping
+  }
+
+  /** One round of planning and claiming; ticks never overlap. */
+  tick(): Promise<void> {
+    if (this.#ticking) return this.#ticking
+    this.#ticking = this.#tick()
+      .catch((error) =>
+        (this.#o.log ?? silentLogger).error(
+          { err: coerceError(error).toJSON() },
+          'planner tick failed',
+        ),
+      )
+      .finally(() => {
+        this.#ticking = undefined
+      })
+    return this.#ticking
+  }
+
+  async #tick(): Promise<void> {
+    const { store } = this.#o
+    const now = this.#now()
+    // Leases run on the database clock: expire() without a time uses it, so hosts whose
+    // clocks drift apart never expire each other's live leases.
+    for (const lost of await store.executions.expire()) {
+      ;(this.#o.log ?? silentLogger).warn(
+        { executionId: lost.id, taskId: lost.taskId },
+        'a run lost its lease: queued again',
+      )
+      await store.executions.enqueue({ taskId: lost.taskId, trigger: lost.trigger })
+    }
+    for (const task of await store.taskDefs.list()) {
+      if (!task.active || task.draft) continue
+      const plan = (await this.#o.tasks.get(task.taskId)).plan
+      if (!plan || plan.kind === 'manual') continue
+      const state = {
+        ...(task.lastScheduledFor ? { lastScheduledFor: new Date(task.lastScheduledFor) } : {}),
+        idleRuns: task.idleRuns,
+      }
+      if (!task.nextRunAt) {
+        // Armed now (new, edited, reactivated; or continuous between runs): plan from here,
+        // so slots that passed while the plan was off are not made up.
+        if (
+          plan.kind === 'continuous' &&
+          ((await store.executions.running(task.taskId)) ||
+            (await store.executions.queued(task.taskId)))
+        )
+          continue
+        const next = nextRun(plan, { ...state, notBefore: now }, now)
+        if (next) await store.taskDefs.setSchedule(task.taskId, { nextRunAt: next.toISOString() })
+        if (!next || next > now) continue
+      }
+      const notBefore = new Date(task.nextRunAt ?? now)
+      const slot = dueRun(plan, { ...state, notBefore }, now)
+      if (!slot) continue
+      await store.executions.enqueue({
+        taskId: task.taskId,
+        trigger: 'plan',
+        scheduledFor: slot.toISOString(),
+      })
+      // Continuous plans are planned again when the run ends (see #finished).
+      const next =
+        plan.kind === 'continuous'
+          ? undefined
+          : nextRun(plan, { ...state, lastScheduledFor: slot }, now)
+      await store.taskDefs.setSchedule(task.taskId, {
+        nextRunAt: next ? next.toISOString() : null,
+        lastScheduledFor: slot.toISOString(),
+      })
+    }
+    if (!this.#stopping) await this.worker.poll()
+  }
+
+  /** Continuous plans schedule their next run when the last one ends (backing off when idle). */
+  async #finished(execution: ExecutionRow, changed: boolean): Promise<void> {
+    const { store } = this.#o
+    const task = await store.taskDefs.get(execution.taskId)
+    if (!task?.active || task.draft) return
+    const view = await this.#o.tasks.get(task.taskId)
+    if (view.plan?.kind !== 'continuous') return
+    const idleRuns = changed ? 0 : task.idleRuns + 1
+    const now = this.#now()
+    const next = nextRun(view.plan, { lastEndedAt: now, lastRunChanged: changed, idleRuns }, now)
+    await store.taskDefs.setSchedule(task.taskId, {
+      nextRunAt: (next ?? now).toISOString(),
+      idleRuns,
+    })
+    void this.tick()
+  }
+
+  #now(): Date {
+    return this.#o.now?.() ?? new Date()
+  }
+}
+
+/**
+ * Takes the data folder for this process: a lock file with our pid. A live process holding
+ * it refuses the start; a lock left by a dead process (kill -9) is taken over.
+ */
+export function lockDataDir(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true })
+  const file = join(dataDir, 'opensync.lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600)
+      writeSync(fd, String(process.pid))
+      closeSync(fd)
+      return file
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const pid = Number(readFileSync(file, 'utf8'))
+      if (pid && pid !== process.pid && isAlive(pid)) {
+        throw new OpenSyncError(
+          'OSY_ALREADY_STARTED',
+          `OpenSync is already running on ${dataDir} (process ${pid}); stop it first, or use another data folder (OPENSYNC_DATA_DIR)`,
+        )
+      }
+      rmSync(file, { force: true })
+    }
+  }
+  throw new OpenSyncError('OSY_ALREADY_STARTED', `cannot lock ${file}`)
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

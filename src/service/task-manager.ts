@@ -1,0 +1,244 @@
+import { parseDocument } from 'yaml'
+import {
+  compileTask,
+  type Env,
+  type ExecutionPlan,
+  type ResolvedTask,
+  slugify,
+  substituteEnv,
+  type TaskFile,
+  type TaskIssue,
+  validateTaskFile,
+} from '../engine/task/index.ts'
+import { type BridgeRegistry, isOpenSyncError, OpenSyncError } from '../sdk/index.ts'
+import type { Store, StoredTask } from '../store/index.ts'
+import { maskTask, mergeSecrets, openTask, type SecretBox, sealTask } from './secrets.ts'
+
+/** A stored task as the CLI and API show it: secrets masked. */
+export interface TaskView {
+  readonly id: string
+  readonly subject: string
+  readonly draft: boolean
+  readonly active: boolean
+  /** Problems that keep a draft from being complete. */
+  readonly issues: readonly TaskIssue[]
+  readonly plan?: ExecutionPlan
+  readonly nextRunAt?: string
+  readonly revision: number
+  readonly createdAt: string
+  readonly updatedAt: string
+  readonly document: unknown
+}
+
+/** Options of {@link TaskManager.save}. */
+export interface SaveOptions {
+  /** Keep an incomplete document as a draft instead of refusing it. */
+  readonly draft?: boolean
+  /** Refuse the save when the stored task has another revision (someone else edited it). */
+  readonly expectedRevision?: number
+}
+
+/**
+ * Stored tasks: save (complete or as a draft), read with secrets masked, activate,
+ * deactivate, delete with all metadata, and resolve for running. Documents are stored as
+ * written — `${VAR}` references stay references — with secret values encrypted.
+ */
+export class TaskManager {
+  readonly #store: Store
+  readonly #box: SecretBox
+  readonly #registry: BridgeRegistry
+  readonly #env: Env
+
+  /**
+   * @param options.box encrypts secret connection values at rest; which values are secret
+   *   comes from each bridge's connection form (`secret: true`) in `registry`.
+   */
+  constructor(options: { store: Store; registry: BridgeRegistry; box: SecretBox; env?: Env }) {
+    this.#store = options.store
+    this.#box = options.box
+    this.#registry = options.registry
+    this.#env = options.env ?? process.env
+  }
+
+  /**
+   * Saves a task document (an object, or YAML/JSON text). A complete document is validated
+   * and compiled first; an incomplete one is refused unless `draft` is set, and then kept
+   * with its issues, never scheduled. The task's id is the document's `id`, else a slug of
+   * its subject.
+   */
+  async save(input: unknown, options: SaveOptions = {}): Promise<TaskView> {
+    const raw = typeof input === 'string' ? parseText(input) : input
+    const id = taskIdOf(raw)
+    const stored = await this.#store.taskDefs.get(id)
+    let issues: readonly TaskIssue[] = []
+    let document: unknown = raw
+    try {
+      const file = validateTaskFile(raw)
+      compileTask(resolveEnvLoosely(file))
+      const merged =
+        stored && !stored.draft
+          ? mergeSecrets(file, JSON.parse(stored.document) as TaskFile, this.#registry)
+          : file
+      document = sealTask(merged, this.#box, this.#registry)
+    } catch (error) {
+      if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK' || !options.draft)
+        throw error
+      issues = (error.details.issues as TaskIssue[] | undefined) ?? [
+        { path: '', message: error.message },
+      ]
+    }
+    const draft = options.draft === true && issues.length > 0
+    const active = !draft && (stored ? stored.active : planOf(document)?.active !== false)
+    await this.#store.taskDefs.put(
+      {
+        taskId: id,
+        subject: subjectOf(raw) ?? id,
+        document: JSON.stringify(document),
+        draft,
+        active,
+      },
+      options.expectedRevision,
+    )
+    // A saved task is planned afresh from now by the service (its plan may have changed).
+    await this.#store.taskDefs.setSchedule(id, { nextRunAt: null })
+    return this.#view(await this.#stored(id))
+  }
+
+  /** The task, secrets masked; OSY_TASK_NOT_FOUND when there is none. */
+  async get(taskId: string): Promise<TaskView> {
+    return this.#view(await this.#stored(taskId))
+  }
+
+  async list(): Promise<TaskView[]> {
+    return (await this.#store.taskDefs.list()).map((t) => this.#view(t))
+  }
+
+  /** Turns the plan on; a draft cannot be activated. */
+  async activate(taskId: string): Promise<TaskView> {
+    const task = await this.#stored(taskId)
+    if (task.draft) {
+      throw new OpenSyncError(
+        'OSY_TASK_DRAFT',
+        `task ${taskId} is a draft: complete it before activating it (${issuesOf(task)
+          .map((i) => `${i.path}: ${i.message}`)
+          .join('; ')})`,
+      )
+    }
+    await this.#store.taskDefs.setActive(taskId, true)
+    await this.#store.taskDefs.setSchedule(taskId, { nextRunAt: null })
+    return this.get(taskId)
+  }
+
+  /** Turns the plan off: no scheduled runs; manual starts still work. */
+  async deactivate(taskId: string): Promise<TaskView> {
+    await this.#stored(taskId)
+    await this.#store.taskDefs.setActive(taskId, false)
+    await this.#store.taskDefs.setSchedule(taskId, { nextRunAt: null })
+    return this.get(taskId)
+  }
+
+  /** Deletes the task with its links, checkpoints, errors, conflicts and protocols. */
+  async remove(taskId: string): Promise<void> {
+    await this.#stored(taskId)
+    const running = await this.#store.executions.running(taskId)
+    if (running) {
+      throw new OpenSyncError(
+        'OSY_TASK_RUNNING',
+        `task ${taskId} is running (execution ${running.id}): cancel it first`,
+      )
+    }
+    await this.#store.links.removeTask(taskId)
+    await this.#store.taskDefs.remove(taskId)
+  }
+
+  /** The document for export: secrets masked, `${VAR}` references as written. */
+  async export(taskId: string): Promise<unknown> {
+    const task = await this.#stored(taskId)
+    return task.draft
+      ? JSON.parse(task.document)
+      : maskTask(JSON.parse(task.document) as TaskFile, this.#registry)
+  }
+
+  /** The task as the engine runs it: secrets decrypted, `${VAR}` from the environment. */
+  async resolve(taskId: string): Promise<ResolvedTask> {
+    const task = await this.#stored(taskId)
+    if (task.draft)
+      throw new OpenSyncError('OSY_TASK_DRAFT', `task ${taskId} is a draft and cannot run`)
+    const opened = openTask(JSON.parse(task.document) as TaskFile, this.#box)
+    return compileTask(validateTaskFile(substituteEnv(opened, this.#env, `task ${taskId}`)))
+  }
+
+  async #stored(taskId: string): Promise<StoredTask> {
+    const task = await this.#store.taskDefs.get(taskId)
+    if (!task) throw new OpenSyncError('OSY_TASK_NOT_FOUND', `no task "${taskId}"`)
+    return task
+  }
+
+  #view(task: StoredTask): TaskView {
+    const document = JSON.parse(task.document) as unknown
+    const plan = planOf(document)
+    return {
+      id: task.taskId,
+      subject: task.subject,
+      draft: task.draft,
+      active: task.active,
+      issues: issuesOf(task),
+      ...(plan ? { plan } : {}),
+      ...(task.nextRunAt ? { nextRunAt: task.nextRunAt } : {}),
+      revision: task.revision,
+      createdAt: task.createdAt,
+      updatedAt: task.updatedAt,
+      document: task.draft ? document : maskTask(document as TaskFile, this.#registry),
+    }
+  }
+}
+
+function parseText(text: string): unknown {
+  const doc = parseDocument(text)
+  if (doc.errors.length > 0) {
+    throw new OpenSyncError('OSY_INVALID_TASK', `not valid YAML or JSON: ${doc.errors[0]!.message}`)
+  }
+  return doc.toJS()
+}
+
+function taskIdOf(raw: unknown): string {
+  const r = raw as { id?: unknown; subject?: unknown } | null
+  if (r && typeof r.id === 'string' && r.id !== '') return r.id
+  if (r && typeof r.subject === 'string' && r.subject.trim() !== '') return slugify(r.subject)
+  throw new OpenSyncError('OSY_INVALID_TASK', 'a task needs an id or a subject, even as a draft', {
+    details: { issues: [{ path: 'subject', message: 'required' }] },
+  })
+}
+
+function subjectOf(raw: unknown): string | undefined {
+  const s = (raw as { subject?: unknown } | null)?.subject
+  return typeof s === 'string' ? s : undefined
+}
+
+function planOf(document: unknown): ExecutionPlan | undefined {
+  const plan = (document as { plan?: ExecutionPlan } | null)?.plan
+  return plan && typeof plan === 'object' && typeof plan.kind === 'string' ? plan : undefined
+}
+
+function issuesOf(task: StoredTask): TaskIssue[] {
+  if (!task.draft) return []
+  try {
+    validateTaskFile(JSON.parse(task.document))
+    return []
+  } catch (error) {
+    return isOpenSyncError(error)
+      ? ((error.details.issues as TaskIssue[] | undefined) ?? [
+          { path: '', message: error.message },
+        ])
+      : []
+  }
+}
+
+/** Compiles with `${VAR}` references left as placeholders: saving must not need the secrets. */
+function resolveEnvLoosely(file: TaskFile): TaskFile {
+  return substituteEnv(
+    file,
+    new Proxy({}, { get: (_t, name) => (typeof name === 'string' ? `\${${name}}` : undefined) }),
+    'task',
+  ) as TaskFile
+}
