@@ -49,7 +49,11 @@ export const ERRORS = {
   OSY_REVISION_CONFLICT: { kind: 'user', status: 409, title: 'task changed meanwhile' },
   OSY_LEASE_LOST: { kind: 'transient', status: 409, title: 'execution lease lost' },
   OSY_SECRET_KEY_INVALID: { kind: 'user', status: 500, title: 'invalid secret key' },
-  OSY_SECRET_KEY_MISMATCH: { kind: 'user', status: 500, title: 'secrets were encrypted with another key' },
+  OSY_SECRET_KEY_MISMATCH: {
+    kind: 'user',
+    status: 500,
+    title: 'secrets were encrypted with another key',
+  },
   OSY_SECRET_CORRUPT: { kind: 'bug', status: 500, title: 'encrypted secret cannot be read' },
   OSY_ALREADY_STARTED: { kind: 'user', status: 409, title: 'service already running' },
   OSY_ABORTED: { kind: 'transient', status: 499, title: 'aborted' },
