@@ -25,6 +25,10 @@ Usage:
   opensync start [--store <url>]
       Runs the service in this process: every stored task on its plan, manual starts
       queued behind running ones, until Ctrl-C (which finishes the batches in flight).
+  opensync worker
+      Cluster mode: one of any number of processes that share the stored tasks' runs
+      on a PostgreSQL store ($OPENSYNC_DATABASE_URL, secret key $OPENSYNC_SECRET_KEY),
+      until SIGTERM (which finishes the batches in flight). See docs/cluster.md.
   opensync tasks list|show <id>|import <file> [--draft]|export <id>|activate <id>|
                  deactivate <id>|delete <id> [--yes]|start <id>   [--json] [--store <url>]
       Stored tasks: secrets are kept encrypted and shown masked; export keeps $VAR
@@ -61,6 +65,7 @@ const COMMANDS: Record<string, { options: readonly Option[]; args: [number, numb
   demo: { options: ['records', 'no-run', 'store'], args: [0, 1] },
   bridges: { options: ['json'], args: [0, 0] },
   start: { options: ['store'], args: [0, 0] },
+  worker: { options: ['store'], args: [0, 0] },
   tasks: { options: ['json', 'store', 'yes', 'draft'], args: [1, 2] },
   migrate: { options: ['store'], args: [0, 0] },
   help: { options: [], args: [0, 1] },
@@ -210,8 +215,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT.ok
     }
     case 'start':
+    case 'worker':
     case 'tasks': {
-      const { startCommand, tasksCommand } = await import('./service-commands.ts')
+      const { startCommand, tasksCommand, workerCommand } = await import('./service-commands.ts')
       const ctx = {
         registry,
         ...(storeUrl ? { storeUrl } : {}),
@@ -221,7 +227,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         write,
         usage,
       }
-      return command === 'start' ? startCommand(ctx) : tasksCommand(args[0]!, args.slice(1), ctx)
+      if (command === 'start') return startCommand(ctx)
+      if (command === 'worker') return workerCommand(ctx)
+      return tasksCommand(args[0]!, args.slice(1), ctx)
     }
     case 'migrate':
       await withStore(async (store) => {

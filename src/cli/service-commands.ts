@@ -184,22 +184,72 @@ export async function tasksCommand(
   }
 }
 
-/** `opensync start`: the scheduler and worker in this process, until SIGINT/SIGTERM. */
+/**
+ * `opensync start`: the scheduler and worker in this process, until SIGINT/SIGTERM. On a
+ * PostgreSQL store it joins the cluster, as `opensync worker` does.
+ */
 export async function startCommand(ctx: ServiceCommandContext): Promise<number> {
+  return serve(ctx, isPostgres(ctx.storeUrl))
+}
+
+/**
+ * `opensync worker`: one of any number of processes sharing the runs of a PostgreSQL store
+ * through pg-boss (no data folder, no lock: the store's leases keep runs apart).
+ */
+export async function workerCommand(ctx: ServiceCommandContext): Promise<number> {
+  if (!isPostgres(ctx.storeUrl)) {
+    throw ctx.usage(
+      'worker: cluster mode needs a PostgreSQL store; set OPENSYNC_DATABASE_URL (or --store) to a postgres:// URL',
+    )
+  }
+  return serve(ctx, true)
+}
+
+function isPostgres(url: string | undefined): boolean {
+  return /^postgres(ql)?:/.test(url ?? '')
+}
+
+/** A whole positive number from the environment, or the default. */
+function envInt(ctx: ServiceCommandContext, name: string): number | undefined {
+  const text = process.env[name]
+  if (text === undefined || text === '') return undefined
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw ctx.usage(`${name} must be a whole number above 0`)
+  return n
+}
+
+async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<number> {
+  // Tuning from the environment, so a deployment (or a test) sets it per process.
+  const leaseMs = envInt(ctx, 'OPENSYNC_LEASE_MS')
+  const batchSize = envInt(ctx, 'OPENSYNC_BATCH_SIZE')
+  const concurrency = envInt(ctx, 'OPENSYNC_CONCURRENCY')
   const { store, registry, tasks } = await openAll(ctx)
   const { Service } = await import('../service/service.ts')
   const { pino } = await import('pino')
   const log = pino({ name: 'opensync' })
+  const transport = cluster
+    ? new (await import('../service/pg-boss-transport.ts')).PgBossTransport({
+        url: ctx.storeUrl!,
+        ...(process.env.OPENSYNC_BOSS_SCHEMA ? { schema: process.env.OPENSYNC_BOSS_SCHEMA } : {}),
+        ...(concurrency ? { concurrency } : {}),
+        log,
+      })
+    : undefined
   const service = new Service({
     store,
     registry,
     tasks,
     log,
     ...(ctx.storeUrl ? {} : { dataDir: dataDir() }),
+    ...(transport ? { transport } : {}),
+    ...(leaseMs ? { leaseMs } : {}),
+    ...(batchSize ? { batchSize } : {}),
+    ...(concurrency ? { concurrency } : {}),
   })
   try {
     await service.start()
   } catch (error) {
+    await service.stop().catch(() => {})
     await store.close()
     throw error
   }
@@ -209,6 +259,8 @@ export async function startCommand(ctx: ServiceCommandContext): Promise<number> 
       tasks: list.length,
       active: list.filter((t) => t.active && !t.draft).length,
       store: store.dialect,
+      mode: cluster ? 'cluster' : 'embedded',
+      owner: service.worker.owner,
     },
     'OpenSync started',
   )

@@ -155,6 +155,7 @@ export class PairRun {
       since = undefined
     }
     const stream = conns[s].read(side.type, {
+      ...this.#keyed(s),
       fields: this.#readFields(s),
       ...(side.cursor ? { cursor: side.cursor } : {}),
       ...(since
@@ -638,12 +639,14 @@ export class PairRun {
     const present = new Set<string>()
     const scan = conns[s].readKeys
       ? conns[s].readKeys!(side.type, {
+          ...this.#keyed(s),
           ...(side.filter ? { filter: side.filter } : {}),
           batchSize: batchSize * 10,
           ...(signal ? { signal } : {}),
         })
       : mapKeys(
           conns[s].read(side.type, {
+            ...this.#keyed(s),
             fields: [],
             ...(side.filter ? { filter: side.filter } : {}),
             batchSize,
@@ -791,6 +794,7 @@ export class PairRun {
       const expr = matchFilter(this.#ctx.types[t], sets)
       if (!expr) continue
       for await (const batch of this.#ctx.conns[t].read(pair.sides[t].type, {
+        ...this.#keyed(t),
         filter: { expr },
         batchSize: LOOKUP_CHUNK * 2,
       })) {
@@ -854,6 +858,7 @@ export class PairRun {
       const expr = matchFilter(this.#ctx.types[t], chunk)
       if (!expr) continue
       const stream = this.#ctx.conns[t].read(this.#ctx.pair.sides[t].type, {
+        ...this.#keyed(t),
         filter: { expr },
         batchSize: LOOKUP_CHUNK * 2,
       })
@@ -901,6 +906,7 @@ export class PairRun {
       if (chunk.length === 0) continue
       const expr = keysFilter(this.#ctx.types[s], chunk)
       for await (const batch of this.#ctx.conns[s].read(this.#ctx.pair.sides[s].type, {
+        ...this.#keyed(s),
         filter: { expr },
         batchSize: LOOKUP_CHUNK * 2,
       })) {
@@ -916,6 +922,12 @@ export class PairRun {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Read options naming a side's key fields, when the pair names them (views, keyless tables). */
+  #keyed(side: Side): { keyFields?: readonly string[] } {
+    const key = this.#ctx.pair.sides[side].key
+    return key ? { keyFields: key } : {}
+  }
 
   /** One store transaction, fenced: a run that lost its lease commits nothing. */
   async #commit<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {

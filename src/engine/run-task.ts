@@ -249,7 +249,9 @@ function recordType(
       { details: { recordType: name } },
     )
   }
-  return found
+  // A view or a keyless table is identified by the key fields the pair names.
+  const key = pair.sides[s].key
+  return key ? { ...found, keyFields: [...key] } : found
 }
 
 /** Checks the pair's fields against what the systems have, before anything is read. */
@@ -275,10 +277,11 @@ function checkPair(
     for (const m of pair.mappings) for (const f of m.fields[s]) need(f, `mapping ${m.id}`)
     if (pair.sides[s].cursor) need(pair.sides[s].cursor!, 'cursor')
     if (pair.sides[s].externalId) need(pair.sides[s].externalId!, 'externalId')
+    for (const f of pair.sides[s].key ?? []) need(f, 'key')
     if (types[s].keyFields.length === 0) {
       throw new OpenSyncError(
         'OSY_UNSUPPORTED',
-        `${where} has no primary key, so its records cannot be linked`,
+        `${where} has no primary key, so its records cannot be linked: name the fields that identify a record with key: [field, …] on that side`,
       )
     }
     if (pair.flows[1 - s] && types[s].readOnly) {

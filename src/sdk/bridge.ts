@@ -89,6 +89,11 @@ export interface ReadOptions {
   readonly lag?: number
   /** Records per batch. Default 1000. */
   readonly batchSize?: number
+  /**
+   * The fields that identify a record, for views and tables without a primary key (a
+   * record type's own key otherwise). Records are keyed and ordered by them.
+   */
+  readonly keyFields?: readonly string[]
   readonly signal?: AbortSignal
 }
 
@@ -103,6 +108,8 @@ export interface RecordBatch {
 export interface ReadKeysOptions {
   readonly filter?: Filter
   readonly batchSize?: number
+  /** As in {@link ReadOptions.keyFields}. */
+  readonly keyFields?: readonly string[]
   readonly signal?: AbortSignal
 }
 

@@ -8,6 +8,7 @@ import {
   silentLogger,
 } from '../sdk/index.ts'
 import type { ExecutionRow, Store } from '../store/index.ts'
+import type { RunTransport } from './pg-boss-transport.ts'
 import type { TaskManager } from './task-manager.ts'
 import { dueRun, nextRun } from './timekeeper.ts'
 import { Worker } from './worker.ts'
@@ -25,6 +26,11 @@ export interface ServiceOptions {
   readonly concurrency?: number
   readonly batchSize?: number
   readonly log?: BridgeLogger
+  /**
+   * Cluster mode: how queued executions reach the workers of every process (pg-boss). Without
+   * it this process's worker claims from the store itself on each tick (embedded mode).
+   */
+  readonly transport?: RunTransport
   /** The clock, for tests. */
   readonly now?: () => Date
 }
@@ -61,6 +67,15 @@ export class Service {
   start(): Promise<void> {
     this.#starting ??= (async () => {
       if (this.#o.dataDir) this.#lockFile = lockDataDir(this.#o.dataDir)
+      const { transport } = this.#o
+      if (transport) {
+        await transport.start()
+        // A job is a wake-up: its handler claims the oldest claimable execution, which is
+        // the job's own unless that one is running elsewhere or was taken by another job.
+        await transport.work(async () => {
+          await this.worker.runNext()
+        })
+      }
       await this.tick()
       this.#timer = setInterval(() => {
         void this.tick()
@@ -73,7 +88,10 @@ export class Service {
     this.#stopping ??= (async () => {
       if (this.#timer) clearInterval(this.#timer)
       await this.#ticking
+      // The worker first: it stops claiming and its runs end after their batch in flight, so
+      // the transport's graceful stop only waits for handlers that are about to return.
       await this.worker.stop()
+      await this.#o.transport?.stop()
       if (this.#lockFile) rmSync(this.#lockFile, { force: true })
     })()
     return this.#stopping
@@ -146,7 +164,22 @@ export class Service {
         lastScheduledFor: slot.toISOString(),
       })
     }
-    if (!this.#stopping) await this.worker.poll()
+    if (this.#stopping) return
+    if (this.#o.transport) await this.#notifyQueued()
+    else await this.worker.poll()
+  }
+
+  /**
+   * Cluster mode: a job for every queued execution. Scanning the rows rather than sending
+   * once per enqueue also delivers the runs queued by `opensync tasks start`, by a worker that
+   * shut down, or whose job was lost; the transport keeps one waiting job per task.
+   */
+  async #notifyQueued(): Promise<void> {
+    const { store, transport } = this.#o
+    for (const task of await store.taskDefs.list()) {
+      const queued = await store.executions.queued(task.taskId)
+      if (queued && !this.#stopping) await transport!.notify(queued.id, task.taskId)
+    }
   }
 
   /** Continuous plans schedule their next run when the last one ends (backing off when idle). */

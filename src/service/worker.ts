@@ -57,12 +57,30 @@ export class Worker {
     while (!this.#stopping && this.#running.size < (this.#o.concurrency ?? 2)) {
       const execution = await this.#o.store.executions.claim(this.owner, this.#leaseMs)
       if (!execution) break
-      const abort = new AbortController()
-      const done = this.#run(execution, abort).finally(() => this.#running.delete(execution.id))
-      this.#running.set(execution.id, { abort, done })
+      void this.#launch(execution)
       started++
     }
     return started
+  }
+
+  /**
+   * Claims one queued execution and runs it to its end: the handler of a cluster transport's
+   * job, whose concurrency the transport bounds. False when nothing was claimable (the run
+   * the job named is running elsewhere, or was claimed already) or the worker is stopping.
+   */
+  async runNext(): Promise<boolean> {
+    if (this.#stopping) return false
+    const execution = await this.#o.store.executions.claim(this.owner, this.#leaseMs)
+    if (!execution) return false
+    await this.#launch(execution)
+    return true
+  }
+
+  #launch(execution: ExecutionRow): Promise<void> {
+    const abort = new AbortController()
+    const done = this.#run(execution, abort).finally(() => this.#running.delete(execution.id))
+    this.#running.set(execution.id, { abort, done })
+    return done
   }
 
   /**

@@ -366,6 +366,37 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
       expect(unknown.code).toBe('OSY_RECORD_TYPE_NOT_FOUND')
     })
 
+    it('reads a view (or any type without a key) by the key fields the caller names', async () => {
+      const table = await peopleTable()
+      keysOf(
+        await conn.write(
+          table,
+          [person(1), person(2), person(3)].map((values) => ({ op: 'create', values }) as WriteOp),
+        ),
+      )
+      await db.exec(harness.ddl.view(`${table}_kv`, table))
+      const refused = await errorOf(collect(conn.read(`${table}_kv`)))
+      expect(refused.code).toBe('OSY_UNSUPPORTED')
+      expect(refused.message).toMatch(/no primary key.*keyFields/)
+      const { records } = await collect(
+        conn.read(`${table}_kv`, { keyFields: ['id'], batchSize: 2 }),
+      )
+      expect(records.map((r) => r.values.email)).toEqual([
+        'p1@example.com',
+        'p2@example.com',
+        'p3@example.com',
+      ])
+      expect(records.map((r) => r.key)).toEqual(records.map((r) => String(r.values.id)))
+      if (conn.readKeys) {
+        const keys: string[] = []
+        for await (const batch of conn.readKeys(`${table}_kv`, { keyFields: ['id'] }))
+          keys.push(...batch)
+        expect(keys).toHaveLength(3)
+      }
+      const unknown = await errorOf(collect(conn.read(`${table}_kv`, { keyFields: ['nope'] })))
+      expect(unknown.code).toBe('OSY_FIELD_NOT_FOUND')
+    })
+
     it('rejects an unknown cursor field and a checkpoint of another cursor', async () => {
       const table = await peopleTable()
       const bad = await errorOf(collect(conn.read(table, { cursor: 'nope' })))

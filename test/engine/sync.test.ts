@@ -108,6 +108,25 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
     expect((await fx.run(task)).counts[`${t}-${t}`]!['0->1'].read).toBe(0)
   })
 
+  it('syncs from a view, identified by the key fields the pair names', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, people(8))
+    await fx.crm.exec(
+      `CREATE VIEW ${fx.crmHarness.quote(`${t}_view`)} AS SELECT * FROM ${fx.crmHarness.quote(t)}`,
+    )
+    const withoutKey = fx.task(t, '    direction: crm->erp', { crmType: `${t}_view` })
+    const refused = await fx.run(withoutKey)
+    expect(refused.error?.message).toMatch(/no primary key.*key: \[field/)
+    const task = fx.task(t, '    direction: crm->erp', {
+      crmType: `${t}_view`,
+      crmKey: 'id',
+      id: `${t}-view`,
+    })
+    const result = await runTwice(task)
+    expect(result.totals.created).toBe(8)
+    expect(await fx.rows('erp', t)).toEqual(await fx.rows('crm', t))
+  })
+
   describe('conflicts', () => {
     async function conflict(strategy: string, editOrder: 'crm-first' | 'erp-first' = 'crm-first') {
       const t = await fx.contacts()

@@ -83,7 +83,13 @@ export class SyncFixture {
   task(
     table: string,
     pair = '',
-    options: { id?: string; crmFilter?: string; lag?: number } = {},
+    options: {
+      id?: string
+      crmFilter?: string
+      lag?: number
+      crmType?: string
+      crmKey?: string
+    } = {},
   ): ResolvedTask {
     const id = options.id ?? table
     const filter = options.crmFilter
@@ -96,7 +102,7 @@ systems:
   crm: { bridge: ${this.crmHarness.bridge.name}, connection: ${JSON.stringify(this.crm.values)} }
   erp: { bridge: ${this.erpHarness.bridge.name}, connection: ${JSON.stringify(this.erp.values)} }
 pairs:
-  - crm: { type: ${table}, cursor: updated_at${lag}${filter} }
+  - crm: { type: ${options.crmType ?? table}, cursor: updated_at${lag}${filter}${options.crmKey ? `, key: [${options.crmKey}]` : ''} }
     erp: { type: ${table}, cursor: updated_at${lag} }
     fields:
       email: email

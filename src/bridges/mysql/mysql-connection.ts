@@ -16,7 +16,7 @@ import {
 } from '../../sdk/index.ts'
 import { chunk, groupOps, writeIsolated } from '../shared/isolated-write.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
-import { checkpointAfter, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
+import { checkpointAfter, keyedType, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
 import type { MysqlPool, MysqlPoolConnection, MysqlRow } from './mysql-driver.ts'
 import {
   classifyConnectionError,
@@ -190,7 +190,7 @@ export class MysqlConnection implements BridgeConnection {
     let open = false
     let healthy = true
     try {
-      const recordType = await this.#recordType(conn, type)
+      const recordType = keyedType(await this.#recordType(conn, type), options.keyFields)
       const plan = planRead(
         recordType,
         keysOnly

@@ -15,7 +15,7 @@ import {
 } from '../../sdk/index.ts'
 import { groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
-import { checkpointAfter, keyOf, planRead } from '../shared/read-plan.ts'
+import { checkpointAfter, keyedType, keyOf, planRead } from '../shared/read-plan.ts'
 import type { PostgresPool, PostgresPoolClient } from './postgres-driver.ts'
 import { classifyConnectionError, classifyRecordError } from './postgres-errors.ts'
 import {
@@ -81,7 +81,7 @@ export class PostgresConnection implements BridgeConnection {
       // filter could never write even if validation were bypassed.
       await this.#query(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], type)
       inTransaction = true
-      const rt = await this.#recordType(client, type)
+      const rt = keyedType(await this.#recordType(client, type), options.keyFields)
       const plan = planRead(rt, options, postgresDialect)
       const columns = plan.columns.map((f) => f.name)
       const order = plan.order.map((f) => f.name)
@@ -120,7 +120,7 @@ export class PostgresConnection implements BridgeConnection {
   }
 
   async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
-    const rt = await this.#recordTypeOnce(type)
+    const rt = keyedType(await this.#recordTypeOnce(type), options.keyFields)
     const fields = rt.keyFields
     for await (const batch of this.read(type, { ...options, fields })) {
       yield batch.records.map((r) => r.key)

@@ -61,7 +61,7 @@ export function planRead(
   if (type.keyFields.length === 0) {
     throw new OpenSyncError(
       'OSY_UNSUPPORTED',
-      `record type "${type.name}" has no primary key, so its records cannot be told apart`,
+      `record type "${type.name}" has no primary key, so its records cannot be told apart: name the fields that identify a record (keyFields)`,
       {
         details: { recordType: type.name },
       },
@@ -109,6 +109,29 @@ export function planRead(
     ...(atLeast !== undefined ? { atLeast } : {}),
     ...(cursor ? { cursor: cursor.name } : {}),
   }
+}
+
+/**
+ * The record type as a read sees it: with the caller's `keyFields` (a view, a table without
+ * a primary key) in place of its own, after checking they exist.
+ */
+export function keyedType<T extends RecordTypeInfo>(
+  type: T,
+  keyFields: readonly string[] | undefined,
+): T {
+  if (!keyFields || keyFields.length === 0) return type
+  for (const name of keyFields) {
+    if (!type.fields.some((f) => f.name === name)) {
+      throw new OpenSyncError(
+        'OSY_FIELD_NOT_FOUND',
+        `record type "${type.name}" has no key field "${name}"`,
+        {
+          details: { recordType: type.name, field: name },
+        },
+      )
+    }
+  }
+  return { ...type, keyFields: [...keyFields] }
 }
 
 /** Turns a task-file filter into a validated expression over the given fields. */

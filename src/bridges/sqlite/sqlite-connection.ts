@@ -18,7 +18,7 @@ import {
   type WriteResult,
 } from '../../sdk/index.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
-import { checkpointAfter, planRead } from '../shared/read-plan.ts'
+import { checkpointAfter, keyedType, planRead } from '../shared/read-plan.ts'
 import type { SqliteDatabase, SqliteOpen, SqliteStatement } from './sqlite-driver.ts'
 import { classifySystemError, type SqliteTarget, unknownDatabase } from './sqlite-errors.ts'
 import { introspect, introspectOne, type SqliteRecordType } from './sqlite-introspector.ts'
@@ -85,7 +85,8 @@ export class SqliteConnection implements BridgeConnection {
   }
 
   async *read(type: string, options: ReadOptions = {}): AsyncIterable<RecordBatch> {
-    const entry = this.#system(() => this.#recordType(type), type)
+    const found = this.#system(() => this.#recordType(type), type)
+    const entry = { ...found, type: keyedType(found.type, options.keyFields) }
     const plan = planRead(entry.type, options, sqliteDialect)
     const columns = plan.columns.map((f) => f.name)
     const order = plan.order.map((f) => f.name)
@@ -140,7 +141,8 @@ export class SqliteConnection implements BridgeConnection {
 
   async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
     const entry = this.#system(() => this.#recordType(type), type)
-    for await (const batch of this.read(type, { ...options, fields: entry.type.keyFields })) {
+    const keyFields = keyedType(entry.type, options.keyFields).keyFields
+    for await (const batch of this.read(type, { ...options, fields: keyFields })) {
       yield batch.records.map((r) => r.key)
     }
   }

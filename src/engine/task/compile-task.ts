@@ -131,6 +131,7 @@ function side(written: PairSideFile): PairSide {
     ...(written.cursor ? { cursor: written.cursor } : {}),
     lag: written.lag,
     ...(written.externalId ? { externalId: written.externalId } : {}),
+    ...(written.key ? { key: Object.freeze([...written.key]) } : {}),
   })
 }
 

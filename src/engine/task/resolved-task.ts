@@ -35,6 +35,8 @@ export interface PairSide {
   readonly lag: number
   /** A field of this side that holds the other side's key (external ID), if any. */
   readonly externalId?: string
+  /** The fields that identify a record, for a view or a table without a primary key. */
+  readonly key?: readonly string[]
 }
 
 /** What a conflict on a field resolves to. */

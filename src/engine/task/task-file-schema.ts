@@ -218,6 +218,7 @@ const pairSideSchema = strict({
   cursor: text.optional(),
   lag: z.number().min(0).default(5),
   externalId: text.optional(),
+  key: z.array(text).min(1).optional(),
 })
 
 /** One side of a pair as written. */
