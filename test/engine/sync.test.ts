@@ -127,6 +127,21 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
     expect(await fx.rows('erp', t)).toEqual(await fx.rows('crm', t))
   })
 
+  it('snapshot mode (no cursor): changes and deletes are found by comparing every record with its base', async () => {
+    const t = await fx.contacts()
+    await fx.insert('crm', t, people(15))
+    const task = fx.task(t, '    direction: both\n    deletes: propagate', { snapshot: true })
+    await runTwice(task)
+    await fx.sql('erp', `UPDATE "${t}" SET "city" = 'Graz' WHERE "email" = 'p4@example.com'`)
+    await fx.sql('crm', `DELETE FROM "${t}" WHERE "email" = 'p5@example.com'`)
+    const result = await runTwice(task)
+    const c = result.counts[`${t}-${t}`]!
+    expect(c['1->0']).toMatchObject({ read: 14, updated: 1 })
+    expect(c['0->1'].deleted).toBe(1)
+    expect((await fx.rows('crm', t)).get('p4@example.com')!.city).toBe('Graz')
+    expect(await fx.count('erp', t)).toBe(14)
+  })
+
   describe('conflicts', () => {
     async function conflict(strategy: string, editOrder: 'crm-first' | 'erp-first' = 'crm-first') {
       const t = await fx.contacts()

@@ -96,14 +96,16 @@ export class SyncFixture {
       ? `, filter: { sql: ${JSON.stringify(options.crmFilter)} }`
       : ''
     const lag = options.lag !== undefined ? `, lag: ${options.lag}` : ''
+    // Snapshot mode: no cursor, every run reads everything and compares it with the base.
+    const cursor = options.snapshot ? '' : ', cursor: updated_at'
     const yaml = `id: ${id}
 subject: ${table} CRM ↔ ERP
 systems:
   crm: { bridge: ${this.crmHarness.bridge.name}, connection: ${JSON.stringify(this.crm.values)} }
   erp: { bridge: ${this.erpHarness.bridge.name}, connection: ${JSON.stringify(this.erp.values)} }
 pairs:
-  - crm: { type: ${options.crmType ?? table}, cursor: updated_at${lag}${filter}${options.crmKey ? `, key: [${options.crmKey}]` : ''} }
-    erp: { type: ${table}, cursor: updated_at${lag} }
+  - crm: { type: ${options.crmType ?? table}${cursor}${lag}${filter}${options.crmKey ? `, key: [${options.crmKey}]` : ''} }
+    erp: { type: ${table}${cursor}${lag} }
     fields:
       email: email
       name: name
