@@ -63,7 +63,7 @@ export type Probe = (point: ProbePoint, pairId: string) => void
 /** Deletes below this count never trip the mass-delete guard, so small tables can shrink. */
 const GUARD_MIN_DELETES = 10
 /** Keys per lookup statement. */
-const LOOKUP_CHUNK = 500
+const LOOKUP_CHUNK = 1000
 
 type Base = Record<string, Fingerprint>
 
@@ -168,7 +168,7 @@ export class PairRun {
       batchSize,
       ...(signal ? { signal } : {}),
     })
-    for await (const batch of stream) {
+    for await (const batch of readAhead(stream)) {
       throwIfAborted(signal)
       // A record retried above is not processed twice when the cursor reads it again.
       const records =
@@ -1005,4 +1005,26 @@ async function* mapKeys(
   stream: AsyncIterable<{ records: readonly SourceRecord[] }>,
 ): AsyncIterable<string[]> {
   for await (const batch of stream) yield batch.records.map((r) => r.key)
+}
+
+/**
+ * Iterates a stream one batch ahead: the next page is read while this one is merged,
+ * written and committed, so the source's query overlaps the target's writes. Batches are
+ * still handed over strictly in order, one at a time, and at most two are in memory.
+ */
+async function* readAhead<T>(stream: AsyncIterable<T>): AsyncIterable<T> {
+  const it = stream[Symbol.asyncIterator]()
+  let next = it.next()
+  try {
+    while (true) {
+      const current = await next
+      if (current.done) return
+      next = it.next()
+      // A failed read-ahead surfaces when its turn comes, not as an unhandled rejection.
+      next.catch(() => {})
+      yield current.value
+    }
+  } finally {
+    await it.return?.()
+  }
 }

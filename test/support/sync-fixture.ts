@@ -89,6 +89,7 @@ export class SyncFixture {
       lag?: number
       crmType?: string
       crmKey?: string
+      snapshot?: boolean
     } = {},
   ): ResolvedTask {
     const id = options.id ?? table
