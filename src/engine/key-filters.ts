@@ -83,5 +83,22 @@ export function matchFilter(
     if (terms.length > 0)
       operands.push(terms.length === 1 ? terms[0]! : { kind: 'and', operands: terms })
   }
-  return operands.length > 0 ? { kind: 'or', operands } : undefined
+  if (operands.length === 0) return undefined
+  // One field: an IN list, which every planner reads as index lookups and which stays flat.
+  const single = operands.every(
+    (o) =>
+      o.kind === 'binary' &&
+      o.left.kind === 'column' &&
+      o.left.name === (operands[0] as { left: { name: string } }).left.name,
+  )
+  if (single) {
+    const first = operands[0] as Extract<FilterExpr, { kind: 'binary' }>
+    return {
+      kind: 'in',
+      operand: first.left,
+      list: operands.map((o) => (o as Extract<FilterExpr, { kind: 'binary' }>).right),
+      negated: false,
+    }
+  }
+  return { kind: 'or', operands }
 }

@@ -63,7 +63,8 @@ export type Probe = (point: ProbePoint, pairId: string) => void
 /** Deletes below this count never trip the mass-delete guard, so small tables can shrink. */
 const GUARD_MIN_DELETES = 10
 /** Keys per lookup statement. */
-const LOOKUP_CHUNK = 1000
+// SQLite refuses expressions nested deeper than 1000 (an OR of 1000 terms is that deep).
+const LOOKUP_CHUNK = 500
 
 type Base = Record<string, Fingerprint>
 

@@ -178,6 +178,11 @@ function postgresDialect(url: string): Dialect {
   // An idle client whose server went away emits 'error'; unhandled, it would end the process.
   // The next query on the pool fails and is reported as a store error instead.
   pool.on('error', () => undefined)
+  // A client in use whose session the server ends (a restart, pg_terminate_backend, or
+  // idle_in_transaction_session_timeout ending the transaction of a worker paused past its
+  // lease) emits 'error' too, outside any query; the statement in flight or the next one
+  // fails and is reported instead of the process ending.
+  pool.on('connect', (client) => client.on('error', () => undefined))
   return new PostgresDialect({ pool })
 }
 
