@@ -30,9 +30,10 @@ Usage:
       on a PostgreSQL store ($OPENSYNC_DATABASE_URL, secret key $OPENSYNC_SECRET_KEY),
       until SIGTERM (which finishes the batches in flight). See docs/cluster.md.
   opensync tasks list|show <id>|import <file> [--draft]|export <id>|activate <id>|
-                 deactivate <id>|delete <id> [--yes]|start <id>   [--json] [--store <url>]
+                 deactivate <id>|delete <id> [--yes]|start <id>|cancel <id>   [--json] [--store <url>]
       Stored tasks: secrets are kept encrypted and shown masked; export keeps $VAR
-      references and writes placeholders, never a secret; start queues a manual run.
+      references and writes placeholders, never a secret; start queues a manual run;
+      cancel stops the running (or queued) execution after its batch in flight.
   opensync bridges [--json]
       Lists the available bridges and their connection fields.
   opensync migrate [--store <url>]

@@ -174,9 +174,27 @@ export async function tasksCommand(
           : `Execution ${executionId} of task ${id} is queued already; it runs once.`
         return done(ctx, ctx.json ? { executionId, created } : text)
       }
+      case 'cancel': {
+        const id = need('the task id')
+        await tasks.get(id)
+        const target = (await store.executions.running(id)) ?? (await store.executions.queued(id))
+        if (!target)
+          return done(
+            ctx,
+            ctx.json ? { cancelled: null } : `Task ${id} has no running or queued execution.`,
+          )
+        const outcome = await store.executions.requestCancel(target.id)
+        const text =
+          outcome === 'requested'
+            ? `Asked execution ${target.id} to stop: it ends as cancelled after the batch in flight.`
+            : outcome === 'cancelled'
+              ? `Cancelled the queued execution ${target.id}.`
+              : `Execution ${target.id} had already ended.`
+        return done(ctx, ctx.json ? { executionId: target.id, outcome } : text)
+      }
       default:
         throw ctx.usage(
-          `tasks: unknown subcommand "${sub}"; the subcommands are list, show, import, export, activate, deactivate, delete and start`,
+          `tasks: unknown subcommand "${sub}"; the subcommands are list, show, import, export, activate, deactivate, delete, start and cancel`,
         )
     }
   } finally {

@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import type { RunResult } from '../engine/run-task.ts'
 import {
   type BridgeLogger,
   type BridgeRegistry,
@@ -8,6 +9,7 @@ import {
   silentLogger,
 } from '../sdk/index.ts'
 import type { ExecutionRow, Store } from '../store/index.ts'
+import { Metrics } from './metrics.ts'
 import type { RunTransport } from './pg-boss-transport.ts'
 import type { TaskManager } from './task-manager.ts'
 import { dueRun, nextRun } from './timekeeper.ts'
@@ -31,6 +33,8 @@ export interface ServiceOptions {
    * it this process's worker claims from the store itself on each tick (embedded mode).
    */
   readonly transport?: RunTransport
+  /** Executions older than `days` (default 30) are pruned, keeping the newest `keepPerTask` (default 100). */
+  readonly retention?: { readonly days?: number; readonly keepPerTask?: number }
   /** The clock, for tests. */
   readonly now?: () => Date
 }
@@ -43,6 +47,9 @@ export interface ServiceOptions {
  */
 export class Service {
   readonly worker: Worker
+  /** Runs, records and durations per task, for `/metrics` (Prometheus text: `metrics.text()`). */
+  readonly metrics = new Metrics()
+  #lastPrune = 0
   readonly #o: ServiceOptions
   #starting?: Promise<void>
   #stopping?: Promise<void>
@@ -60,7 +67,7 @@ export class Service {
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
       ...(options.log ? { log: options.log } : {}),
-      onFinished: (execution, changed) => this.#finished(execution, changed),
+      onFinished: (execution, result) => this.#finished(execution, result),
     })
   }
 
@@ -116,6 +123,7 @@ export class Service {
   async #tick(): Promise<void> {
     const { store } = this.#o
     const now = this.#now()
+    await this.#prune(now)
     // Leases run on the database clock: expire() without a time uses it, so hosts whose
     // clocks drift apart never expire each other's live leases.
     for (const lost of await store.executions.expire()) {
@@ -182,9 +190,38 @@ export class Service {
     }
   }
 
+  /** Once an hour: old executions and their protocols go, the newest of each task stay. */
+  async #prune(now: Date): Promise<void> {
+    if (now.getTime() - this.#lastPrune < 3_600_000) return
+    this.#lastPrune = now.getTime()
+    const { days = 30, keepPerTask = 100 } = this.#o.retention ?? {}
+    const olderThan = new Date(now.getTime() - days * 86_400_000).toISOString()
+    const pruned = await this.#o.store.executions.prune({ olderThan, keepPerTask })
+    if (pruned > 0)
+      (this.#o.log ?? silentLogger).info(
+        { pruned, olderThan, keepPerTask },
+        'pruned old executions',
+      )
+  }
+
   /** Continuous plans schedule their next run when the last one ends (backing off when idle). */
-  async #finished(execution: ExecutionRow, changed: boolean): Promise<void> {
+  async #finished(execution: ExecutionRow, result: RunResult | undefined): Promise<void> {
     const { store } = this.#o
+    if (result) {
+      const late = execution.scheduledFor
+        ? (Date.parse(result.startedAt) - Date.parse(execution.scheduledFor)) / 1000
+        : undefined
+      this.metrics.observe({
+        taskId: execution.taskId,
+        status: result.status,
+        seconds: (Date.parse(result.endedAt) - Date.parse(result.startedAt)) / 1000,
+        totals: result.totals,
+        ...(late !== undefined ? { lateSeconds: Math.max(0, late) } : {}),
+      })
+    }
+    const changed = result
+      ? result.totals.created + result.totals.updated + result.totals.deleted > 0
+      : false
     const task = await store.taskDefs.get(execution.taskId)
     if (!task?.active || task.draft) return
     const view = await this.#o.tasks.get(task.taskId)

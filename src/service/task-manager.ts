@@ -75,10 +75,12 @@ export class TaskManager {
     try {
       const file = validateTaskFile(raw)
       compileTask(resolveEnvLoosely(file))
-      const merged =
-        stored && !stored.draft
-          ? mergeSecrets(file, JSON.parse(stored.document) as TaskFile, this.#registry)
-          : file
+      const previous =
+        stored && !stored.draft ? (JSON.parse(stored.document) as TaskFile) : undefined
+      // Fail closed: with a key that cannot open the stored secrets (a wrong or new key),
+      // saving would mix two keys in one document; refuse before anything is written.
+      if (previous) openTask(previous, this.#box)
+      const merged = previous ? mergeSecrets(file, previous, this.#registry) : file
       document = sealTask(merged, this.#box, this.#registry)
     } catch (error) {
       if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK' || !options.draft)

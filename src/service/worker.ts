@@ -1,5 +1,5 @@
 import { processOwner } from '../engine/lease.ts'
-import { runTask } from '../engine/run-task.ts'
+import { type RunResult, runTask } from '../engine/run-task.ts'
 import {
   type BridgeLogger,
   type BridgeRegistry,
@@ -24,7 +24,10 @@ export interface WorkerOptions {
   readonly batchSize?: number
   readonly log?: BridgeLogger
   /** Called when a run ends, with its execution and whether it wrote anything. */
-  readonly onFinished?: (execution: ExecutionRow, changed: boolean) => Promise<void> | void
+  readonly onFinished?: (
+    execution: ExecutionRow,
+    result: RunResult | undefined,
+  ) => Promise<void> | void
 }
 
 /**
@@ -97,11 +100,11 @@ export class Worker {
   async #run(execution: ExecutionRow, abort: AbortController): Promise<void> {
     const { store, tasks } = this.#o
     const log = this.#o.log ?? silentLogger
-    let changed = false
+    let result: RunResult | undefined
     try {
       const task = await tasks.resolve(execution.taskId)
       log.info({ taskId: task.id, executionId: execution.id }, 'run started')
-      const result = await runTask(task, {
+      result = await runTask(task, {
         store,
         registry: this.#o.registry,
         trigger: execution.trigger,
@@ -111,7 +114,6 @@ export class Worker {
         ...(this.#o.batchSize ? { batchSize: this.#o.batchSize } : {}),
         log,
       })
-      changed = result.totals.created + result.totals.updated + result.totals.deleted > 0
       log.info(
         {
           taskId: task.id,
@@ -138,6 +140,6 @@ export class Worker {
         })
         .catch(() => {})
     }
-    await this.#o.onFinished?.(execution, changed)
+    await this.#o.onFinished?.(execution, result)
   }
 }

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createRegistry } from '../../src/bridges/index.ts'
 import type { BridgeRegistry } from '../../src/sdk/index.ts'
@@ -14,7 +15,7 @@ import { openSecretBox } from '../../src/service/secrets.ts'
 import { lockDataDir, Service } from '../../src/service/service.ts'
 import { TaskManager } from '../../src/service/task-manager.ts'
 import { openStore, type Store } from '../../src/store/index.ts'
-import { PG_URL } from '../support/postgres-harness.ts'
+import { PG_URL, postgresHarness } from '../support/postgres-harness.ts'
 
 const PASSWORD = 'S3cr3t-pw!'
 // A ${VAR} reference as written in a task file (not a template string).
@@ -207,5 +208,116 @@ plan: { kind: manual }
     await new Promise((r) => holder.once('exit', r))
     expect(lockDataDir(lock)).toBe(join(lock, 'opensync.lock'))
     expect(readFileSync(join(lock, 'opensync.lock'), 'utf8')).toBe(String(process.pid))
+  })
+
+  it('cancels a running execution after its batch in flight; the next run finishes the work', async () => {
+    const files = systemsDb(dir, 6000)
+    await tasks.save(taskYaml('slow', files, '{ kind: manual }'))
+    // A short lease: a cancel request is seen at the next renewal, a third of the lease later.
+    const service = new Service({
+      store,
+      registry,
+      tasks,
+      batchSize: 10,
+      tickMs: 20,
+      leaseMs: 300,
+    })
+    await store.executions.enqueue({ taskId: 'slow', trigger: 'manual' })
+    await service.start()
+    try {
+      let running = await store.executions.running('slow')
+      for (let i = 0; i < 200 && !running; i++) {
+        await new Promise((r) => setTimeout(r, 10))
+        running = await store.executions.running('slow')
+      }
+      expect(running).toBeDefined()
+      expect(await store.executions.requestCancel(running!.id)).toBe('requested')
+      for (let i = 0; i < 500 && (await store.executions.running('slow')); i++)
+        await new Promise((r) => setTimeout(r, 10))
+      const [cancelled] = await store.executions.list('slow')
+      expect(cancelled!.status).toBe('cancelled')
+      expect(count(files.erp)).toBeLessThan(6000)
+      await store.executions.enqueue({ taskId: 'slow', trigger: 'manual' })
+      for (
+        let i = 0;
+        i < 1000 && (await store.executions.list('slow'))[0]!.status !== 'succeeded';
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      expect(count(files.erp)).toBe(6000)
+      // The service counted both runs for /metrics.
+      const metrics = service.metrics.text()
+      expect(metrics).toContain('opensync_runs_total{task="slow",status="cancelled"} 1')
+      expect(metrics).toContain('opensync_runs_total{task="slow",status="succeeded"} 1')
+    } finally {
+      await service.stop()
+    }
+  })
+
+  it('puts no plain secret in logs, protocols, task output or the store; a wrong key fails closed', async () => {
+    const pg = await postgresHarness.setup()
+    try {
+      await pg.exec(postgresHarness.ddl.contacts('people'))
+      await pg.exec(
+        `INSERT INTO people (email, name) SELECT 'p' || g || '@example.com', 'P ' || g FROM generate_series(1, 50) g`,
+      )
+      const files = systemsDb(dir, 0)
+      const yaml = `id: secret
+subject: Secret
+systems:
+  crm: { bridge: postgres, connection: { url: "${PG_URL}", schema: "${pg.values.schema}", password: "${PASSWORD}" } }
+  erp: { bridge: sqlite, connection: { file: ${JSON.stringify(files.erp)} } }
+pairs:
+  - crm: { type: people, cursor: updated_at }
+    erp: { type: people, cursor: updated_at }
+    fields: { email: email, name: name }
+plan: { kind: manual }
+`
+      await tasks.save(yaml)
+      const lines: string[] = []
+      const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) })
+      const service = new Service({ store, registry, tasks, log, tickMs: 20 })
+      await store.executions.enqueue({ taskId: 'secret', trigger: 'manual' })
+      await service.start()
+      for (
+        let i = 0;
+        i < 500 && (await store.executions.list('secret'))[0]?.status !== 'succeeded';
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      await service.stop()
+      const [run] = await store.executions.list('secret')
+      expect(run!.status).toBe('succeeded')
+      expect(count(files.erp)).toBe(50)
+      const everything = [
+        lines.join('\n'),
+        JSON.stringify(await store.executions.logs(run!.id)),
+        JSON.stringify(await tasks.get('secret')),
+        JSON.stringify(await tasks.export('secret')),
+        readFileSync(join(dir, 'store.db')).toString('latin1'),
+      ].join('\n')
+      expect(lines.length).toBeGreaterThan(0)
+      expect(everything).not.toContain(PASSWORD)
+
+      // Another key cannot read the stored secret, and saving with it changes nothing.
+      const otherDir = mkdtempSync(join(tmpdir(), 'osy-otherkey-'))
+      const wrong = new TaskManager({
+        store,
+        registry,
+        box: await openSecretBox({ dataDir: otherDir }),
+      })
+      await expect(wrong.resolve('secret')).rejects.toMatchObject({
+        code: 'OSY_SECRET_KEY_MISMATCH',
+      })
+      const before = (await store.taskDefs.get('secret'))!.document
+      await expect(wrong.save((await tasks.get('secret')).document)).rejects.toMatchObject({
+        code: 'OSY_SECRET_KEY_MISMATCH',
+      })
+      expect((await store.taskDefs.get('secret'))!.document).toBe(before)
+    } finally {
+      await pg.teardown()
+    }
   })
 })
