@@ -220,7 +220,7 @@ plan: { kind: manual }
       tasks,
       batchSize: 10,
       tickMs: 20,
-      leaseMs: 300,
+      leaseMs: 1000,
     })
     await store.executions.enqueue({ taskId: 'slow', trigger: 'manual' })
     await service.start()
