@@ -22,9 +22,10 @@ Usage:
   opensync demo [<folder>] [--records <n>] [--no-run] [--store <url>]
       Creates a CRM and an ERP demo database (SQLite) with a task between them in
       <folder> (default ./opensync-demo), and runs the task.
-  opensync start [--store <url>]
+  opensync start [--demo] [--store <url>]
       Runs the service in this process: every stored task on its plan, manual starts
       queued behind running ones, until Ctrl-C (which finishes the batches in flight).
+      --demo first stores a demo task between demo CRM and ERP databases (in the data folder).
   opensync worker
       Cluster mode: one of any number of processes that share the stored tasks' runs
       on a PostgreSQL store ($OPENSYNC_DATABASE_URL, secret key $OPENSYNC_SECRET_KEY),
@@ -53,6 +54,7 @@ const OPTIONS = {
   'no-run': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   draft: { type: 'boolean' },
+  demo: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -65,7 +67,7 @@ const COMMANDS: Record<string, { options: readonly Option[]; args: [number, numb
   executions: { options: ['json', 'store'], args: [1, 2] },
   demo: { options: ['records', 'no-run', 'store'], args: [0, 1] },
   bridges: { options: ['json'], args: [0, 0] },
-  start: { options: ['store'], args: [0, 0] },
+  start: { options: ['store', 'demo'], args: [0, 0] },
   worker: { options: ['store'], args: [0, 0] },
   tasks: { options: ['json', 'store', 'yes', 'draft'], args: [1, 2] },
   migrate: { options: ['store'], args: [0, 0] },
@@ -225,6 +227,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         json: opts.json === true,
         yes: opts.yes === true,
         draft: opts.draft === true,
+        demo: opts.demo === true,
         write,
         usage,
       }

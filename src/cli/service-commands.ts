@@ -16,6 +16,8 @@ export interface ServiceCommandContext {
   readonly json: boolean
   readonly yes: boolean
   readonly draft: boolean
+  /** `start --demo`: store the demo task (and create its databases) when it is not there. */
+  readonly demo?: boolean
   readonly write: (text: string) => void
   readonly usage: (message: string) => Error
 }
@@ -245,6 +247,17 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
   const { Service } = await import('../service/service.ts')
   const { pino } = await import('pino')
   const log = pino({ name: 'opensync' })
+  if (ctx.demo && !(await tasks.list()).some((t) => t.id.startsWith('demo-'))) {
+    // The quick start: demo CRM and ERP databases in the data folder, their task stored.
+    const { createDemo } = await import('./demo.ts')
+    const { readFile } = await import('node:fs/promises')
+    const file = createDemo(`${dataDir()}/demo`)
+    const task = await tasks.save(await readFile(file, 'utf8'))
+    log.info(
+      { taskId: task.id, file },
+      'created the demo CRM and ERP and stored their task: it runs every 15 minutes; edit a record and run: opensync tasks start <id>',
+    )
+  }
   const transport = cluster
     ? new (await import('../service/pg-boss-transport.ts')).PgBossTransport({
         url: ctx.storeUrl!,

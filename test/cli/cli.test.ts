@@ -770,3 +770,34 @@ describe('stored tasks', () => {
     expect(activate.stderr).toContain('is a draft')
   })
 })
+
+describe('start --demo (the quick start)', () => {
+  it('stores the demo task, runs it on its plan, stops cleanly on SIGTERM, and refuses a second start', async () => {
+    const cwd = tempDir()
+    const child = spawn(process.execPath, [BIN, 'start', '--demo'], {
+      cwd,
+      env: { ...process.env, OPENSYNC_DATABASE_URL: '' },
+    })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    const ended = () => /"msg":"run ended"/.test(out)
+    for (let i = 0; i < 300 && !ended(); i++) await new Promise((r) => setTimeout(r, 50))
+    expect(out).toContain('"status":"succeeded"')
+    const second = await cli(cwd, ['start'])
+    expect(second.code).toBe(2)
+    expect(second.stderr).toMatch(/already running on \.data \(process \d+\)/)
+    child.kill('SIGTERM')
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(code).toBe(0)
+    expect(out).toContain('OpenSync stopped')
+    const erp = new Database(join(cwd, '.data', 'demo', 'erp.db'), { readonly: true })
+    const crm = new Database(join(cwd, '.data', 'demo', 'crm.db'), { readonly: true })
+    const n = (db: Database.Database, t: string) =>
+      (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n
+    expect(n(erp, 'customers')).toBe(n(crm, 'addresses'))
+    erp.close()
+    crm.close()
+  })
+})
