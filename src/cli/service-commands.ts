@@ -243,6 +243,8 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
   const leaseMs = envInt(ctx, 'OPENSYNC_LEASE_MS')
   const batchSize = envInt(ctx, 'OPENSYNC_BATCH_SIZE')
   const concurrency = envInt(ctx, 'OPENSYNC_CONCURRENCY')
+  const retentionDays = envInt(ctx, 'OPENSYNC_RETENTION_DAYS')
+  const retentionKeep = envInt(ctx, 'OPENSYNC_RETENTION_KEEP')
   const { store, registry, tasks } = await openAll(ctx)
   const { Service } = await import('../service/service.ts')
   const { pino } = await import('pino')
@@ -276,6 +278,10 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
     ...(leaseMs ? { leaseMs } : {}),
     ...(batchSize ? { batchSize } : {}),
     ...(concurrency ? { concurrency } : {}),
+    retention: {
+      ...(retentionDays ? { days: retentionDays } : {}),
+      ...(retentionKeep ? { keepPerTask: retentionKeep } : {}),
+    },
   })
   try {
     await service.start()
