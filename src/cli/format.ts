@@ -5,6 +5,7 @@ import type {
   LogEntry,
   PlannedChange,
 } from '../engine/protocol.ts'
+import { sumCounts } from '../engine/protocol.ts'
 import type { RunResult } from '../engine/run-task.ts'
 import type { ResolvedPair, ResolvedTask } from '../engine/task/resolved-task.ts'
 import type { ExecutionRow } from '../store/index.ts'
@@ -355,24 +356,7 @@ export function logLines(entries: readonly LogEntry[], since?: string): string {
 }
 
 /** Sums counts over every pair and direction. */
-export function totals(counts: ExecutionCounts | undefined): Counts {
-  const out: Counts = {
-    read: 0,
-    created: 0,
-    updated: 0,
-    deleted: 0,
-    unchanged: 0,
-    conflicts: 0,
-    errors: 0,
-    unlinked: 0,
-  }
-  for (const pair of Object.values(counts ?? {})) {
-    for (const c of Object.values(pair)) {
-      for (const k of Object.keys(out) as (keyof Counts)[]) out[k] += c[k] ?? 0
-    }
-  }
-  return out
-}
+export const totals = sumCounts
 
 /** `0.3 s`, `42 s`, `3 min 05 s`, `2 h 07 min`. */
 export function duration(from: string, to: string): string {

@@ -94,12 +94,17 @@ export class Protocol {
 
   /** Sums all counts. */
   totals(): Counts {
-    const total = emptyCounts()
-    for (const pair of Object.values(this.counts)) {
-      for (const c of Object.values(pair)) {
-        for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c[k]
-      }
-    }
-    return total
+    return sumCounts(this.counts)
   }
+}
+
+/** Sums counts over every pair and direction (missing counts, as in old protocols, are 0). */
+export function sumCounts(counts: ExecutionCounts | undefined): Counts {
+  const total = emptyCounts()
+  for (const pair of Object.values(counts ?? {})) {
+    for (const c of Object.values(pair)) {
+      for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c[k] ?? 0
+    }
+  }
+  return total
 }

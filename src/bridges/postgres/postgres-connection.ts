@@ -15,7 +15,7 @@ import {
 } from '../../sdk/index.ts'
 import { groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
-import { checkpointAfter, keyedType, keyOf, planRead } from '../shared/read-plan.ts'
+import { checkpointAfter, fieldLookup, keyedType, keyOf, planRead } from '../shared/read-plan.ts'
 import type { PostgresPool, PostgresPoolClient } from './postgres-driver.ts'
 import { classifyConnectionError, classifyRecordError } from './postgres-errors.ts'
 import {
@@ -254,20 +254,7 @@ async function applyGroup(
   group: OpGroup<WriteOp['op']>,
   ops: readonly WriteOp[],
 ): Promise<(string | OpenSyncError)[]> {
-  const byName = new Map(rt.fields.map((f) => [f.name, f]))
-  const field = (name: string): PostgresFieldInfo => {
-    const f = byName.get(name)
-    if (!f) {
-      throw new OpenSyncError(
-        'OSY_FIELD_NOT_FOUND',
-        `record type "${rt.name}" has no field "${name}"`,
-        {
-          details: { recordType: rt.name, field: name },
-        },
-      )
-    }
-    return f
-  }
+  const field = fieldLookup(rt)
   const keys = rt.keyFields.map(field)
   const keyList = keys.map((k) => q(k.name)).join(', ')
   const returning = `RETURNING ${keys.map((k) => `t.${q(k.name)}`).join(', ')}`

@@ -44,20 +44,7 @@ export function planRead(
   options: ReadOptions,
   dialect: SqlDialect,
 ): ReadPlan {
-  const byName = new Map(type.fields.map((f) => [f.name, f]))
-  const field = (name: string): FieldInfo => {
-    const f = byName.get(name)
-    if (!f) {
-      throw new OpenSyncError(
-        'OSY_FIELD_NOT_FOUND',
-        `record type "${type.name}" has no field "${name}"`,
-        {
-          details: { recordType: type.name, field: name },
-        },
-      )
-    }
-    return f
-  }
+  const field = fieldLookup(type)
   if (type.keyFields.length === 0) {
     throw new OpenSyncError(
       'OSY_UNSUPPORTED',
@@ -132,6 +119,27 @@ export function keyedType<T extends RecordTypeInfo>(
     }
   }
   return { ...type, keyFields: [...keyFields] }
+}
+
+/** A lookup of a record type's fields by name that throws OSY_FIELD_NOT_FOUND for others. */
+export function fieldLookup<F extends FieldInfo>(type: {
+  readonly name: string
+  readonly fields: readonly F[]
+}): (name: string) => F {
+  const byName = new Map(type.fields.map((f) => [f.name, f]))
+  return (name) => {
+    const f = byName.get(name)
+    if (!f) {
+      throw new OpenSyncError(
+        'OSY_FIELD_NOT_FOUND',
+        `record type "${type.name}" has no field "${name}"`,
+        {
+          details: { recordType: type.name, field: name },
+        },
+      )
+    }
+    return f
+  }
 }
 
 /** Turns a task-file filter into a validated expression over the given fields. */
