@@ -126,9 +126,12 @@ export function coerceError(value: unknown, fallback: ErrorCode = 'OSY_INTERNAL'
   return new OpenSyncError(fallback, String(value))
 }
 
-/** Throws OSY_ABORTED when the signal has fired. */
+/**
+ * Throws when the signal has fired: the abort reason itself when it is an OpenSyncError (a
+ * lost lease stays OSY_LEASE_LOST), else OSY_ABORTED.
+ */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    throw new OpenSyncError('OSY_ABORTED', 'the operation was aborted', { cause: signal.reason })
-  }
+  if (!signal?.aborted) return
+  if (isOpenSyncError(signal.reason)) throw signal.reason
+  throw new OpenSyncError('OSY_ABORTED', 'the operation was aborted', { cause: signal.reason })
 }
