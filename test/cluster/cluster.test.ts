@@ -257,17 +257,7 @@ describe('cluster mode', () => {
   it('a run whose worker is killed (kill -9) is finished by another worker after the lease, with no duplicates', async () => {
     const { store, tasks, dir, url } = await cluster()
     try {
-      const files = systemsDb(dir, 'big', 20_000)
-      await tasks.save(taskYaml('big', files, '{ kind: manual }'))
-      const env = { OPENSYNC_LEASE_MS: '3000', OPENSYNC_BATCH_SIZE: '50' }
-      const pair = [startWorker(url, env), startWorker(url, env)]
-      const { id: first } = await store.executions.enqueue({ taskId: 'big', trigger: 'manual' })
-      const running = await until('the run under way', async () => {
-        const e = await store.executions.get(first)
-        return e?.status === 'running' && (await store.links.count('big', 'people-people')) >= 1_000
-          ? e
-          : undefined
-      })
+      const { files, pair, first, running } = await bigRunUnderWay(store, tasks, dir, url)
       const victim = pair.find((w) => w.pid === pidOf(running.owner))!
       victim.child.kill('SIGKILL')
       await victim.exited
@@ -291,17 +281,7 @@ describe('cluster mode', () => {
   it('a paused worker that lost its lease commits nothing once resumed', async () => {
     const { store, tasks, dir, url } = await cluster()
     try {
-      const files = systemsDb(dir, 'big', 20_000)
-      await tasks.save(taskYaml('big', files, '{ kind: manual }'))
-      const env = { OPENSYNC_LEASE_MS: '3000', OPENSYNC_BATCH_SIZE: '50' }
-      const pair = [startWorker(url, env), startWorker(url, env)]
-      const { id: first } = await store.executions.enqueue({ taskId: 'big', trigger: 'manual' })
-      const running = await until('the run under way', async () => {
-        const e = await store.executions.get(first)
-        return e?.status === 'running' && (await store.links.count('big', 'people-people')) >= 1_000
-          ? e
-          : undefined
-      })
+      const { files, pair, first, running } = await bigRunUnderWay(store, tasks, dir, url)
       const stale = pair.find((w) => w.pid === pidOf(running.owner))!
       stale.child.kill('SIGSTOP')
       // The other worker takes over and commits batches of its own.
@@ -345,3 +325,22 @@ describe('cluster mode', () => {
     }
   }, 60_000)
 })
+
+/**
+ * Two workers with a short lease and small batches, and a 20,000-record run that one of them
+ * has under way (at least 1,000 links committed).
+ */
+async function bigRunUnderWay(store: Store, tasks: TaskManager, dir: string, url: string) {
+  const files = systemsDb(dir, 'big', 20_000)
+  await tasks.save(taskYaml('big', files, '{ kind: manual }'))
+  const env = { OPENSYNC_LEASE_MS: '3000', OPENSYNC_BATCH_SIZE: '50' }
+  const pair = [startWorker(url, env), startWorker(url, env)]
+  const { id: first } = await store.executions.enqueue({ taskId: 'big', trigger: 'manual' })
+  const running = await until('the run under way', async () => {
+    const e = await store.executions.get(first)
+    return e?.status === 'running' && (await store.links.count('big', 'people-people')) >= 1_000
+      ? e
+      : undefined
+  })
+  return { files, pair, first, running }
+}
