@@ -230,7 +230,7 @@ export class PairRun {
       if (!link) unlinked.push(record)
       else if (this.#ctx.dryRun && this.#touched.has(link.keys[0])) counts.unchanged++
       else if (link.deleted === t) counts.unchanged++
-      else if (this.#sameAsBase(s, record.values, parseBase(link.base[s]))) counts.unchanged++
+      else if (this.#sameAsBase(s, record.values, baseOf(link, s))) counts.unchanged++
       else changed.push({ record, link })
     }
 
@@ -294,10 +294,7 @@ export class PairRun {
   ): Promise<RecordPlan | undefined> {
     const { pair, protocol } = this.#ctx
     const t = (1 - s) as Side
-    const bases: [Base, Base] = [
-      link ? parseBase(link.base[0]) : {},
-      link ? parseBase(link.base[1]) : {},
-    ]
+    const bases: [Base, Base] = [link ? baseOf(link, 0) : {}, link ? baseOf(link, 1) : {}]
     const next: [Base, Base] = [{ ...bases[0] }, { ...bases[1] }]
     const values: [FieldValues, FieldValues] =
       s === 0 ? [record.values, target.values] : [target.values, record.values]
@@ -498,7 +495,7 @@ export class PairRun {
         taskId: task.id,
         pairId: pair.id,
         keys,
-        base: [JSON.stringify(p.base[0]), JSON.stringify(p.base[1])],
+        base: storedBases(p.base),
         syncedAt,
         deleted: null,
       })
@@ -952,6 +949,24 @@ export class PairRun {
     }
     return true
   }
+}
+
+/**
+ * The base of both sides as stored. Mappings without transforms leave both sides with the
+ * same fingerprints; then the second is stored as `=`, halving what a link weighs.
+ */
+function storedBases(base: readonly [Base, Base]): [string, string] {
+  const first = JSON.stringify(base[0])
+  const second = JSON.stringify(base[1])
+  return [first, second === first ? SAME_AS_FIRST : second]
+}
+
+const SAME_AS_FIRST = '='
+
+/** The base of one side of a link (see {@link storedBases}). */
+function baseOf(link: Link, side: Side): Base {
+  const text = side === 1 && link.base[1] === SAME_AS_FIRST ? link.base[0] : link.base[side]
+  return parseBase(text)
 }
 
 function parseBase(text: string): Base {
