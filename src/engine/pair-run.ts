@@ -99,6 +99,13 @@ export class PairRun {
   readonly #mayHaveErrors: [boolean, boolean] = [true, true]
   /** Whether the pair had links when the run began: on a first sync no link can be stale. */
   #hadLinks = true
+  /**
+   * During the first pass of a first sync (no links, nothing recovered) no source record
+   * can be linked yet: each key comes once per pass, so the link lookup is skipped.
+   */
+  #noLinksYet = false
+  /** The other side had no record at all when this pass began: nothing to match against. */
+  #targetEmpty = false
   #created = 0
 
   constructor(ctx: PairRunContext) {
@@ -118,7 +125,13 @@ export class PairRun {
     if (pair.deletes.policy !== 'ignore') {
       for (const s of [0, 1] as const) if (pair.flows[s]) await this.#detectDeletes(s)
     }
-    for (const s of [0, 1] as const) if (pair.flows[s]) await this.#pass(s)
+    let first = true
+    for (const s of [0, 1] as const) {
+      if (!pair.flows[s]) continue
+      this.#noLinksYet = first && !this.#hadLinks
+      first = false
+      await this.#pass(s)
+    }
   }
 
   // ---------------------------------------------------------------- passes
@@ -133,7 +146,10 @@ export class PairRun {
     // never had an error at all skips the clearing.
     this.#mayHaveErrors[s] = this.#hadLinks || retry.size > 0
     for (const key of await this.#recoverIntents(s)) retry.add(key)
+    if (retry.size > 0) this.#noLinksYet = false
     const retried = retry
+    this.#targetEmpty =
+      this.#matchMappings.length > 0 && !this.#ctx.dryRun && (await this.#isEmpty((1 - s) as Side))
     if (retry.size > 0) {
       this.#ctx.protocol.log(
         'info',
@@ -218,10 +234,12 @@ export class PairRun {
     const t = (1 - s) as Side
     const counts = this.#counts(s)
     counts.read += records.length
-    const links = await this.#findLinks(
-      s,
-      records.map((r) => r.key),
-    )
+    const links = this.#noLinksYet
+      ? new Map<string, Link>()
+      : await this.#findLinks(
+          s,
+          records.map((r) => r.key),
+        )
 
     const changed: { record: SourceRecord; link: Link }[] = []
     const unlinked: SourceRecord[] = []
@@ -836,7 +854,7 @@ export class PairRun {
     records: readonly SourceRecord[],
   ): Promise<Map<string, { key: string; values: FieldValues }>> {
     const out = new Map<string, { key: string; values: FieldValues }>()
-    if (records.length === 0 || this.#matchMappings.length === 0) return out
+    if (records.length === 0 || this.#matchMappings.length === 0 || this.#targetEmpty) return out
     const t = (1 - s) as Side
     const wanted = new Map<string, string>() // match text → source key
     const sets: Record<string, Value>[] = []
@@ -920,6 +938,17 @@ export class PairRun {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** True when a side has no record at all (one key read). */
+  async #isEmpty(side: Side): Promise<boolean> {
+    const stream = this.#ctx.conns[side].read(this.#ctx.pair.sides[side].type, {
+      ...this.#keyed(side),
+      fields: [],
+      batchSize: 1,
+    })
+    for await (const batch of stream) if (batch.records.length > 0) return false
+    return true
+  }
 
   /** Read options naming a side's key fields, when the pair names them (views, keyless tables). */
   #keyed(side: Side): { keyFields?: readonly string[] } {
