@@ -697,14 +697,7 @@ export class PairRun {
           `${left.length} record(s) of ${side.type} left the filter and were unlinked`,
           pair.id,
         )
-        for (const l of left)
-          protocol.change({
-            pairId: pair.id,
-            direction: direction(s),
-            op: 'unlink',
-            sourceKey: l.keys[s],
-            targetKey: l.keys[t],
-          })
+        for (const l of left) this.#linkChange('unlink', s, l)
         if (!dryRun)
           await this.#commit((tx) =>
             tx.links.remove(
@@ -727,14 +720,7 @@ export class PairRun {
           keys: gone.slice(0, 100).map((l) => l.keys[t]),
         },
       )
-      for (const l of gone)
-        protocol.change({
-          pairId: pair.id,
-          direction: direction(s),
-          op: 'flag',
-          sourceKey: l.keys[s],
-          targetKey: l.keys[t],
-        })
+      for (const l of gone) this.#linkChange('flag', s, l)
       if (!dryRun)
         await this.#commit((tx) => tx.links.upsert(gone.map((l) => ({ ...l, deleted: s }))))
       return
@@ -761,13 +747,7 @@ export class PairRun {
         const r = results[i]!
         if (r.ok) {
           done.push(l)
-          protocol.change({
-            pairId: pair.id,
-            direction: direction(s),
-            op: 'delete',
-            sourceKey: l.keys[s],
-            targetKey: l.keys[t],
-          })
+          this.#linkChange('delete', s, l)
         } else {
           counts.errors++
           protocol.log(
@@ -954,6 +934,18 @@ export class PairRun {
   #keyed(side: Side): { keyFields?: readonly string[] } {
     const key = this.#ctx.pair.sides[side].key
     return key ? { keyFields: key } : {}
+  }
+
+  /** Records a change that concerns a whole link (unlinked, flagged, deleted) for the report. */
+  #linkChange(op: 'unlink' | 'flag' | 'delete', s: Side, link: Link): void {
+    const t = (1 - s) as Side
+    this.#ctx.protocol.change({
+      pairId: this.#ctx.pair.id,
+      direction: direction(s),
+      op,
+      sourceKey: link.keys[s],
+      targetKey: link.keys[t],
+    })
   }
 
   /** One store transaction, fenced: a run that lost its lease commits nothing. */

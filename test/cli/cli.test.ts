@@ -8,7 +8,7 @@ import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ProgressLine, type ProgressStream } from '../../src/cli/progress.ts'
 import type { PairProgress } from '../../src/engine/pair-run.ts'
-import type { Counts } from '../../src/engine/protocol.ts'
+import { type Counts, emptyCounts } from '../../src/engine/protocol.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/opensync.js', import.meta.url))
 
@@ -626,17 +626,7 @@ pairs:
 })
 
 describe('ProgressLine', () => {
-  const counts = (over: Partial<Counts>): Counts => ({
-    read: 0,
-    created: 0,
-    updated: 0,
-    deleted: 0,
-    unchanged: 0,
-    conflicts: 0,
-    errors: 0,
-    unlinked: 0,
-    ...over,
-  })
+  const counts = (over: Partial<Counts>): Counts => ({ ...emptyCounts(), ...over })
   const fake = (isTTY: boolean, columns = 80) => {
     const writes: string[] = []
     const stream: ProgressStream = { isTTY, columns, write: (t: string) => writes.push(t) }
