@@ -107,6 +107,12 @@ export class PairRun {
   /** The other side had no record at all when this pass began: nothing to match against. */
   #targetEmpty = false
   #created = 0
+  /**
+   * The commit of the batch before, still in flight while this batch is looked up, planned
+   * and written (see {@link PairRun.#enqueueCommit}), with the source and target keys it
+   * links: a lookup that meets one of them waits for that commit first.
+   */
+  #inFlight: { done: Promise<void>; sources: Set<string>; targets: Set<string> } | undefined
 
   constructor(ctx: PairRunContext) {
     this.#ctx = ctx
@@ -156,8 +162,13 @@ export class PairRun {
         `retrying ${retry.size} record(s) of ${side.type} that failed or were interrupted before`,
         pair.id,
       )
-      for (const chunk of chunks([...retry], batchSize)) {
-        await this.#processBatch(s, await this.#readByKeys(s, chunk), undefined)
+      try {
+        for (const chunk of chunks([...retry], batchSize)) {
+          await this.#processBatch(s, await this.#readByKeys(s, chunk), undefined)
+        }
+        await this.#settle()
+      } finally {
+        await this.#settle().catch(() => {})
       }
     }
 
@@ -185,16 +196,22 @@ export class PairRun {
       batchSize,
       ...(signal ? { signal } : {}),
     })
-    for await (const batch of readAhead(stream)) {
-      throwIfAborted(signal)
-      // A record retried above is not processed twice when the cursor reads it again.
-      const records =
-        retried.size > 0 ? batch.records.filter((r) => !retried.has(r.key)) : batch.records
-      const checkpoint: StoredCheckpoint | undefined = batch.checkpoint
-        ? { ...batch.checkpoint, readAt }
-        : undefined
-      await this.#processBatch(s, records, checkpoint)
-      this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'read', counts })
+    try {
+      for await (const batch of readAhead(stream)) {
+        throwIfAborted(signal)
+        // A record retried above is not processed twice when the cursor reads it again.
+        const records =
+          retried.size > 0 ? batch.records.filter((r) => !retried.has(r.key)) : batch.records
+        const checkpoint: StoredCheckpoint | undefined = batch.checkpoint
+          ? { ...batch.checkpoint, readAt }
+          : undefined
+        await this.#processBatch(s, records, checkpoint)
+        this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'read', counts })
+      }
+      await this.#settle()
+    } finally {
+      // A failed batch still lets the one before it finish committing: its writes landed.
+      await this.#settle().catch(() => {})
     }
   }
 
@@ -234,12 +251,15 @@ export class PairRun {
     const t = (1 - s) as Side
     const counts = this.#counts(s)
     counts.read += records.length
-    const links = this.#noLinksYet
-      ? new Map<string, Link>()
-      : await this.#findLinks(
-          s,
-          records.map((r) => r.key),
-        )
+    const keys = records.map((r) => r.key)
+    if (this.#inFlight && keys.some((k) => this.#inFlight!.sources.has(k))) await this.#settle()
+    let links = this.#noLinksYet ? new Map<string, Link>() : await this.#findLinks(s, keys)
+    // A link pointing at a key the batch in flight creates is stale (the key was reused);
+    // that commit removes it, so wait for it and look again.
+    if (this.#inFlight && [...links.values()].some((l) => this.#inFlight!.targets.has(l.keys[t]))) {
+      await this.#settle()
+      links = await this.#findLinks(s, keys)
+    }
 
     const changed: { record: SourceRecord; link: Link }[] = []
     const unlinked: SourceRecord[] = []
@@ -582,65 +602,100 @@ export class PairRun {
     }
     const okKeys = plans.filter((p) => !failed.has(p.sourceKey)).map((p) => p.sourceKey)
     this.#ctx.probe?.('after-write', pair.id)
-    await this.#commit(async (tx) => {
-      if (toUnlink.length > 0)
-        await tx.links.remove(
-          task.id,
-          pair.id,
-          s,
-          toUnlink.map((l) => l.keys[s]),
-        )
-      // A created record's key may have belonged to a record deleted since (reused ids):
-      // the stale link has to go, or the new one would collide with it.
-      const createdKeys = plans.filter(
-        (p) => p.toTarget?.op === 'create' && p.targetKey !== undefined && !failed.has(p.sourceKey),
-      )
-      if (createdKeys.length > 0 && this.#hadLinks) {
-        const stale = await tx.links.remove(
-          task.id,
-          pair.id,
-          t,
-          createdKeys.map((p) => p.targetKey!),
-        )
-        if (stale > 0)
-          protocol.log(
-            'warn',
-            `${stale} link(s) pointed at ${pair.sides[t].type} keys that were reused by new records; replaced`,
+    const sources = new Set(plans.map((p) => p.sourceKey))
+    for (const l of toUnlink) sources.add(l.keys[s])
+    const targets = new Set(links.map((l) => l.keys[t]))
+    await this.#enqueueCommit(sources, targets, () =>
+      this.#commit(async (tx) => {
+        if (toUnlink.length > 0)
+          await tx.links.remove(
+            task.id,
             pair.id,
+            s,
+            toUnlink.map((l) => l.keys[s]),
           )
-      }
-      if (links.length > 0) await tx.links.upsert(links)
-      if (intentIds.length > 0) await tx.intents.remove(intentIds)
-      if (failed.size > 0) {
-        this.#mayHaveErrors[s] = true
-        const recorded = await tx.recordErrors.record(
-          [...failed].map(([key, error]) => ({
-            taskId: task.id,
-            pairId: pair.id,
-            direction: s,
-            key,
-            code: error.code,
-            message: error.message,
-          })),
-          quarantineAfter,
+        // A created record's key may have belonged to a record deleted since (reused ids):
+        // the stale link has to go, or the new one would collide with it.
+        const createdKeys = plans.filter(
+          (p) =>
+            p.toTarget?.op === 'create' && p.targetKey !== undefined && !failed.has(p.sourceKey),
         )
-        for (const r of recorded) {
-          if (r.quarantined)
+        if (createdKeys.length > 0 && this.#hadLinks) {
+          const stale = await tx.links.remove(
+            task.id,
+            pair.id,
+            t,
+            createdKeys.map((p) => p.targetKey!),
+          )
+          if (stale > 0)
             protocol.log(
-              'error',
-              `record ${r.key} of ${pair.sides[s].type} quarantined after ${r.attempts} failed attempts`,
+              'warn',
+              `${stale} link(s) pointed at ${pair.sides[t].type} keys that were reused by new records; replaced`,
               pair.id,
             )
         }
-      }
-      if (okKeys.length > 0 && this.#mayHaveErrors[s]) {
-        await tx.recordErrors.clear(task.id, pair.id, s, okKeys)
-      }
-      if (conflicts.length > 0) await tx.conflicts.park(conflicts)
-      if (checkpoint) await tx.checkpoints.set(task.id, pair.id, s, checkpoint)
+        if (links.length > 0) await tx.links.upsert(links)
+        if (intentIds.length > 0) await tx.intents.remove(intentIds)
+        if (failed.size > 0) {
+          this.#mayHaveErrors[s] = true
+          const recorded = await tx.recordErrors.record(
+            [...failed].map(([key, error]) => ({
+              taskId: task.id,
+              pairId: pair.id,
+              direction: s,
+              key,
+              code: error.code,
+              message: error.message,
+            })),
+            quarantineAfter,
+          )
+          for (const r of recorded) {
+            if (r.quarantined)
+              protocol.log(
+                'error',
+                `record ${r.key} of ${pair.sides[s].type} quarantined after ${r.attempts} failed attempts`,
+                pair.id,
+              )
+          }
+        }
+        if (okKeys.length > 0 && this.#mayHaveErrors[s]) {
+          await tx.recordErrors.clear(task.id, pair.id, s, okKeys)
+        }
+        if (conflicts.length > 0) await tx.conflicts.park(conflicts)
+        if (checkpoint) await tx.checkpoints.set(task.id, pair.id, s, checkpoint)
+      }),
+    )
+  }
+
+  /**
+   * Starts a batch's commit and returns once the commit of the batch before has landed, so
+   * batch N commits while batch N+1 is looked up, planned and written — the store and the
+   * target work at the same time. Commits stay in batch order (checkpoints only move
+   * forward) and at most one is in flight; a lookup that meets the keys it links waits for
+   * it (see #processBatch, #matchTargets). A crash may lose the batch being written and the
+   * one committing: both are reread from the last checkpoint and converge like any batch.
+   */
+  async #enqueueCommit(
+    sources: Set<string>,
+    targets: Set<string>,
+    commit: () => Promise<void>,
+  ): Promise<void> {
+    await this.#settle()
+    const done = commit().then(async () => {
+      this.#ctx.probe?.('after-commit', this.#ctx.pair.id)
+      await this.#ctx.flush()
     })
-    this.#ctx.probe?.('after-commit', pair.id)
-    await this.#ctx.flush()
+    // Awaited by #settle; until then a failure must not count as unhandled.
+    done.catch(() => {})
+    this.#inFlight = { done, sources, targets }
+  }
+
+  /** Waits for the commit in flight, if any; its failure is this run's failure. */
+  async #settle(): Promise<void> {
+    const inFlight = this.#inFlight
+    if (!inFlight) return
+    this.#inFlight = undefined
+    await inFlight.done
   }
 
   // ---------------------------------------------------------------- deletes
@@ -863,8 +918,10 @@ export class PairRun {
     if (candidates.size === 0) return out
     const alreadyLinked = await this.#findLinks(t, [...candidates.keys()])
     const fields = this.#matchMappings.flatMap((m) => m.fields[t])
+    const claimed = this.#inFlight?.targets
     for (const c of candidates.values()) {
-      if (alreadyLinked.has(c.key)) continue
+      // Linked, or about to be by the batch whose commit is in flight.
+      if (alreadyLinked.has(c.key) || claimed?.has(c.key)) continue
       const text = matchText(pick(c.values, fields))
       const sourceKey = text !== undefined ? wanted.get(text) : undefined
       if (sourceKey && !out.has(sourceKey)) {
