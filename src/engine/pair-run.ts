@@ -68,6 +68,9 @@ const LOOKUP_CHUNK = 500
 
 type Base = Record<string, Fingerprint>
 
+/** A record's plan, made synchronously unless a transform is asynchronous. */
+type Planned = RecordPlan | undefined | Promise<RecordPlan | undefined>
+
 /** What one source record turned into: the ops it needs and the link to store once they land. */
 interface RecordPlan {
   readonly sourceKey: string
@@ -76,8 +79,8 @@ interface RecordPlan {
   readonly base: [Base, Base]
   toTarget?: WriteOp
   toSource?: WriteOp
-  /** Values that identify the record on the target side, for crash recovery of a create. */
-  match?: Record<string, Value>
+  /** Both bases are the same fingerprints (stored once, see storedBases). */
+  readonly sameBases?: boolean
   readonly conflicts: { mapping: string; values: [unknown, unknown] }[]
 }
 
@@ -281,33 +284,46 @@ export class PairRun {
     const failures: { key: string; error: OpenSyncError }[] = []
     const toUnlink: Link[] = []
 
-    const plan = async (record: SourceRecord, fn: () => Promise<RecordPlan | undefined>) => {
-      try {
-        const p = await fn()
+    // Plans are made synchronously unless a transform is asynchronous (JSONata): a million
+    // records should not cost a million promises.
+    const plan = (record: SourceRecord, fn: () => Planned): Promise<void> | undefined => {
+      const done = (p: RecordPlan | undefined) => {
         if (p) plans.push(p)
-      } catch (error) {
+      }
+      const fail = (error: unknown) => {
         failures.push({ key: record.key, error: coerceError(error) })
       }
+      try {
+        const p = fn()
+        if (p instanceof Promise) return p.then(done, fail)
+        done(p)
+      } catch (error) {
+        fail(error)
+      }
+      return undefined
     }
     for (const { record, link } of changed) {
       const target = targets.get(link.keys[t])
       if (target) {
-        await plan(record, () =>
+        const waiting = plan(record, () =>
           this.#merge(s, record, { key: link.keys[t], values: target }, link),
         )
+        if (waiting) await waiting
       } else if (pair.deletes.policy === 'propagate') {
         // The other side's record is gone: delete detection decides, not this pass.
         counts.unchanged++
       } else {
         toUnlink.push(link)
-        await plan(record, () => this.#create(s, record))
+        const waiting = plan(record, () => this.#create(s, record))
+        if (waiting) await waiting
       }
     }
     for (const record of unlinked) {
       const match = matches.get(record.key)
-      await plan(record, () =>
+      const waiting = plan(record, () =>
         match ? this.#merge(s, record, match, undefined) : this.#create(s, record),
       )
+      if (waiting) await waiting
     }
     for (const f of failures)
       protocol.log(
@@ -347,7 +363,7 @@ export class PairRun {
         const from: Side = changed[0] ? 0 : 1
         const to = (1 - from) as Side
         if (pair.flows[from]) {
-          const out = await m.convert(from, pick(values[from], m.fields[from]))
+          const out = await m.convert(from, values[from])
           Object.assign(writes[to], out)
           next[to][m.id] = this.#fp(to, out, m)
         }
@@ -355,13 +371,13 @@ export class PairRun {
         continue
       }
       // Changed on both sides (or first sync): equal after mapping is no conflict.
-      const from0 = pair.flows[0] ? await m.convert(0, pick(values[0], m.fields[0])) : undefined
+      const from0 = pair.flows[0] ? await m.convert(0, values[0]) : undefined
       if (from0 && this.#fp(1, from0, m) === now[1]) {
         next[0][m.id] = now[0]
         next[1][m.id] = now[1]
         continue
       }
-      const from1 = pair.flows[1] ? await m.convert(1, pick(values[1], m.fields[1])) : undefined
+      const from1 = pair.flows[1] ? await m.convert(1, values[1]) : undefined
       if (from1 && this.#fp(0, from1, m) === now[0]) {
         next[0][m.id] = now[0]
         next[1][m.id] = now[1]
@@ -420,28 +436,55 @@ export class PairRun {
   }
 
   /** Plans the create of a source record on the other side. */
-  async #create(s: Side, record: SourceRecord): Promise<RecordPlan> {
+  #create(s: Side, record: SourceRecord): Planned {
+    const converted = this.#convertAll(s, record.values)
+    return converted instanceof Promise
+      ? converted.then((c) => this.#createPlan(s, record, c))
+      : this.#createPlan(s, record, converted)
+  }
+
+  #createPlan(s: Side, record: SourceRecord, converted: readonly FieldValues[]): RecordPlan {
     const { pair } = this.#ctx
     const t = (1 - s) as Side
     const out: Record<string, Value> = {}
     const base: [Base, Base] = [{}, {}]
-    for (const m of pair.mappings) {
-      const converted = await m.convert(s, pick(record.values, m.fields[s]))
-      Object.assign(out, converted)
-      base[s][m.id] = this.#fp(s, record.values, m)
-      base[t][m.id] = this.#fp(t, converted, m)
+    let same = true
+    const { mappings } = pair
+    for (let i = 0; i < mappings.length; i++) {
+      const m = mappings[i]!
+      const c = converted[i]!
+      for (const f in c) out[f] = c[f]!
+      const fromSource = this.#fp(s, record.values, m)
+      const onTarget = this.#fp(t, c, m)
+      base[s][m.id] = fromSource
+      base[t][m.id] = onTarget
+      same &&= fromSource === onTarget
     }
     const externalId = pair.sides[t].externalId
     if (externalId) out[externalId] = record.key
-    const match: Record<string, Value> = {}
-    for (const m of this.#matchMappings) for (const f of m.fields[t]) match[f] = out[f] ?? null
     return {
       sourceKey: record.key,
       base,
+      sameBases: same,
       toTarget: { op: 'create', values: out },
-      match,
       conflicts: [],
     }
+  }
+
+  /**
+   * A record's values converted by every mapping, in mapping order: synchronously unless a
+   * transform is asynchronous (JSONata).
+   */
+  #convertAll(s: Side, values: FieldValues): FieldValues[] | Promise<FieldValues[]> {
+    const { mappings } = this.#ctx.pair
+    const out: (FieldValues | Promise<FieldValues>)[] = []
+    let pending = false
+    for (const m of mappings) {
+      const converted = m.convert(s, values)
+      if (converted instanceof Promise) pending = true
+      out.push(converted)
+    }
+    return pending ? Promise.all(out) : (out as FieldValues[])
   }
 
   // ---------------------------------------------------------------- apply
@@ -481,7 +524,7 @@ export class PairRun {
             pairId: pair.id,
             direction: s,
             sourceKey: p.sourceKey,
-            match: jsonable(p.match ?? {}),
+            match: {},
           })),
         )
       }
@@ -533,7 +576,7 @@ export class PairRun {
         taskId: task.id,
         pairId: pair.id,
         keys,
-        base: storedBases(p.base),
+        base: storedBases(p.base, p.sameBases),
         syncedAt,
         deleted: null,
       })
@@ -896,7 +939,7 @@ export class PairRun {
     for (const r of records) {
       const set: Record<string, Value> = {}
       for (const m of this.#matchMappings) {
-        Object.assign(set, await m.convert(s, pick(r.values, m.fields[s])))
+        Object.assign(set, await m.convert(s, r.values))
       }
       const text = matchText(set)
       if (text !== undefined && !wanted.has(text)) {
@@ -1033,8 +1076,9 @@ export class PairRun {
  * The base of both sides as stored. Mappings without transforms leave both sides with the
  * same fingerprints; then the second is stored as `=`, halving what a link weighs.
  */
-function storedBases(base: readonly [Base, Base]): [string, string] {
+function storedBases(base: readonly [Base, Base], same = false): [string, string] {
   const first = JSON.stringify(base[0])
+  if (same) return [first, SAME_AS_FIRST]
   const second = JSON.stringify(base[1])
   return [first, second === first ? SAME_AS_FIRST : second]
 }
