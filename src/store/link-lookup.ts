@@ -6,13 +6,13 @@ import type { LinkTable, StoreTables } from './tables.ts'
  * Looks a pair's links up by key, one statement per slice of keys, in a form the planner gets
  * right.
  *
- * Both links indexes start with `(task_id, pair_id)`, so a planner that believes a pair is
+ * Both links indexes start with the pair's ref, so a planner that believes a pair is
  * small reads every link of the pair and filters by key instead of probing the key: 10 to 20 ms
  * instead of 1 to 3 ms per 500 keys at 100,000 links, growing with the table, so a first sync
  * turns quadratic. SQLite believes it whenever it has no statistics, which is always unless
  * someone runs ANALYZE: by key0 the primary key wins anyway, and by key1 INDEXED BY names the
  * index (and fails the statement, rather than going slow, if it ever goes missing).
- * PostgreSQL believes it of a table or a task its statistics have not seen;
+ * PostgreSQL believes it of a table or a pair its statistics have not seen;
  * planner-statistics.ts keeps them current.
  */
 export interface LinkLookup {
@@ -24,12 +24,11 @@ export interface LinkLookup {
 
 const KEY_COLUMN = ['key0', 'key1'] as const
 
-/** Lookups of one pair's links by the key of `side`. */
+/** Lookups of one pair's links, by its ref (`osy_pairs.id`), by the key of `side`. */
 export function linkLookup(
   db: Kysely<StoreTables>,
   dialect: StoreDialect,
-  taskId: string,
-  pairId: string,
+  pair: number,
   side: Side,
 ): LinkLookup {
   const column = KEY_COLUMN[side]
@@ -40,18 +39,11 @@ export function linkLookup(
       : 'osy_links'
   return {
     select: (keys) =>
-      db
-        .selectFrom(table)
-        .selectAll()
-        .where('task_id', '=', taskId)
-        .where('pair_id', '=', pairId)
-        .where(column, 'in', keys)
-        .execute(),
+      db.selectFrom(table).selectAll().where('pair', '=', pair).where(column, 'in', keys).execute(),
     async delete(keys) {
       const result = await db
         .deleteFrom(table)
-        .where('task_id', '=', taskId)
-        .where('pair_id', '=', pairId)
+        .where('pair', '=', pair)
         .where(column, 'in', keys)
         .executeTakeFirst()
       return Number(result.numDeletedRows)

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely'
-import type { Migration, MigrationProvider } from 'kysely/migration'
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
 import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-service.ts'
+import * as m0003 from './migrations/0003-pairs.ts'
 import type { StoreDialect } from './store.ts'
 
 /** What a migration may branch on: column types and table options differ by dialect. */
@@ -21,6 +22,7 @@ interface StoreMigration {
 const MIGRATIONS: Readonly<Record<string, StoreMigration>> = {
   '0001-initial': m0001,
   '0002-service': m0002,
+  '0003-pairs': m0003,
 }
 
 /** The migration table names; fixed forever, since Kysely finds applied migrations by them. */
@@ -42,4 +44,22 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
       return out
     },
   }
+}
+
+/**
+ * The migrator of a store: its migrations and migration tables, in `schema` when given
+ * (PostgreSQL; `db` is then scoped to it too).
+ */
+export function storeMigrator(
+  db: Kysely<unknown>,
+  ctx: MigrationContext,
+  schema: string | undefined,
+): Migrator {
+  return new Migrator({
+    db,
+    provider: migrationProvider(ctx),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
+  })
 }

@@ -9,7 +9,6 @@ import {
   PostgresDialect,
   SqliteDialect,
 } from 'kysely'
-import { Migrator } from 'kysely/migration'
 import pg from 'pg'
 import { OpenSyncError } from '../sdk/errors.ts'
 import { checkpointRepo } from './checkpoint-repo.ts'
@@ -17,7 +16,8 @@ import { conflictRepo } from './conflict-repo.ts'
 import { executionRepo } from './execution-repo.ts'
 import { intentRepo } from './intent-repo.ts'
 import { linkRepo } from './link-repo.ts'
-import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migration-provider.ts'
+import { storeMigrator } from './migration-provider.ts'
+import type { PairRefCache } from './pair-refs.ts'
 import { type PlannerStatistics, plannerStatistics } from './planner-statistics.ts'
 import { recordErrorRepo } from './record-error-repo.ts'
 import type { Store, StoreDialect, StoreRepos } from './store.ts'
@@ -188,13 +188,7 @@ function postgresDialect(url: string): Dialect {
 
 async function migrate(db: Kysely<StoreTables>, target: Target): Promise<void> {
   const schema = target.dialect === 'postgres' ? target.schema : undefined
-  const migrator = new Migrator({
-    db,
-    provider: migrationProvider({ dialect: target.dialect }),
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: MIGRATION_LOCK_TABLE,
-    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
-  })
+  const migrator = storeMigrator(db as Kysely<unknown>, { dialect: target.dialect }, schema)
   const { error } = await migrator.migrateToLatest()
   if (error !== undefined) throw error
 }
@@ -220,10 +214,11 @@ function createStore(
 ): Store {
   // Identifies this store to the guard that refuses its own repos inside its transactions.
   const owner = {}
+  const pairs: PairRefCache = new Map()
   let closing: Promise<void> | undefined
   return {
     dialect,
-    ...createRepos(rootContext(db, dialect, owner, statistics)),
+    ...createRepos(rootContext(db, dialect, owner, statistics, pairs)),
 
     async transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {
       if (isInsideTransaction(owner)) {
@@ -238,7 +233,7 @@ function createStore(
       try {
         result = await db.transaction().execute((trx) =>
           insideTransaction(owner, async () => {
-            const tx = transactionContext(trx, db, dialect, statistics)
+            const tx = transactionContext(trx, db, dialect, statistics, pairs)
             afterCommit = tx.afterCommit
             try {
               return await fn(createRepos(tx.ctx))

@@ -5,9 +5,9 @@ import type { StoreTables } from './tables.ts'
 /**
  * Keeps PostgreSQL's statistics of the links table in step with a pair's growth.
  *
- * PostgreSQL estimates `task_id = ? and pair_id = ?` from its statistics, and a task they have
- * not seen (a table never analyzed, or a new task's first sync into a store that holds others)
- * counts as nearly absent. The planner then finds 500 links by reading every link of the pair
+ * PostgreSQL estimates `pair = ?` from its statistics, and a pair they have not seen (a table
+ * never analyzed, or a new pair's first sync into a store that holds others) counts as nearly
+ * absent. The planner then finds 500 links by reading every link of the pair
  * and filtering (see link-lookup.ts). Autovacuum re-analyzes only after a tenth of the table
  * has changed, which in a large store can be a whole first sync later.
  *

@@ -1,6 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Kysely } from 'kysely'
 import { OpenSyncError } from '../sdk/errors.ts'
+import {
+  type PairRefCache,
+  type PairRefs,
+  storePairRefs,
+  transactionPairRefs,
+} from './pair-refs.ts'
 import type { PlannerStatistics } from './planner-statistics.ts'
 import type { StoreDialect } from './store.ts'
 import { storeError } from './store-errors.ts'
@@ -23,6 +29,8 @@ export interface RepoContext {
   ): Promise<T>
   /** Reports links written per pair, so planner statistics follow the pairs' growth. */
   linksWritten(pairs: ReadonlyMap<string, PairGrowth>): Promise<void>
+  /** The refs of pairs in the links table, as this connection may keep them. */
+  readonly pairs: PairRefs
 }
 
 /** How many links a write put into one pair. */
@@ -64,6 +72,7 @@ export function rootContext(
   dialect: StoreDialect,
   owner: object,
   statistics: PlannerStatistics,
+  pairCache: PairRefCache,
 ): RepoContext {
   const run = async <T>(operation: string, fn: (db: Kysely<StoreTables>) => Promise<T>) => {
     if (isInsideTransaction(owner)) throw misuse(operation)
@@ -81,20 +90,24 @@ export function rootContext(
     async linksWritten(pairs) {
       if (due(statistics, pairs)) await statistics.analyzeLinks(db)
     },
+    pairs: storePairRefs(pairCache),
   }
 }
 
 /**
  * The context of one transaction: every statement runs on its connection. `afterCommit` runs
- * what waits for the commit: ANALYZE inside the transaction would hold its lock on the table
- * until then, and the statistics only matter to the next batch.
+ * what waits for the commit: the pair refs the transaction created become the store's (before,
+ * a rollback could still take their rows away), and ANALYZE inside the transaction would hold
+ * its lock on the table until then, while the statistics only matter to the next batch.
  */
 export function transactionContext(
   db: Kysely<StoreTables>,
   root: Kysely<StoreTables>,
   dialect: StoreDialect,
   statistics: PlannerStatistics,
+  pairCache: PairRefCache,
 ): { readonly ctx: RepoContext; afterCommit(): Promise<void> } {
+  const pairs = transactionPairRefs(pairCache)
   let analyze = false
   const run = async <T>(operation: string, fn: (db: Kysely<StoreTables>) => Promise<T>) => {
     try {
@@ -108,11 +121,13 @@ export function transactionContext(
       dialect,
       run,
       write: (operation, _statements, fn) => run(operation, fn),
-      async linksWritten(pairs) {
-        analyze = due(statistics, pairs) || analyze
+      async linksWritten(growth) {
+        analyze = due(statistics, growth) || analyze
       },
+      pairs: pairs.refs,
     },
     afterCommit: async () => {
+      pairs.commit()
       if (analyze) await statistics.analyzeLinks(root)
     },
   }

@@ -5,6 +5,7 @@ import type { Generated } from 'kysely'
  * text, timestamps are ISO text, booleans and sides are integers, so one query serves both.
  */
 export interface StoreTables {
+  readonly osy_pairs: PairTable
   readonly osy_links: LinkTable
   readonly osy_checkpoints: CheckpointTable
   readonly osy_executions: ExecutionTable
@@ -16,10 +17,18 @@ export interface StoreTables {
   readonly osy_task_defs: TaskDefTable
 }
 
-/** One link; primary key (task_id, pair_id, key0), unique (task_id, pair_id, key1). */
-export interface LinkTable {
+/** A pair of a task that has links; unique (task_id, pair_id). */
+export interface PairTable {
+  /** The pair's ref in osy_links; never reused, so a stale ref names no other pair. */
+  id: Generated<number>
   task_id: string
   pair_id: string
+}
+
+/** One link; primary key (pair, key0), unique (pair, key1). */
+export interface LinkTable {
+  /** The `osy_pairs.id` of the link's task and pair. */
+  pair: number
   key0: string
   key1: string
   /** JSON text of the per-field hashes of side 0, opaque to the store. */

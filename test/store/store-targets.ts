@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { LogEvent } from 'kysely'
+import { Kysely, type LogEvent, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import type { StoreOptions } from '../../src/store/index.ts'
+import { storeMigrator } from '../../src/store/migration-provider.ts'
 
 /** The test server: `PG_URL` or the local trust-auth cluster. */
 export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -29,6 +30,8 @@ export interface Target {
   explain(statement: Statement): Promise<string[]>
   /** How often the links table's planner statistics were gathered (SQLite keeps none: 0). */
   linksAnalyzed(): Promise<number>
+  /** Applies the store's migrations up to and including `name`, as an older release would. */
+  migrateTo(name: string): Promise<void>
   teardown(): Promise<void>
 }
 
@@ -65,6 +68,16 @@ export const dialects: readonly Dialect[] = [
         },
         async linksAnalyzed() {
           return 0
+        },
+        async migrateTo(name) {
+          const kysely = new Kysely<unknown>({
+            dialect: new SqliteDialect({ database: new Database(file) }),
+          })
+          try {
+            await migrateTo(kysely, 'sqlite', undefined, name)
+          } finally {
+            await kysely.destroy()
+          }
         },
         async teardown() {
           raw?.close()
@@ -110,6 +123,16 @@ export const dialects: readonly Dialect[] = [
           )
           return Number(rows[0]?.analyze_count ?? 0)
         },
+        async migrateTo(name) {
+          const kysely = new Kysely<unknown>({
+            dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: PG_URL }) }),
+          })
+          try {
+            await migrateTo(kysely.withSchema(schema), 'postgres', schema, name)
+          } finally {
+            await kysely.destroy()
+          }
+        },
         async teardown() {
           await client.query(`drop schema if exists "${schema}" cascade`)
           await client.end()
@@ -120,6 +143,16 @@ export const dialects: readonly Dialect[] = [
     keyLookup: (column) => new RegExp(`Index Cond: .*\\b${column} = `),
   },
 ]
+
+async function migrateTo(
+  db: Kysely<unknown>,
+  dialect: 'sqlite' | 'postgres',
+  schema: string | undefined,
+  name: string,
+): Promise<void> {
+  const { error } = await storeMigrator(db, { dialect }, schema).migrateTo(name)
+  if (error !== undefined) throw error
+}
 
 /** Collects the statements the store sends while a piece of code runs. */
 export class Recorder {

@@ -80,7 +80,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     try {
       expect(statements.filter((s) => /^\s*(create|alter|drop)\b/i.test(s.sql))).toEqual([])
       const applied = await target.query('select name from osy_migrations order by name')
-      expect(applied.map((r) => r.name)).toEqual(['0001-initial', '0002-service'])
+      expect(applied.map((r) => r.name)).toEqual(['0001-initial', '0002-service', '0003-pairs'])
       // Both stores see the same data.
       const taskId = newTask()
       await store.tasks.touch(taskId)
@@ -134,6 +134,26 @@ describe.each(dialects)('store on $name', (dialect) => {
       expect(live?.deleted).toBeUndefined()
     })
 
+    it('keeps keys and base state byte for byte, whatever characters they hold', async () => {
+      const taskId = newTask()
+      const odd = ['Zoë "Q" \\ back', '東京,{x}', '😀 NULL', "it's", 'NULL', '', ' ']
+      const links = odd.map((key, i) =>
+        link(taskId, 'people', i, {
+          keys: [key, `${key}|1`],
+          base: [JSON.stringify({ name: key, n: `a\\"b${i}` }), key],
+          ...(i % 2 === 0 ? {} : { deleted: 1 as const }),
+        }),
+      )
+      await store.links.upsert(links)
+      const found = await store.links.find(
+        taskId,
+        'people',
+        1,
+        odd.map((k) => `${k}|1`),
+      )
+      expect(odd.map((k) => found.get(`${k}|1`))).toEqual(links)
+    })
+
     it('takes the last of repeated links in one batch', async () => {
       const taskId = newTask()
       const first = link(taskId, 'people', 1)
@@ -180,6 +200,31 @@ describe.each(dialects)('store on $name', (dialect) => {
       ).toBe(true)
       expect(statements).toHaveLength(3)
       expect(statements.some((s) => /\boffset\b/i.test(s.sql))).toBe(false)
+    })
+
+    it('tells whether a pair has links, and creates no pair to answer', async () => {
+      const taskId = newTask()
+      const pairRows = async () =>
+        target.query(`select pair_id from osy_pairs where task_id = '${taskId}' order by pair_id`)
+      expect(await store.links.exists(taskId, 'people')).toBe(false)
+      // Reads and removals of a pair that has no row find nothing and leave no row behind.
+      expect(await store.links.find(taskId, 'people', 1, ['b1'])).toEqual(new Map())
+      expect(await store.links.remove(taskId, 'people', 0, ['a1'])).toBe(0)
+      expect(await store.links.count(taskId, 'people')).toBe(0)
+      for await (const _ of store.links.scan(taskId, 'people')) expect.unreachable()
+      expect(await pairRows()).toEqual([])
+
+      await store.links.upsert([link(taskId, 'people', 1), link(taskId, 'people', 2)])
+      expect(await store.links.exists(taskId, 'people')).toBe(true)
+      expect(await store.links.exists(taskId, 'orders')).toBe(false)
+      expect(await store.links.exists(newTask(), 'people')).toBe(false)
+      // A tombstone is a link too.
+      await store.links.remove(taskId, 'people', 0, ['a1'])
+      await store.links.upsert([link(taskId, 'people', 2, { deleted: 0 })])
+      expect(await store.links.exists(taskId, 'people')).toBe(true)
+      await store.links.remove(taskId, 'people', 1, ['b2'])
+      expect(await store.links.exists(taskId, 'people')).toBe(false)
+      expect(await pairRows()).toEqual([{ pair_id: 'people' }])
     })
 
     it('scans an empty pair without yielding', async () => {
@@ -492,8 +537,19 @@ describe.each(dialects)('store on $name', (dialect) => {
       await store.tasks.touch(taskId)
     }
 
+    const pairsOf = async (taskId: string) =>
+      (await target.query(`select id from osy_pairs where task_id = '${taskId}'`)).map((r) => r.id)
+    const linksOf = async (refs: unknown[]) =>
+      target.query(`select * from osy_links where pair in (${refs.join(', ')})`)
+    const goneRefs = await pairsOf(gone)
+    expect(goneRefs).toHaveLength(2)
+    expect(await linksOf(goneRefs)).toHaveLength(2)
+
     await store.links.removeTask(gone)
 
+    expect(await pairsOf(gone)).toEqual([])
+    expect(await linksOf(goneRefs)).toEqual([])
+    expect(await store.links.exists(gone, 'people')).toBe(false)
     expect(await store.links.count(gone, 'people')).toBe(0)
     expect(await store.links.count(gone, 'orders')).toBe(0)
     expect(await store.checkpoints.get(gone, 'people', 0)).toBeUndefined()
@@ -504,7 +560,6 @@ describe.each(dialects)('store on $name', (dialect) => {
     expect(await store.executions.logs(executions.get(gone)!)).toEqual([])
     expect(await store.tasks.get(gone)).toBeUndefined()
     for (const table of [
-      'osy_links',
       'osy_checkpoints',
       'osy_record_errors',
       'osy_conflicts',
@@ -516,6 +571,8 @@ describe.each(dialects)('store on $name', (dialect) => {
     }
 
     expect(await store.links.count(kept, 'people')).toBe(1)
+    expect(await store.links.count(kept, 'orders')).toBe(1)
+    expect(await pairsOf(kept)).toHaveLength(2)
     expect(await store.checkpoints.get(kept, 'people', 0)).toBeDefined()
     expect(await store.recordErrors.list(kept)).toHaveLength(1)
     expect(await store.conflicts.open(kept)).toHaveLength(1)
@@ -642,6 +699,8 @@ describe.each(dialects)('store on $name', (dialect) => {
       ['links.find by key1', () => store.links.find(taskId, 'people', 1, sample(1)), 'key1'],
       ['links.remove by key0', () => store.links.remove(taskId, 'people', 0, ['a-', 'a+']), 'key0'],
       ['links.remove by key1', () => store.links.remove(taskId, 'people', 1, ['b-', 'b+']), 'key1'],
+      ['links.exists', () => store.links.exists(taskId, 'people')],
+      ['links.count', () => store.links.count(taskId, 'people')],
       [
         'links.scan',
         async () => {
