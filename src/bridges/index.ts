@@ -1,7 +1,9 @@
 import { type Bridge, BridgeRegistry } from '../sdk/index.ts'
-import { mysqlBridge } from './mysql/index.ts'
-import { postgresBridge } from './postgres/index.ts'
-import { sqliteBridge } from './sqlite/index.ts'
+// The bridge definitions only, not the folders' index.ts: each bridge loads its driver and
+// connection code when it first connects, so a registry costs no driver's memory.
+import { mysqlBridge } from './mysql/mysql-bridge.ts'
+import { postgresBridge } from './postgres/postgres-bridge.ts'
+import { sqliteBridge } from './sqlite/sqlite-bridge.ts'
 
 /** The bridges that ship with OpenSync. */
 export const builtinBridges: readonly Bridge[] = [postgresBridge, mysqlBridge, sqliteBridge]

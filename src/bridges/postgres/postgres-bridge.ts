@@ -1,4 +1,3 @@
-import pg from 'pg'
 import {
   type Bridge,
   type BridgeContext,
@@ -6,9 +5,7 @@ import {
   type FieldSpec,
   resolveConnectionValues,
 } from '../../sdk/index.ts'
-import { PostgresConnection } from './postgres-connection.ts'
 import type { PostgresPool } from './postgres-driver.ts'
-import { typeParsers } from './postgres-values.ts'
 
 /** The connection form of the PostgreSQL bridge. */
 export const postgresConnectionFields: readonly FieldSpec[] = [
@@ -56,6 +53,13 @@ export const postgresBridge: Bridge = {
   async connect(values: ConnectionValues, _ctx: BridgeContext) {
     const v = resolveConnectionValues(postgresConnectionFields, values)
     const base = v.url ? { connectionString: String(v.url) } : {}
+    // The driver and the connection code load with the first connection, so a process that
+    // connects to no PostgreSQL system never loads them.
+    const [{ default: pg }, { PostgresConnection }, { typeParsers }] = await Promise.all([
+      import('pg'),
+      import('./postgres-connection.ts'),
+      import('./postgres-values.ts'),
+    ])
     const pool = new pg.Pool({
       ...base,
       ...(v.url ? {} : { host: String(v.host), port: Number(v.port), user: String(v.user) }),

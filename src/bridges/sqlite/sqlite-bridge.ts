@@ -8,8 +8,6 @@ import {
   resolveConnectionValues,
   throwIfAborted,
 } from '../../sdk/index.ts'
-import { SqliteConnection } from './sqlite-connection.ts'
-import { openBetterSqlite3 } from './sqlite-driver.ts'
 
 /** The connection form of the SQLite bridge. */
 export const sqliteConnectionFields: readonly FieldSpec[] = [
@@ -87,6 +85,12 @@ export const sqliteBridge: Bridge = {
         { details: { field: 'busyTimeout' } },
       )
     }
+    // The driver and the connection code load with the first connection, so a process that
+    // connects to no SQLite system never loads them.
+    const [{ SqliteConnection }, { openBetterSqlite3 }] = await Promise.all([
+      import('./sqlite-connection.ts'),
+      import('./sqlite-driver.ts'),
+    ])
     return new SqliteConnection({
       file: resolve(file),
       create: v.create === true,
