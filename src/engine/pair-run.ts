@@ -128,7 +128,7 @@ export class PairRun {
 
   async run(): Promise<void> {
     const { pair, task, store } = this.#ctx
-    this.#hadLinks = (await store.links.count(task.id, pair.id)) > 0
+    this.#hadLinks = await store.links.exists(task.id, pair.id)
     // Deletes first: a system may hand a deleted record's key to a new record (SQLite reuses
     // rowids), and the stale link must be gone before a create claims that key.
     if (pair.deletes.policy !== 'ignore') {
@@ -749,7 +749,7 @@ export class PairRun {
     const t = (1 - s) as Side
     const side = pair.sides[s]
     const counts = this.#counts(s)
-    if ((await store.links.count(task.id, pair.id)) === 0) return
+    if (!(await store.links.exists(task.id, pair.id))) return
     const present = new Set<string>()
     const scan = conns[s].readKeys
       ? conns[s].readKeys!(side.type, {
