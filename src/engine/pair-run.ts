@@ -165,14 +165,11 @@ export class PairRun {
         `retrying ${retry.size} record(s) of ${side.type} that failed or were interrupted before`,
         pair.id,
       )
-      try {
+      await this.#pipelined(async () => {
         for (const chunk of chunks([...retry], batchSize)) {
           await this.#processBatch(s, await this.#readByKeys(s, chunk), undefined)
         }
-        await this.#settle()
-      } finally {
-        await this.#settle().catch(() => {})
-      }
+      })
     }
 
     const readAt = new Date().toISOString()
@@ -199,7 +196,7 @@ export class PairRun {
       batchSize,
       ...(signal ? { signal } : {}),
     })
-    try {
+    await this.#pipelined(async () => {
       for await (const batch of readAhead(stream)) {
         throwIfAborted(signal)
         // A record retried above is not processed twice when the cursor reads it again.
@@ -211,11 +208,7 @@ export class PairRun {
         await this.#processBatch(s, records, checkpoint)
         this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'read', counts })
       }
-      await this.#settle()
-    } finally {
-      // A failed batch still lets the one before it finish committing: its writes landed.
-      await this.#settle().catch(() => {})
-    }
+    })
   }
 
   /**
@@ -731,6 +724,19 @@ export class PairRun {
     // Awaited by #settle; until then a failure must not count as unhandled.
     done.catch(() => {})
     this.#inFlight = { done, sources, targets }
+  }
+
+  /**
+   * Runs batches whose commits overlap the next batch, and returns once the last commit has
+   * landed. A failed batch still lets the one before it finish committing: its writes landed.
+   */
+  async #pipelined(batches: () => Promise<void>): Promise<void> {
+    try {
+      await batches()
+      await this.#settle()
+    } finally {
+      await this.#settle().catch(() => {})
+    }
   }
 
   /** Waits for the commit in flight, if any; its failure is this run's failure. */
