@@ -3,11 +3,12 @@
  * the same machine (see docs/benchmarks.md).
  *
  *   node bench/sync-1m.ts [N=1000000] [--batch=<engine batch size>] [--profile[=dir]]
- *                         [--plain] [--keep]
+ *                         [--plain] [--keep] [--store=pg|sqlite]
  *
  * Generates N rows server-side in a fresh PostgreSQL schema, an empty table in a fresh MariaDB
  * database and a task crm->erp (cursor on both sides, match on email, deletes ignored) whose
- * metadata store is a fresh schema on the same PostgreSQL. Then measures, each with wall time,
+ * metadata store is a fresh schema on the same PostgreSQL (or, with --store=sqlite, a fresh SQLite
+ * file in the temp folder: the service's embedded default). Then measures, each with wall time,
  * CPU seconds of node / postgres / mariadbd, and peak RSS and heap (sampled every 50 ms):
  *
  *   raw     keyset SELECT of pages of 10,000 (pg) + multi-row INSERT of 5,000 (mysql2), no engine
@@ -29,7 +30,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -68,6 +69,10 @@ const PROFILE_DIR =
       ? join(tmpdir(), `sync-1m-profiles-${N}`)
       : profileFlag
 const PLAIN = flag('plain') === true
+const storeFlag = flag('store')
+if (storeFlag !== undefined && storeFlag !== 'pg' && storeFlag !== 'sqlite')
+  throw new Error(`--store must be pg or sqlite, not ${String(storeFlag)}`)
+const STORE_KIND: 'pg' | 'sqlite' = storeFlag ?? 'pg'
 const KEEP = flag('keep') === true
 
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -573,8 +578,9 @@ try {
 
   // ------------------------------------------------------------ engine
   const plainStore = await openStore({
-    url: PG_URL,
-    schema: STORE_SCHEMA,
+    ...(STORE_KIND === 'pg'
+      ? { url: PG_URL, schema: STORE_SCHEMA }
+      : { url: `sqlite:${join(tmpdir(), `${STORE_SCHEMA}.db`)}` }),
     // Every store statement by its shape, with the time the client waited for it.
     ...(PLAIN
       ? {}
@@ -698,6 +704,8 @@ try {
   if (!KEEP) {
     await admin.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`).catch(() => {})
     await admin.query(`DROP SCHEMA IF EXISTS ${STORE_SCHEMA} CASCADE`).catch(() => {})
+    for (const ext of ['', '-wal', '-shm'])
+      rmSync(join(tmpdir(), `${STORE_SCHEMA}.db${ext}`), { force: true })
     await my.query(`DROP DATABASE IF EXISTS ${MY_DB}`).catch(() => {})
   } else {
     console.log(`kept: pg schemas ${PG_SCHEMA}, ${STORE_SCHEMA}; MariaDB database ${MY_DB}`)

@@ -68,6 +68,42 @@ const LOOKUP_CHUNK = 500
 
 type Base = Record<string, Fingerprint>
 
+/** A batch whose write or commit is still running (see PairRun.#apply). */
+interface InFlight {
+  /** The source keys it handles. */
+  readonly sources: Set<string>
+  /** The target keys it writes; the keys it creates join once its write lands. */
+  readonly targets: Set<string>
+  /** Whether it is writing creates whose keys are not known yet. */
+  creating: boolean
+  /** Its writes to both sides landed. */
+  written: Promise<void>
+  /** Its store transaction committed. */
+  done: Promise<void>
+}
+
+/** What the two sides answered to a batch's writes, one result per op in plan order. */
+interface BatchResults {
+  readonly target: readonly WriteResult[]
+  readonly source: readonly WriteResult[]
+}
+
+/** A conflict parked for a person (manual strategy). */
+interface ParkedConflict {
+  readonly taskId: string
+  readonly pairId: string
+  readonly keys: readonly [string, string]
+  readonly mapping: string
+  readonly values: readonly [unknown, unknown]
+}
+
+/** What a batch's commit stores. */
+interface BatchOutcome {
+  readonly links: readonly Link[]
+  readonly failed: ReadonlyMap<string, OpenSyncError>
+  readonly conflicts: readonly ParkedConflict[]
+}
+
 /** A record's plan, made synchronously unless a transform is asynchronous. */
 type Planned = RecordPlan | undefined | Promise<RecordPlan | undefined>
 
@@ -111,11 +147,11 @@ export class PairRun {
   #targetEmpty = false
   #created = 0
   /**
-   * The commit of the batch before, still in flight while this batch is looked up, planned
-   * and written (see {@link PairRun.#enqueueCommit}), with the source and target keys it
-   * links: a lookup that meets one of them waits for that commit first.
+   * Batches still in flight while the next one is looked up and planned: the last one's
+   * write, and the commit of the one before (see {@link PairRun.#apply}). A lookup that
+   * meets the keys they link waits for them.
    */
-  #inFlight: { done: Promise<void>; sources: Set<string>; targets: Set<string> } | undefined
+  readonly #inFlight: InFlight[] = []
 
   constructor(ctx: PairRunContext) {
     this.#ctx = ctx
@@ -248,13 +284,16 @@ export class PairRun {
     const counts = this.#counts(s)
     counts.read += records.length
     const keys = records.map((r) => r.key)
-    if (this.#inFlight && keys.some((k) => this.#inFlight!.sources.has(k))) await this.#settle()
+    if (keys.some((k) => this.#inFlight.some((b) => b.sources.has(k)))) await this.#settle()
     let links = this.#noLinksYet ? new Map<string, Link>() : await this.#findLinks(s, keys)
-    // A link pointing at a key the batch in flight creates is stale (the key was reused);
-    // that commit removes it, so wait for it and look again.
-    if (this.#inFlight && [...links.values()].some((l) => this.#inFlight!.targets.has(l.keys[t]))) {
-      await this.#settle()
-      links = await this.#findLinks(s, keys)
+    // A link pointing at a key a batch in flight writes or creates is stale (the key was
+    // reused); that batch's commit removes it, so wait for it and look again.
+    if (links.size > 0 && this.#inFlight.length > 0) {
+      await this.#createsLanded()
+      if ([...links.values()].some((l) => this.#claimed(l.keys[t]))) {
+        await this.#settle()
+        links = await this.#findLinks(s, keys)
+      }
     }
 
     const changed: { record: SourceRecord; link: Link }[] = []
@@ -482,7 +521,11 @@ export class PairRun {
 
   // ---------------------------------------------------------------- apply
 
-  /** Writes a batch's ops to both sides, then commits links, errors, conflicts and the checkpoint together. */
+  /**
+   * Writes a batch's ops to both sides, then commits links, errors, conflicts and the
+   * checkpoint together. Outside a dry run both happen in the background (see
+   * {@link PairRun.#launch}): this returns once the write has started.
+   */
   async #apply(
     s: Side,
     plans: RecordPlan[],
@@ -490,40 +533,63 @@ export class PairRun {
     toUnlink: Link[],
     checkpoint: Checkpoint | undefined,
   ): Promise<void> {
-    const { task, pair, store, conns, dryRun, protocol, quarantineAfter, signal } = this.#ctx
+    const { task, pair, store, conns, dryRun, signal } = this.#ctx
     const t = (1 - s) as Side
-    const countsST = this.#counts(s)
-    const countsTS = this.#counts(t)
-
     const targetOps = plans.filter((p) => p.toTarget)
     const sourceOps = plans.filter((p) => p.toSource)
+    if (dryRun) {
+      const outcome = this.#outcome(s, plans, failures, toUnlink, {
+        target: targetOps.map((p) => ({
+          ok: true,
+          key: p.targetKey ?? `(new ${++this.#created})`,
+        })),
+        source: sourceOps.map((p) => ({ ok: true, key: p.sourceKey })),
+      })
+      for (const l of toUnlink) this.#setOverlay(l, null)
+      for (const l of outcome.links) {
+        this.#setOverlay(l, l)
+        this.#touched.add(l.keys[0])
+      }
+      return
+    }
+
+    // One write in flight, and one commit behind it at most.
+    const last = this.#inFlight.at(-1)
+    const before = this.#inFlight.at(-2)
+    if (last) await last.written
+    if (before) await before.done
+
     const creates = targetOps.filter((p) => p.toTarget!.op === 'create')
     let intentIds: number[] = []
-    let targetResults: readonly WriteResult[]
-    let sourceResults: readonly WriteResult[]
-    if (dryRun) {
-      targetResults = targetOps.map((p) => ({
-        ok: true,
-        key: p.targetKey ?? `(new ${++this.#created})`,
-      }))
-      sourceResults = sourceOps.map((p) => ({ ok: true, key: p.sourceKey }))
-    } else {
-      // With match keys, a rerun finds a create that landed before its commit by matching, as
-      // on a first sync; an intent is needed (and usable) only with an external-ID field.
-      if (creates.length > 0 && this.#matchMappings.length === 0 && pair.sides[t].externalId) {
-        intentIds = await store.intents.add(
-          creates.map((p) => ({
-            taskId: task.id,
-            pairId: pair.id,
-            direction: s,
-            sourceKey: p.sourceKey,
-            match: {},
-          })),
-        )
-      }
-      const opts = signal ? { signal } : {}
+    // With match keys, a rerun finds a create that landed before its commit by matching, as
+    // on a first sync; an intent is needed (and usable) only with an external-ID field.
+    if (creates.length > 0 && this.#matchMappings.length === 0 && pair.sides[t].externalId) {
+      intentIds = await store.intents.add(
+        creates.map((p) => ({
+          taskId: task.id,
+          pairId: pair.id,
+          direction: s,
+          sourceKey: p.sourceKey,
+          match: {},
+        })),
+      )
+    }
+
+    const sources = new Set(plans.map((p) => p.sourceKey))
+    for (const l of toUnlink) sources.add(l.keys[s])
+    const targets = new Set<string>()
+    for (const p of plans) if (p.targetKey !== undefined) targets.add(p.targetKey)
+    const opts = signal ? { signal } : {}
+    const batch: InFlight = {
+      sources,
+      targets,
+      creating: creates.length > 0,
+      written: Promise.resolve(),
+      done: Promise.resolve(),
+    }
+    const results = (async (): Promise<BatchResults> => {
       this.#ctx.probe?.('before-write', pair.id)
-      targetResults =
+      const target =
         targetOps.length > 0
           ? await conns[t].write(
               pair.sides[t].type,
@@ -531,7 +597,7 @@ export class PairRun {
               opts,
             )
           : []
-      sourceResults =
+      const source =
         sourceOps.length > 0
           ? await conns[s].write(
               pair.sides[s].type,
@@ -539,28 +605,62 @@ export class PairRun {
               opts,
             )
           : []
-    }
+      // The keys it created are known now: lookups waiting for them may go on.
+      for (const r of target) if (r.ok) targets.add(r.key)
+      batch.creating = false
+      this.#ctx.probe?.('after-write', pair.id)
+      return { target, source }
+    })()
+    batch.written = results.then(() => undefined)
+    batch.done = Promise.all([results, last?.done]).then(async ([r]) => {
+      const outcome = this.#outcome(s, plans, failures, toUnlink, r)
+      await this.#commit((tx) =>
+        this.#store(tx, s, plans, toUnlink, outcome, intentIds, checkpoint),
+      )
+      this.#ctx.probe?.('after-commit', pair.id)
+      await this.#ctx.flush()
+    })
+    // Awaited later (#settle, the next batch); until then a failure must not count as unhandled.
+    batch.written.catch(() => {})
+    batch.done.catch(() => {})
+    this.#inFlight.push(batch)
+    if (this.#inFlight.length > 2) this.#inFlight.shift()
+  }
 
+  /**
+   * What a batch's writes came to: the links to store, the failures, the conflicts to park,
+   * with counts and the protocol's change lines updated.
+   */
+  #outcome(
+    s: Side,
+    plans: readonly RecordPlan[],
+    failures: readonly { key: string; error: OpenSyncError }[],
+    toUnlink: readonly Link[],
+    results: BatchResults,
+  ): BatchOutcome {
+    const { task, pair, protocol } = this.#ctx
+    const t = (1 - s) as Side
+    const countsST = this.#counts(s)
+    const countsTS = this.#counts(t)
     const failed = new Map(failures.map((f) => [f.key, f.error]))
-    targetOps.forEach((p, i) => {
-      const r = targetResults[i]!
+    let i = 0
+    for (const p of plans) {
+      if (!p.toTarget) continue
+      const r = results.target[i++]!
       if (r.ok) p.targetKey = r.key
       else failed.set(p.sourceKey, r.error)
-    })
-    sourceOps.forEach((p, i) => {
-      const r = sourceResults[i]!
+    }
+    i = 0
+    for (const p of plans) {
+      if (!p.toSource) continue
+      const r = results.source[i++]!
       if (!r.ok) failed.set(p.sourceKey, r.error)
-    })
+    }
 
     const links: Link[] = []
     const syncedAt = new Date().toISOString()
-    const conflicts: {
-      taskId: string
-      pairId: string
-      keys: readonly [string, string]
-      mapping: string
-      values: readonly [unknown, unknown]
-    }[] = []
+    const conflicts: ParkedConflict[] = []
+    const manual = pair.conflict.winner === 'manual'
     for (const p of plans) {
       if (failed.has(p.sourceKey) || p.targetKey === undefined) continue
       const keys: [string, string] =
@@ -579,9 +679,8 @@ export class PairRun {
       if (p.toSource) countsTS.updated++
       if (!p.toTarget && !p.toSource && p.conflicts.length === 0) countsST.unchanged++
       countsST.conflicts += p.conflicts.length
-      const manual = this.#ctx.pair.conflict.winner === 'manual'
-      for (const c of p.conflicts)
-        if (manual)
+      if (manual)
+        for (const c of p.conflicts)
           conflicts.push({
             taskId: task.id,
             pairId: pair.id,
@@ -627,108 +726,83 @@ export class PairRun {
         { code: error.code },
       )
     }
+    return { links, failed, conflicts }
+  }
 
-    if (dryRun) {
-      for (const l of toUnlink) this.#setOverlay(l, null)
-      for (const l of links) {
-        this.#setOverlay(l, l)
-        this.#touched.add(l.keys[0])
+  /** A batch's store transaction: links, intents, record errors, parked conflicts, checkpoint. */
+  async #store(
+    tx: StoreRepos,
+    s: Side,
+    plans: readonly RecordPlan[],
+    toUnlink: readonly Link[],
+    { links, failed, conflicts }: BatchOutcome,
+    intentIds: readonly number[],
+    checkpoint: Checkpoint | undefined,
+  ): Promise<void> {
+    const { task, pair, protocol, quarantineAfter } = this.#ctx
+    const t = (1 - s) as Side
+    if (toUnlink.length > 0)
+      await tx.links.remove(
+        task.id,
+        pair.id,
+        s,
+        toUnlink.map((l) => l.keys[s]),
+      )
+    // A created record's key may have belonged to a record deleted since (reused ids):
+    // the stale link has to go, or the new one would collide with it.
+    const createdKeys = plans.filter(
+      (p) => p.toTarget?.op === 'create' && p.targetKey !== undefined && !failed.has(p.sourceKey),
+    )
+    if (createdKeys.length > 0 && this.#hadLinks) {
+      const stale = await tx.links.remove(
+        task.id,
+        pair.id,
+        t,
+        createdKeys.map((p) => p.targetKey!),
+      )
+      if (stale > 0)
+        protocol.log(
+          'warn',
+          `${stale} link(s) pointed at ${pair.sides[t].type} keys that were reused by new records; replaced`,
+          pair.id,
+        )
+    }
+    if (links.length > 0) await tx.links.upsert(links)
+    if (intentIds.length > 0) await tx.intents.remove(intentIds)
+    if (failed.size > 0) {
+      this.#mayHaveErrors[s] = true
+      const recorded = await tx.recordErrors.record(
+        [...failed].map(([key, error]) => ({
+          taskId: task.id,
+          pairId: pair.id,
+          direction: s,
+          key,
+          code: error.code,
+          message: error.message,
+        })),
+        quarantineAfter,
+      )
+      for (const r of recorded) {
+        if (r.quarantined)
+          protocol.log(
+            'error',
+            `record ${r.key} of ${pair.sides[s].type} quarantined after ${r.attempts} failed attempts`,
+            pair.id,
+          )
       }
-      return
     }
     const okKeys = plans.filter((p) => !failed.has(p.sourceKey)).map((p) => p.sourceKey)
-    this.#ctx.probe?.('after-write', pair.id)
-    const sources = new Set(plans.map((p) => p.sourceKey))
-    for (const l of toUnlink) sources.add(l.keys[s])
-    const targets = new Set(links.map((l) => l.keys[t]))
-    await this.#enqueueCommit(sources, targets, () =>
-      this.#commit(async (tx) => {
-        if (toUnlink.length > 0)
-          await tx.links.remove(
-            task.id,
-            pair.id,
-            s,
-            toUnlink.map((l) => l.keys[s]),
-          )
-        // A created record's key may have belonged to a record deleted since (reused ids):
-        // the stale link has to go, or the new one would collide with it.
-        const createdKeys = plans.filter(
-          (p) =>
-            p.toTarget?.op === 'create' && p.targetKey !== undefined && !failed.has(p.sourceKey),
-        )
-        if (createdKeys.length > 0 && this.#hadLinks) {
-          const stale = await tx.links.remove(
-            task.id,
-            pair.id,
-            t,
-            createdKeys.map((p) => p.targetKey!),
-          )
-          if (stale > 0)
-            protocol.log(
-              'warn',
-              `${stale} link(s) pointed at ${pair.sides[t].type} keys that were reused by new records; replaced`,
-              pair.id,
-            )
-        }
-        if (links.length > 0) await tx.links.upsert(links)
-        if (intentIds.length > 0) await tx.intents.remove(intentIds)
-        if (failed.size > 0) {
-          this.#mayHaveErrors[s] = true
-          const recorded = await tx.recordErrors.record(
-            [...failed].map(([key, error]) => ({
-              taskId: task.id,
-              pairId: pair.id,
-              direction: s,
-              key,
-              code: error.code,
-              message: error.message,
-            })),
-            quarantineAfter,
-          )
-          for (const r of recorded) {
-            if (r.quarantined)
-              protocol.log(
-                'error',
-                `record ${r.key} of ${pair.sides[s].type} quarantined after ${r.attempts} failed attempts`,
-                pair.id,
-              )
-          }
-        }
-        if (okKeys.length > 0 && this.#mayHaveErrors[s]) {
-          await tx.recordErrors.clear(task.id, pair.id, s, okKeys)
-        }
-        if (conflicts.length > 0) await tx.conflicts.park(conflicts)
-        if (checkpoint) await tx.checkpoints.set(task.id, pair.id, s, checkpoint)
-      }),
-    )
+    if (okKeys.length > 0 && this.#mayHaveErrors[s]) {
+      await tx.recordErrors.clear(task.id, pair.id, s, okKeys)
+    }
+    if (conflicts.length > 0) await tx.conflicts.park(conflicts)
+    if (checkpoint) await tx.checkpoints.set(task.id, pair.id, s, checkpoint)
   }
 
   /**
-   * Starts a batch's commit and returns once the commit of the batch before has landed, so
-   * batch N commits while batch N+1 is looked up, planned and written — the store and the
-   * target work at the same time. Commits stay in batch order (checkpoints only move
-   * forward) and at most one is in flight; a lookup that meets the keys it links waits for
-   * it (see #processBatch, #matchTargets). A crash may lose the batch being written and the
-   * one committing: both are reread from the last checkpoint and converge like any batch.
-   */
-  async #enqueueCommit(
-    sources: Set<string>,
-    targets: Set<string>,
-    commit: () => Promise<void>,
-  ): Promise<void> {
-    await this.#settle()
-    const done = commit().then(async () => {
-      this.#ctx.probe?.('after-commit', this.#ctx.pair.id)
-      await this.#ctx.flush()
-    })
-    // Awaited by #settle; until then a failure must not count as unhandled.
-    done.catch(() => {})
-    this.#inFlight = { done, sources, targets }
-  }
-
-  /**
-   * Runs batches whose commits overlap the next batch, and returns once the last commit has
-   * landed. A failed batch still lets the one before it finish committing: its writes landed.
+   * Runs batches whose writes and commits overlap the next batch, and returns once the last
+   * commit has landed. A failed batch still lets the one before it finish committing: its
+   * writes landed.
    */
   async #pipelined(batches: () => Promise<void>): Promise<void> {
     try {
@@ -739,12 +813,28 @@ export class PairRun {
     }
   }
 
-  /** Waits for the commit in flight, if any; its failure is this run's failure. */
+  /** Waits for the batches in flight to commit; the first failure is this run's failure. */
   async #settle(): Promise<void> {
-    const inFlight = this.#inFlight
-    if (!inFlight) return
-    this.#inFlight = undefined
-    await inFlight.done
+    const inFlight = this.#inFlight.splice(0)
+    let failure: { error: unknown } | undefined
+    for (const batch of inFlight) {
+      try {
+        await batch.done
+      } catch (error) {
+        failure ??= { error }
+      }
+    }
+    if (failure) throw failure.error
+  }
+
+  /** Waits until no batch in flight is still creating records, so their keys are known. */
+  async #createsLanded(): Promise<void> {
+    for (const batch of this.#inFlight) if (batch.creating) await batch.written
+  }
+
+  /** Whether a batch in flight writes or links this target key (known once its creates landed). */
+  #claimed(key: string): boolean {
+    return this.#inFlight.some((b) => b.targets.has(key))
   }
 
   // ---------------------------------------------------------------- deletes
@@ -967,10 +1057,11 @@ export class PairRun {
     if (candidates.size === 0) return out
     const alreadyLinked = await this.#findLinks(t, [...candidates.keys()])
     const fields = this.#matchMappings.flatMap((m) => m.fields[t])
-    const claimed = this.#inFlight?.targets
+    // A candidate may be a record a batch in flight just created: wait until its key is known.
+    await this.#createsLanded()
     for (const c of candidates.values()) {
-      // Linked, or about to be by the batch whose commit is in flight.
-      if (alreadyLinked.has(c.key) || claimed?.has(c.key)) continue
+      // Linked, or about to be by a batch in flight.
+      if (alreadyLinked.has(c.key) || this.#claimed(c.key)) continue
       const text = matchText(pick(c.values, fields))
       const sourceKey = text !== undefined ? wanted.get(text) : undefined
       if (sourceKey && !out.has(sourceKey)) {

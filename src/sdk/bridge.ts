@@ -142,7 +142,8 @@ export interface BridgeConnection {
   readKeys?(type: string, options?: ReadKeysOptions): AsyncIterable<readonly string[]>
   /**
    * Applies a batch of ops and returns one result per op, in order. One failing op never
-   * fails the others; only a failure of the whole system (unreachable) throws.
+   * fails the others; only a failure of the whole system (unreachable) throws. The engine
+   * never runs two writes at once on a connection, but may read while one runs.
    */
   write(
     type: string,
