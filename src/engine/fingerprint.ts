@@ -23,10 +23,7 @@ export function canonical(value: Value | undefined, type?: FieldType): string {
   if (typeof value === 'number') return `n${numberText(value)}`
   if (typeof value === 'boolean') return value ? 'T' : 'F'
   if (typeof value === 'string') {
-    if (
-      (type === 'decimal' || type === 'integer' || type === 'float') &&
-      /^-?\d+(\.\d+)?$/.test(value)
-    ) {
+    if (isNumeric(type) && /^-?\d+(\.\d+)?$/.test(value)) {
       return `n${decimalText(value)}`
     }
     return `s${value}`
@@ -63,9 +60,24 @@ export function fingerprint(
   fields: readonly string[],
   types?: ReadonlyMap<string, FieldInfo>,
 ): Fingerprint {
-  const text =
-    fields.length === 1
-      ? canonical(values[fields[0]!], types?.get(fields[0]!)?.type)
-      : JSON.stringify(fields.map((f) => canonical(values[f], types?.get(f)?.type)))
+  if (fields.length === 1) return fingerprintOf(values[fields[0]!], types?.get(fields[0]!)?.type)
+  return short(JSON.stringify(fields.map((f) => canonical(values[f], types?.get(f)?.type))))
+}
+
+/** The fingerprint of one field's value: what {@link fingerprint} gives for one field. */
+export function fingerprintOf(value: Value | undefined, type?: FieldType): Fingerprint {
+  return short(canonical(value, type))
+}
+
+/** Whether a value has the same canonical text as a field of either type (see {@link canonical}). */
+export function sameCanonical(a?: FieldType, b?: FieldType): boolean {
+  return isNumeric(a) === isNumeric(b)
+}
+
+function isNumeric(type?: FieldType): boolean {
+  return type === 'decimal' || type === 'integer' || type === 'float'
+}
+
+function short(text: string): Fingerprint {
   return text.length <= LONG ? text : `#${createHash('sha1').update(text).digest('base64url')}`
 }

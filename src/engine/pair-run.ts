@@ -3,6 +3,7 @@ import {
   type Checkpoint,
   coerceError,
   type FieldInfo,
+  type FieldType,
   OpenSyncError,
   type RecordTypeInfo,
   type SourceRecord,
@@ -12,7 +13,13 @@ import {
   type WriteResult,
 } from '../sdk/index.ts'
 import type { Link, Store, StoredCheckpoint, StoreRepos } from '../store/index.ts'
-import { canonical, type Fingerprint, fingerprint } from './fingerprint.ts'
+import {
+  canonical,
+  type Fingerprint,
+  fingerprint,
+  fingerprintOf,
+  sameCanonical,
+} from './fingerprint.ts'
 import { keysFilter, matchFilter } from './key-filters.ts'
 import { type Counts, direction, type Protocol } from './protocol.ts'
 import type {
@@ -67,6 +74,18 @@ const GUARD_MIN_DELETES = 10
 const LOOKUP_CHUNK = 500
 
 type Base = Record<string, Fingerprint>
+
+/** The fingerprint of a mapping's fields of one side, by mapping. */
+type Fingerprinters = ReadonlyMap<FieldMapping, (values: FieldValues) => Fingerprint>
+
+/** A plain rename from one side: its fields, their types, and whether both read a value alike. */
+interface Direct {
+  readonly from: string
+  readonly to: string
+  readonly fromType: FieldType | undefined
+  readonly toType: FieldType | undefined
+  readonly sameText: boolean
+}
 
 /** A batch whose write or commit is still running (see PairRun.#apply). */
 interface InFlight {
@@ -131,6 +150,10 @@ export class PairRun {
   readonly #ctx: PairRunContext
   readonly #fields: readonly [ReadonlyMap<string, FieldInfo>, ReadonlyMap<string, FieldInfo>]
   readonly #matchMappings: readonly FieldMapping[]
+  /** Per side, the fingerprint of each mapping's fields of that side. */
+  readonly #fingerprinters: readonly [Fingerprinters, Fingerprinters]
+  /** Per side, per mapping (in order): how a plain rename is copied without converting. */
+  readonly #direct: readonly [readonly (Direct | undefined)[], readonly (Direct | undefined)[]]
   /** Dry run only: links as the run would have left them, and links already handled. */
   readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
   readonly #touched = new Set<string>()
@@ -160,6 +183,32 @@ export class PairRun {
       new Map(ctx.types[1].fields.map((f) => [f.name, f])),
     ]
     this.#matchMappings = ctx.pair.match.map((id) => ctx.pair.mappings.find((m) => m.id === id)!)
+    const fingerprinters = (side: Side): Fingerprinters =>
+      new Map(
+        ctx.pair.mappings.map((m) => {
+          const fields = m.fields[side]
+          if (fields.length !== 1) {
+            const types = this.#fields[side]
+            return [m, (values: FieldValues) => fingerprint(values, fields, types)]
+          }
+          const [field] = fields as [string]
+          const type = this.#fields[side].get(field)?.type
+          return [m, (values: FieldValues) => fingerprintOf(values[field], type)]
+        }),
+      )
+    this.#fingerprinters = [fingerprinters(0), fingerprinters(1)]
+    const direct = (s: Side): (Direct | undefined)[] => {
+      const t = (1 - s) as Side
+      return ctx.pair.mappings.map((m) => {
+        if (!m.plain?.[s]) return undefined
+        const [from] = m.fields[s] as [string]
+        const [to] = m.fields[t] as [string]
+        const fromType = this.#fields[s].get(from)?.type
+        const toType = this.#fields[t].get(to)?.type
+        return { from, to, fromType, toType, sameText: sameCanonical(fromType, toType) }
+      })
+    }
+    this.#direct = [direct(0), direct(1)]
   }
 
   async run(): Promise<void> {
@@ -475,15 +524,32 @@ export class PairRun {
       : this.#createPlan(s, record, converted)
   }
 
-  #createPlan(s: Side, record: SourceRecord, converted: readonly FieldValues[]): RecordPlan {
+  #createPlan(
+    s: Side,
+    record: SourceRecord,
+    converted: readonly (FieldValues | undefined)[],
+  ): RecordPlan {
     const { pair } = this.#ctx
     const t = (1 - s) as Side
     const out: Record<string, Value> = {}
     const base: [Base, Base] = [{}, {}]
     let same = true
     const { mappings } = pair
+    const direct = this.#direct[s]
     for (let i = 0; i < mappings.length; i++) {
       const m = mappings[i]!
+      const d = direct[i]
+      if (d) {
+        // A plain rename: the value as it is, fingerprinted once when both sides read it alike.
+        const value = record.values[d.from] ?? null
+        out[d.to] = value
+        const fromSource = fingerprintOf(value, d.fromType)
+        const onTarget = d.sameText ? fromSource : fingerprintOf(value, d.toType)
+        base[s][m.id] = fromSource
+        base[t][m.id] = onTarget
+        same &&= fromSource === onTarget
+        continue
+      }
       const c = converted[i]!
       for (const f in c) out[f] = c[f]!
       const fromSource = this.#fp(s, record.values, m)
@@ -504,22 +570,25 @@ export class PairRun {
   }
 
   /**
-   * A record's values converted by every mapping, in mapping order: synchronously unless a
-   * transform is asynchronous (JSONata).
+   * A record's values converted by every mapping but the plain renames (left undefined, see
+   * #createPlan), in mapping order: synchronously unless a transform is asynchronous (JSONata).
    */
-  #convertAll(s: Side, values: FieldValues): FieldValues[] | Promise<FieldValues[]> {
+  #convertAll(
+    s: Side,
+    values: FieldValues,
+  ): (FieldValues | undefined)[] | Promise<(FieldValues | undefined)[]> {
     const { mappings } = this.#ctx.pair
-    const out: (FieldValues | Promise<FieldValues>)[] = []
+    const direct = this.#direct[s]
+    const out: (FieldValues | Promise<FieldValues> | undefined)[] = new Array(mappings.length)
     let pending = false
-    for (const m of mappings) {
-      const converted = m.convert(s, values)
+    for (let i = 0; i < mappings.length; i++) {
+      if (direct[i]) continue
+      const converted = mappings[i]!.convert(s, values)
       if (converted instanceof Promise) pending = true
-      out.push(converted)
+      out[i] = converted
     }
-    return pending ? Promise.all(out) : (out as FieldValues[])
+    return pending ? Promise.all(out) : (out as (FieldValues | undefined)[])
   }
-
-  // ---------------------------------------------------------------- apply
 
   /**
    * Writes a batch's ops to both sides, then commits links, errors, conflicts and the
@@ -1158,7 +1227,7 @@ export class PairRun {
   }
 
   #fp(side: Side, values: FieldValues, m: FieldMapping): Fingerprint {
-    return fingerprint(values, m.fields[side], this.#fields[side])
+    return this.#fingerprinters[side].get(m)!(values)
   }
 
   #sameAsBase(s: Side, values: FieldValues, base: Base): boolean {

@@ -458,4 +458,26 @@ describe('transform steps as written', () => {
     expect(m.convert(0, { name: 'ACME' })).toEqual({ company_name: 'ACME' })
     expect(m.spec).toEqual({ crm: 'name', erp: 'company_name' })
   })
+
+  it('marks plain renames, per direction, so the engine may copy without converting', () => {
+    const task = compile(
+      taskDocument({
+        fields: {
+          name: 'company_name',
+          country: { crm: 'country', erp: 'land', toErp: { map: { Germany: 'DE' } } },
+          city: { crm: 'city', erp: 'ort', toCrm: { trim: true } },
+          full: { crm: ['first', 'last'], erp: 'full_name', toErp: { concat: { separator: ' ' } } },
+        },
+      }),
+    )
+    const plain = Object.fromEntries(task.pairs[0]!.mappings.map((m) => [m.id, m.plain]))
+    expect(plain).toEqual({
+      name: [true, true],
+      // map inverts for the way back, so neither way copies as it is
+      country: [false, false],
+      // trim on the way to crm; the way to erp is the inverse of trim, which copies
+      city: [true, false],
+      full: [false, false],
+    })
+  })
 })

@@ -75,18 +75,35 @@ export interface OpGroup<K extends WriteOp['op']> {
 export function groupOps(ops: readonly WriteOp[]): OpGroup<WriteOp['op']>[] {
   const groups = new Map<string, OpGroup<WriteOp['op']>>()
   const order: Record<WriteOp['op'], number> = { create: 0, upsert: 1, update: 2, delete: 3 }
+  // Ops of a batch mostly share one shape: the op before's group is checked first, without
+  // sorting the field names again.
+  let last: { op: WriteOp['op']; names: string[]; group: OpGroup<WriteOp['op']> } | undefined
   ops.forEach((op, index) => {
-    const fields = op.op === 'delete' ? [] : Object.keys(op.values).sort()
-    const id = `${op.op}\u0000${fields.join('\u0000')}`
-    let group = groups.get(id)
+    const names = op.op === 'delete' ? [] : Object.keys(op.values)
+    let group =
+      last !== undefined && last.op === op.op && sameNames(last.names, names)
+        ? last.group
+        : undefined
     if (!group) {
-      group = { op: op.op, fields, indexes: [], ops: [] }
-      groups.set(id, group)
+      const fields = names.toSorted()
+      const id = `${op.op}\u0000${fields.join('\u0000')}`
+      group = groups.get(id)
+      if (!group) {
+        group = { op: op.op, fields, indexes: [], ops: [] }
+        groups.set(id, group)
+      }
+      last = { op: op.op, names, group }
     }
     group.indexes.push(index)
     ;(group.ops as WriteOp[]).push(op)
   })
   return [...groups.values()].sort((a, b) => order[a.op] - order[b.op])
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /** Splits an array into chunks of at most `size`. */

@@ -60,11 +60,14 @@ export function compileMapping(
     converter(id, 0, fields, pipelines[0]!, ctx.keys),
     converter(id, 1, fields, pipelines[1]!, ctx.keys),
   ] as const
+  const plain = (s: Side) =>
+    pipelines[s] === identityPipeline && fields[s].length === 1 && fields[1 - s]!.length === 1
   return Object.freeze({
     id,
     fields: [Object.freeze(fields[0]), Object.freeze(fields[1])] as const,
     spec,
     convert: (from: Side, values: FieldValues) => converters[from](values),
+    plain: Object.freeze([plain(0), plain(1)] as const),
   })
 }
 

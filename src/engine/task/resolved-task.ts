@@ -83,6 +83,11 @@ export interface FieldMapping {
    * OpenSyncError (`OSY_TRANSFORM_FAILED`) naming the mapping when a value cannot convert.
    */
   convert(from: Side, values: FieldValues): Promise<FieldValues> | FieldValues
+  /**
+   * Per side: converting from it copies its one field's value to the other side's one field
+   * as it is (a plain rename), so the engine may copy it without calling {@link convert}.
+   */
+  readonly plain?: readonly [boolean, boolean]
   /** The mapping as written in the task file (long form), for inspection and the console. */
   readonly spec: unknown
 }
