@@ -2,6 +2,7 @@ import {
   type BridgeConnection,
   type BridgeLogger,
   type FieldInfo,
+  type FilterExpr,
   mysqlDialect,
   OpenSyncError,
   type ReadKeysOptions,
@@ -14,9 +15,10 @@ import {
   type WriteOptions,
   type WriteResult,
 } from '../../sdk/index.ts'
-import { chunk, groupOps, writeIsolated } from '../shared/isolated-write.ts'
+import { chunk, groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
 import { checkpointAfter, keyedType, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
+import { RecordTypeCache } from '../shared/record-type-cache.ts'
 import type { MysqlPool, MysqlPoolConnection, MysqlRow } from './mysql-driver.ts'
 import {
   classifyConnectionError,
@@ -54,6 +56,11 @@ export class MysqlConnection implements BridgeConnection {
   readonly #log: BridgeLogger
   /** The session set-up of each driver connection, run once when it is first checked out. */
   readonly #sessions = new WeakMap<object, Promise<void>>()
+  /** No such table (1146), unknown column (1054): the schema changed since it was described. */
+  readonly #types = new RecordTypeCache<MysqlRecordType>((error) => {
+    const errno = (error as { errno?: number }).errno
+    return errno === 1146 || errno === 1054
+  })
   #pool?: MysqlPool
   #server?: MysqlServerInfo
   #closed?: Promise<void>
@@ -89,6 +96,7 @@ export class MysqlConnection implements BridgeConnection {
     const conn = await this.#acquire()
     try {
       const types = await introspect(conn, { mariadb: this.#server!.mariadb })
+      this.#types.fill(types)
       return types.map(publicRecordType)
     } catch (error) {
       throw this.#classify(error)
@@ -117,51 +125,40 @@ export class MysqlConnection implements BridgeConnection {
     options: WriteOptions = {},
   ): Promise<readonly WriteResult[]> {
     throwIfAborted(options.signal)
+    const groups = groupOps(ops)
+    const named = [...new Set(groups.flatMap((group) => group.fields))]
     const conn = await this.#acquire()
     let open = false
     let healthy = true
     try {
-      const recordType = await this.#recordType(conn, type)
-      if (recordType.readOnly) {
-        throw new OpenSyncError(
-          'OSY_READ_ONLY_RECORD_TYPE',
-          `"${type}" is a ${recordType.kind === 'view' ? 'view' : 'table without a primary key'}: it can be read but not written`,
-          { details: { recordType: type } },
-        )
-      }
-      if (ops.length === 0) return []
-      const target = { db: conn, type: recordType, server: this.#server! }
-      const byName = new Map(recordType.fields.map((f) => [f.name, f]))
-      const results: WriteResult[] = new Array(ops.length)
-      // One transaction per write, one savepoint per attempt: a failed group leaves nothing.
-      await conn.query('START TRANSACTION')
-      open = true
-      for (const group of groupOps(ops)) {
-        const unknown = group.fields.find((name) => !byName.has(name))
-        if (unknown !== undefined) {
-          const error = new OpenSyncError(
-            'OSY_FIELD_NOT_FOUND',
-            `record type "${type}" has no field "${unknown}"`,
-            { details: { recordType: type, field: unknown } },
-          )
-          for (const index of group.indexes) results[index] = { ok: false, error }
-          continue
-        }
-        const fields = group.fields.map((name) => byName.get(name)!)
-        const perOp = paramsPerOp(group.op, fields.length, recordType.keyFields.length)
-        const maxBytes = Math.max(1 << 20, Math.floor(this.#server!.maxPacket / 2))
-        for (const part of chunkBy(group.indexes, group.ops, perOp, maxBytes)) {
-          const apply = (slice: readonly WriteOp[]) =>
-            this.#inSavepoint(conn, () => applyOps(target, group.op, fields, slice))
-          const outcomes = await writeIsolated(part.ops, apply, classifyRecordError, options.signal)
-          outcomes.forEach((result, i) => {
-            results[part.indexes[i]!] = result
-          })
-        }
-      }
-      await conn.query('COMMIT')
-      open = false
-      return results
+      return await this.#types.use(
+        type,
+        async () => {
+          // After a failed first run: undo it before the type is described anew.
+          if (open) await conn.query('ROLLBACK')
+          open = false
+          return this.#describe(conn, type)
+        },
+        async (recordType) => {
+          if (recordType.readOnly) {
+            throw new OpenSyncError(
+              'OSY_READ_ONLY_RECORD_TYPE',
+              `"${type}" is a ${recordType.kind === 'view' ? 'view' : 'table without a primary key'}: it can be read but not written`,
+              { details: { recordType: type } },
+            )
+          }
+          if (ops.length === 0) return []
+          // One transaction per write, one savepoint per attempt: a failed group leaves nothing.
+          await conn.query('START TRANSACTION')
+          open = true
+          const results = await this.#applyGroups(conn, recordType, groups, options.signal)
+          await conn.query('COMMIT')
+          open = false
+          return results
+        },
+        // A field the remembered type lacks may have been added since it was described.
+        (recordType) => named.every((name) => recordType.fields.some((f) => f.name === name)),
+      )
     } catch (error) {
       healthy = !isConnectionLost(error)
       throw this.#classify(error)
@@ -190,53 +187,32 @@ export class MysqlConnection implements BridgeConnection {
     let open = false
     let healthy = true
     try {
-      const recordType = keyedType(await this.#recordType(conn, type), options.keyFields)
-      const plan = planRead(
-        recordType,
-        keysOnly
-          ? {
-              fields: recordType.keyFields,
-              ...(options.filter ? { filter: options.filter } : {}),
-              ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-            }
-          : options,
-        mysqlDialect,
+      // Only the first page can run again on a fresh description of the type: once records
+      // are handed out, a schema change fails the read.
+      const { read, first } = await this.#types.use(
+        type,
+        async () => {
+          // After a failed first run: end its snapshot, which predates the change.
+          if (open) await conn.query('ROLLBACK')
+          open = false
+          return this.#describe(conn, type)
+        },
+        async (recordType) => {
+          const read = pageRead(recordType, options, keysOnly)
+          await conn.query('START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT')
+          open = true
+          return { read, first: await this.#page(conn, read, read.after, type) }
+        },
       )
-      const readers = plan.columns.flatMap((f): [string, ValueReader][] => {
-        const read = readerFor(f)
-        return read ? [[f.name, read]] : []
-      })
-      const filter = plan.filter
-        ? fieldLiterals(plan.filter, new Map(recordType.fields.map((f) => [f.name, f])))
-        : undefined
-      const columns = plan.columns.map((f) => f.name)
-      const order = plan.order.map((f) => f.name)
-      const atLeast =
-        plan.atLeast !== undefined ? toDriver(plan.atLeast, plan.order[0]!) : undefined
-      let after = plan.after?.map((v, i) => toDriver(v, plan.order[i]!))
-      await conn.query('START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT')
-      open = true
-      while (true) {
-        throwIfAborted(options.signal)
-        const page = keysetPageSql({
-          dialect: mysqlDialect,
-          from: q(recordType.name),
-          columns,
-          order,
-          limit: plan.batchSize,
-          ...(filter ? { filter } : {}),
-          ...(after ? { after } : {}),
-          ...(atLeast !== undefined ? { atLeast } : {}),
-        })
-        const [result] = await this.#query(conn, page.sql, page.params, type)
-        const rows = result as MysqlRow[]
-        if (rows.length === 0) break
-        // The driver's row objects are fresh per query: convert in place, only where needed.
-        for (const row of rows) for (const [name, read] of readers) row[name] = read(row[name])
-        yield { rows: rows as RecordValues[], plan, recordType }
+      const { plan, recordType } = read
+      let rows = first
+      while (rows.length > 0) {
+        yield { rows, plan, recordType }
         if (rows.length < plan.batchSize) break
-        const last = rows[rows.length - 1] as RecordValues
-        after = plan.order.map((f: FieldInfo) => toDriver(last[f.name], f))
+        const last = rows[rows.length - 1]!
+        throwIfAborted(options.signal)
+        const after = plan.order.map((f: FieldInfo) => toDriver(last[f.name], f))
+        rows = await this.#page(conn, read, after, type)
       }
       await conn.query('COMMIT')
       open = false
@@ -246,6 +222,31 @@ export class MysqlConnection implements BridgeConnection {
     } finally {
       await this.#finish(conn, open, healthy)
     }
+  }
+
+  /** Reads one page after the keyset position `after` (from the start when absent). */
+  async #page(
+    conn: MysqlPoolConnection,
+    read: PageRead,
+    after: readonly unknown[] | undefined,
+    type: string,
+  ): Promise<RecordValues[]> {
+    const page = keysetPageSql({
+      dialect: mysqlDialect,
+      from: q(read.recordType.name),
+      columns: read.columns,
+      order: read.order,
+      limit: read.plan.batchSize,
+      ...(read.filter ? { filter: read.filter } : {}),
+      ...(after ? { after } : {}),
+      ...(read.atLeast !== undefined ? { atLeast: read.atLeast } : {}),
+    })
+    const [result] = await this.#query(conn, page.sql, page.params, type)
+    const rows = result as MysqlRow[]
+    // The driver's row objects are fresh per query: convert in place, only where needed.
+    for (const row of rows)
+      for (const [name, convert] of read.readers) row[name] = convert(row[name])
+    return rows as RecordValues[]
   }
 
   /** Checks a connection out of the pool, setting its session up the first time. */
@@ -300,7 +301,45 @@ export class MysqlConnection implements BridgeConnection {
     this.#log.debug({ version, mariadb }, 'mysql bridge: first session')
   }
 
-  async #recordType(conn: MysqlPoolConnection, type: string): Promise<MysqlRecordType> {
+  /** Writes the groups of one batch inside the open transaction; one result per op. */
+  async #applyGroups(
+    conn: MysqlPoolConnection,
+    recordType: MysqlRecordType,
+    groups: readonly OpGroup<WriteOp['op']>[],
+    signal: AbortSignal | undefined,
+  ): Promise<WriteResult[]> {
+    const type = recordType.name
+    const target = { db: conn, type: recordType, server: this.#server! }
+    const byName = new Map(recordType.fields.map((f) => [f.name, f]))
+    const results: WriteResult[] = []
+    for (const group of groups) {
+      const unknown = group.fields.find((name) => !byName.has(name))
+      if (unknown !== undefined) {
+        const error = new OpenSyncError(
+          'OSY_FIELD_NOT_FOUND',
+          `record type "${type}" has no field "${unknown}"`,
+          { details: { recordType: type, field: unknown } },
+        )
+        for (const index of group.indexes) results[index] = { ok: false, error }
+        continue
+      }
+      const fields = group.fields.map((name) => byName.get(name)!)
+      const perOp = paramsPerOp(group.op, fields.length, recordType.keyFields.length)
+      const maxBytes = Math.max(1 << 20, Math.floor(this.#server!.maxPacket / 2))
+      for (const part of chunkBy(group.indexes, group.ops, perOp, maxBytes)) {
+        const apply = (slice: readonly WriteOp[]) =>
+          this.#inSavepoint(conn, () => applyOps(target, group.op, fields, slice))
+        const outcomes = await writeIsolated(part.ops, apply, classifyRecordError, signal)
+        outcomes.forEach((result, i) => {
+          results[part.indexes[i]!] = result
+        })
+      }
+    }
+    return results
+  }
+
+  /** Describes one record type from the catalogue; throws when there is none. */
+  async #describe(conn: MysqlPoolConnection, type: string): Promise<MysqlRecordType> {
     let found: MysqlRecordType | undefined
     try {
       const types = await introspect(conn, { mariadb: this.#server!.mariadb, only: type })
@@ -404,4 +443,51 @@ function chunkBy(
     if (current.ops.length > 0) out.push(current)
   }
   return out
+}
+
+/** A read planned against one description of its record type, ready to page through. */
+interface PageRead {
+  readonly recordType: MysqlRecordType
+  readonly plan: ReadPlan
+  /** Converters of the columns whose driver values are not canonical. */
+  readonly readers: readonly (readonly [string, ValueReader])[]
+  readonly filter?: FilterExpr
+  readonly columns: readonly string[]
+  readonly order: readonly string[]
+  readonly atLeast?: unknown
+  /** The checkpoint's position, in driver values. */
+  readonly after?: readonly unknown[]
+}
+
+/** Plans a read (or a key scan) and turns its values into what the driver binds. */
+function pageRead(type: MysqlRecordType, options: ReadOptions, keysOnly: boolean): PageRead {
+  const recordType = keyedType(type, options.keyFields)
+  const plan = planRead(
+    recordType,
+    keysOnly
+      ? {
+          fields: recordType.keyFields,
+          ...(options.filter ? { filter: options.filter } : {}),
+          ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+        }
+      : options,
+    mysqlDialect,
+  )
+  const readers = plan.columns.flatMap((f): [string, ValueReader][] => {
+    const read = readerFor(f)
+    return read ? [[f.name, read]] : []
+  })
+  const filter = plan.filter
+    ? fieldLiterals(plan.filter, new Map(recordType.fields.map((f) => [f.name, f])))
+    : undefined
+  return {
+    recordType,
+    plan,
+    readers,
+    columns: plan.columns.map((f) => f.name),
+    order: plan.order.map((f) => f.name),
+    ...(filter ? { filter } : {}),
+    ...(plan.atLeast !== undefined ? { atLeast: toDriver(plan.atLeast, plan.order[0]!) } : {}),
+    ...(plan.after ? { after: plan.after.map((v, i) => toDriver(v, plan.order[i]!)) } : {}),
+  }
 }

@@ -15,7 +15,15 @@ import {
 } from '../../sdk/index.ts'
 import { groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
-import { checkpointAfter, fieldLookup, keyedType, keyOf, planRead } from '../shared/read-plan.ts'
+import {
+  checkpointAfter,
+  fieldLookup,
+  keyedType,
+  keyOf,
+  planRead,
+  type ReadPlan,
+} from '../shared/read-plan.ts'
+import { RecordTypeCache } from '../shared/record-type-cache.ts'
 import type { PostgresPool, PostgresPoolClient } from './postgres-driver.ts'
 import { classifyConnectionError, classifyRecordError } from './postgres-errors.ts'
 import {
@@ -38,6 +46,13 @@ export interface PostgresTarget {
 export class PostgresConnection implements BridgeConnection {
   readonly #pool: PostgresPool
   readonly #target: PostgresTarget
+  /**
+   * undefined_table, undefined_column, and datatype_mismatch (a column's type changed, so
+   * the remembered array cast no longer fits): the schema changed since it was described.
+   */
+  readonly #types = new RecordTypeCache<PostgresRecordType>((error) =>
+    ['42P01', '42703', '42804'].includes((error as { code?: string }).code ?? ''),
+  )
   #closed?: Promise<void>
 
   constructor(pool: PostgresPool, target: PostgresTarget) {
@@ -67,62 +82,20 @@ export class PostgresConnection implements BridgeConnection {
   async discover(): Promise<PostgresRecordType[]> {
     const client = await this.#client()
     try {
-      return await introspect(client, this.#target.schema, q)
+      const types = await introspect(client, this.#target.schema, q)
+      this.#types.fill(types)
+      return types
     } finally {
       client.release()
     }
   }
 
-  async *read(type: string, options: ReadOptions = {}): AsyncIterable<RecordBatch> {
-    const client = await this.#client()
-    let inTransaction = false
-    try {
-      // One snapshot for the whole read, so pages agree with each other; read-only so a
-      // filter could never write even if validation were bypassed.
-      await this.#query(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], type)
-      inTransaction = true
-      const rt = keyedType(await this.#recordType(client, type), options.keyFields)
-      const plan = planRead(rt, options, postgresDialect)
-      const columns = plan.columns.map((f) => f.name)
-      const order = plan.order.map((f) => f.name)
-      let after = plan.after?.map((v, i) => toParam(v, plan.order[i]))
-      while (true) {
-        throwIfAborted(options.signal)
-        const page = keysetPageSql({
-          dialect: postgresDialect,
-          from: rt.from,
-          columns,
-          order,
-          nullable: plan.order.map((f) => f.nullable),
-          limit: plan.batchSize,
-          ...(plan.filter ? { filter: plan.filter } : {}),
-          ...(after
-            ? { after }
-            : plan.atLeast !== undefined
-              ? { atLeast: toParam(plan.atLeast, plan.order[0]) }
-              : {}),
-        })
-        const { rows } = await this.#query<RecordValues>(client, page.sql, page.params, type)
-        if (rows.length === 0) break
-        const records: SourceRecord[] = rows.map((values) => ({ key: keyOf(rt, values), values }))
-        const last = rows[rows.length - 1]!
-        const checkpoint = checkpointAfter(plan, last)
-        yield checkpoint ? { records, checkpoint } : { records }
-        if (rows.length < plan.batchSize) break
-        after = plan.order.map((f) => toParam(last[f.name] ?? null, f))
-      }
-      await client.query('COMMIT')
-      inTransaction = false
-    } finally {
-      if (inTransaction) await client.query('ROLLBACK').catch(() => {})
-      client.release()
-    }
+  read(type: string, options: ReadOptions = {}): AsyncIterable<RecordBatch> {
+    return this.#read(type, options, false)
   }
 
   async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
-    const rt = keyedType(await this.#recordTypeOnce(type), options.keyFields)
-    const fields = rt.keyFields
-    for await (const batch of this.read(type, { ...options, fields })) {
+    for await (const batch of this.#read(type, options, true)) {
       yield batch.records.map((r) => r.key)
     }
   }
@@ -132,38 +105,52 @@ export class PostgresConnection implements BridgeConnection {
     ops: readonly WriteOp[],
     options: WriteOptions = {},
   ): Promise<readonly WriteResult[]> {
+    const groups = groupOps(ops)
+    const named = [...new Set(groups.flatMap((group) => group.fields))]
     const client = await this.#client()
     let inTransaction = false
     try {
-      await client.query('BEGIN')
-      inTransaction = true
-      const rt = await this.#recordType(client, type)
-      if (rt.readOnly) {
-        throw new OpenSyncError(
-          'OSY_READ_ONLY_RECORD_TYPE',
-          `"${type}" is a ${rt.kind} without a writable key; it can be read but not written`,
-          {
-            details: { recordType: type },
-          },
-        )
-      }
-      const results: WriteResult[] = new Array(ops.length)
-      for (const group of groupOps(ops)) {
-        const apply = (slice: readonly WriteOp[]) =>
-          this.#inSavepoint(client, () => applyGroup(client, rt, group, slice))
-        const groupResults = await writeIsolated(
-          group.ops as WriteOp[],
-          apply,
-          classifyRecordError,
-          options.signal,
-        )
-        groupResults.forEach((r, i) => {
-          results[group.indexes[i]!] = r
-        })
-      }
-      await client.query('COMMIT')
-      inTransaction = false
-      return results
+      return await this.#types.use(
+        type,
+        async () => {
+          // After a failed first run: end its transaction, so the type is described anew.
+          if (inTransaction) await client.query('ROLLBACK')
+          inTransaction = false
+          return this.#describe(client, type)
+        },
+        async (rt) => {
+          if (rt.readOnly) {
+            throw new OpenSyncError(
+              'OSY_READ_ONLY_RECORD_TYPE',
+              `"${type}" is a ${rt.kind} without a writable key; it can be read but not written`,
+              {
+                details: { recordType: type },
+              },
+            )
+          }
+          await client.query('BEGIN')
+          inTransaction = true
+          const results: WriteResult[] = new Array(ops.length)
+          for (const group of groups) {
+            const apply = (slice: readonly WriteOp[]) =>
+              this.#inSavepoint(client, () => applyGroup(client, rt, group, slice))
+            const groupResults = await writeIsolated(
+              group.ops as WriteOp[],
+              apply,
+              classifyRecordError,
+              options.signal,
+            )
+            groupResults.forEach((r, i) => {
+              results[group.indexes[i]!] = r
+            })
+          }
+          await client.query('COMMIT')
+          inTransaction = false
+          return results
+        },
+        // A field the remembered type lacks may have been added since it was described.
+        (rt) => named.every((name) => rt.fields.some((f) => f.name === name)),
+      )
     } catch (error) {
       throw classifyConnectionError(error, this.#target)
     } finally {
@@ -185,16 +172,87 @@ export class PostgresConnection implements BridgeConnection {
     }
   }
 
-  async #recordTypeOnce(type: string): Promise<PostgresRecordType> {
+  /**
+   * Reads a record type (only its keys, for a key scan) page by page in one snapshot. Only
+   * the first page can run again on a fresh description of the type: once records are
+   * handed out, a schema change fails the read.
+   */
+  async *#read(type: string, options: ReadOptions, keysOnly: boolean): AsyncGenerator<RecordBatch> {
+    throwIfAborted(options.signal)
     const client = await this.#client()
+    let inTransaction = false
     try {
-      return await this.#recordType(client, type)
+      const { rt, plan, first } = await this.#types.use(
+        type,
+        async () => {
+          // After a failed first run: end its transaction (aborted, and with a snapshot from
+          // before the change), so the type is described as it is now.
+          if (inTransaction) await client.query('ROLLBACK')
+          inTransaction = false
+          return this.#describe(client, type)
+        },
+        async (recordType) => {
+          const rt = keyedType(recordType, options.keyFields)
+          const plan = planRead(
+            rt,
+            keysOnly ? { ...options, fields: rt.keyFields } : options,
+            postgresDialect,
+          )
+          // One snapshot for the whole read, so pages agree with each other; read-only so a
+          // filter could never write even if validation were bypassed.
+          await this.#query(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], type)
+          inTransaction = true
+          const after = plan.after?.map((v, i) => toParam(v, plan.order[i]))
+          return { rt, plan, first: await this.#page(client, rt, plan, after, type) }
+        },
+      )
+      let rows = first
+      while (rows.length > 0) {
+        const records: SourceRecord[] = rows.map((values) => ({ key: keyOf(rt, values), values }))
+        const last = rows[rows.length - 1]!
+        const checkpoint = checkpointAfter(plan, last)
+        yield checkpoint ? { records, checkpoint } : { records }
+        if (rows.length < plan.batchSize) break
+        throwIfAborted(options.signal)
+        const after = plan.order.map((f) => toParam(last[f.name] ?? null, f))
+        rows = await this.#page(client, rt, plan, after, type)
+      }
+      await client.query('COMMIT')
+      inTransaction = false
     } finally {
+      if (inTransaction) await client.query('ROLLBACK').catch(() => {})
       client.release()
     }
   }
 
-  async #recordType(client: PostgresPoolClient, type: string): Promise<PostgresRecordType> {
+  /** Reads one page after the keyset position `after` (from the start when absent). */
+  async #page(
+    client: PostgresPoolClient,
+    rt: PostgresRecordType,
+    plan: ReadPlan,
+    after: readonly unknown[] | undefined,
+    type: string,
+  ): Promise<RecordValues[]> {
+    const page = keysetPageSql({
+      dialect: postgresDialect,
+      from: rt.from,
+      columns: plan.columns.map((f) => f.name),
+      order: plan.order.map((f) => f.name),
+      nullable: plan.order.map((f) => f.nullable),
+      limit: plan.batchSize,
+      ...(plan.filter ? { filter: plan.filter } : {}),
+      ...(after
+        ? { after }
+        : plan.atLeast !== undefined
+          ? { atLeast: toParam(plan.atLeast, plan.order[0]) }
+          : {}),
+    })
+    const { rows } = await this.#query<RecordValues>(client, page.sql, page.params, type)
+    return rows
+  }
+
+  /** Describes one record type from the catalogue; throws when there is none. */
+  async #describe(client: PostgresPoolClient, type: string): Promise<PostgresRecordType> {
     const [rt] = await introspect(client, this.#target.schema, q, type)
     if (!rt) {
       throw new OpenSyncError(
