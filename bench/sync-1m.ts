@@ -69,6 +69,8 @@ const PROFILE_DIR =
       ? join(tmpdir(), `sync-1m-profiles-${N}`)
       : profileFlag
 const PLAIN = flag('plain') === true
+/** Samples allocations (collected ones too) during the engine phases and prints the top sites. */
+const ALLOC = flag('alloc') === true
 const storeFlag = flag('store')
 if (storeFlag !== undefined && storeFlag !== 'pg' && storeFlag !== 'sqlite')
   throw new Error(`--store must be pg or sqlite, not ${String(storeFlag)}`)
@@ -147,6 +149,19 @@ function serverCpu(comm: string): number {
   let ticks = 0
   for (const p of procs.values()) ticks += p.own + (procs.has(p.ppid) ? 0 : p.children)
   return ticks / CLK_TCK
+}
+
+/** Main-thread GC pauses so far, in seconds (V8's own report). */
+let gcPauses = 0
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauses += entry.duration / 1000
+}).observe({ entryTypes: ['gc'] })
+
+/** The machine's CPU time stolen by the hypervisor so far, and all CPU time, in ticks. */
+function ticksNow(): { steal: number; all: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1)
+  const ticks = fields.map(Number)
+  return { steal: ticks[7] ?? 0, all: ticks.reduce((a, b) => a + b, 0) }
 }
 
 function cpuNow(): { node: number; postgres: number; mariadb: number } {
@@ -305,6 +320,10 @@ interface Phase {
   readonly externalMb: number
   readonly rssBeforeMb: number
   readonly cpu: { node: number; postgres: number; mariadb: number }
+  /** Seconds the engine's main thread paused for GC. */
+  readonly gc: number
+  /** Share of the machine's CPU time the hypervisor took (steal), in percent. */
+  readonly steal: number
   readonly breakdown: Map<string, { ms: number; calls: number }>
   /** Milliseconds of each batch of the change stream, in order. */
   readonly batches: readonly number[]
@@ -338,11 +357,31 @@ async function phase(
     await profiler.post('Profiler.enable')
     await profiler.post('Profiler.start')
   }
+  let sampler: Session | undefined
+  if (profile && ALLOC) {
+    sampler = new Session()
+    sampler.connect()
+    await sampler.post('HeapProfiler.enable')
+    await sampler.post('HeapProfiler.startSampling', {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    })
+  }
   const cpu0 = cpuNow()
+  const gc0 = gcPauses
+  const ticks0 = ticksNow()
   const start = performance.now()
   const outcome = await fn()
+  if (sampler) {
+    const { profile: heap } = await sampler.post('HeapProfiler.stopSampling')
+    sampler.disconnect()
+    printAllocations(name, heap.head as AllocationNode)
+  }
   const wall = (performance.now() - start) / 1000
   const cpu1 = cpuNow()
+  const gcSeconds = gcPauses - gc0
+  const ticks1 = ticksNow()
   memory.sample()
   const child = outcome && 'nodeCpu' in outcome ? outcome : undefined
   const result = child ? undefined : (outcome as RunResult | undefined)
@@ -373,6 +412,8 @@ async function phase(
       postgres: cpu1.postgres - cpu0.postgres,
       mariadb: cpu1.mariadb - cpu0.mariadb,
     },
+    gc: child ? 0 : gcSeconds,
+    steal: (100 * (ticks1.steal - ticks0.steal)) / Math.max(1, ticks1.all - ticks0.all),
     breakdown: new Map(breakdown),
     ...(result ? { result } : {}),
   }
@@ -388,6 +429,31 @@ async function phase(
     throw new Error(`${name} ${result.status}: ${JSON.stringify(result.error)}`)
   }
   return p
+}
+
+// ---------------------------------------------------------------- allocations
+
+interface AllocationNode {
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  selfSize: number
+  children: AllocationNode[]
+}
+
+/** The functions that allocated most during a phase (sampled), by bytes allocated. */
+function printAllocations(phase: string, head: AllocationNode): void {
+  const bySite = new Map<string, number>()
+  let total = 0
+  const walk = (node: AllocationNode) => {
+    const { functionName, url, lineNumber } = node.callFrame
+    const site = `${functionName || '(anonymous)'}  ${url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${lineNumber + 1}`
+    bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize)
+    total += node.selfSize
+    for (const child of node.children) walk(child)
+  }
+  walk(head)
+  console.log(`\nallocated during "${phase}" (sampled): ${(total / MB).toFixed(0)} MB`)
+  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 30))
+    console.log(`  ${(bytes / MB).toFixed(1).padStart(8)} MB  ${site}`)
 }
 
 // ---------------------------------------------------------------- data
@@ -741,6 +807,8 @@ function report(initial: Phase, noop: Phase, onePercent: Phase, raw1: Phase): vo
       read: t?.read ?? (p.name === 'raw' ? N : N / 100),
       written: t ? t.created + t.updated : p.name === 'raw' ? N : N / 100,
       'CPU s node/pg/maria': `${p.cpu.node.toFixed(1)}/${p.cpu.postgres.toFixed(1)}/${p.cpu.mariadb.toFixed(1)}`,
+      'GC s': p.name.startsWith('raw') ? '' : Number(p.gc.toFixed(2)),
+      'steal %': Number(p.steal.toFixed(0)),
       'RSS before MB': p.name === 'raw' ? '(own process)' : Math.round(p.rssBeforeMb),
       'peak RSS MB': Math.round(p.rssMb),
       'peak heap MB': Math.round(p.heapMb),
