@@ -44,6 +44,8 @@ export interface PairRunContext {
   readonly pair: ResolvedPair
   readonly conns: readonly [BridgeConnection, BridgeConnection]
   readonly types: readonly [RecordTypeInfo, RecordTypeInfo]
+  /** Per side: its reads see one snapshot, so a pass meets each key once (capabilities). */
+  readonly snapshotReads: readonly [boolean, boolean]
   readonly store: Store
   readonly protocol: Protocol
   readonly dryRun: boolean
@@ -118,7 +120,10 @@ interface ParkedConflict {
 
 /** What a batch's commit stores. */
 interface BatchOutcome {
+  /** Links to insert or update. */
   readonly links: readonly Link[]
+  /** Links of created records, new on both sides. */
+  readonly created: readonly Link[]
   readonly failed: ReadonlyMap<string, OpenSyncError>
   readonly conflicts: readonly ParkedConflict[]
 }
@@ -162,8 +167,16 @@ export class PairRun {
   /** Whether the pair had links when the run began: on a first sync no link can be stale. */
   #hadLinks = true
   /**
+   * Whether a link may point at a key a create lands on (a reused key): the pair had links,
+   * or an earlier pass of this run made some. Within one pass a target does not hand a key
+   * it just gave out again.
+   */
+  #mayHaveLinks = true
+  #linkedInPass = false
+  /**
    * During the first pass of a first sync (no links, nothing recovered) no source record
-   * can be linked yet: each key comes once per pass, so the link lookup is skipped.
+   * can be linked yet: each key comes once per pass (snapshot reads), so the link lookup is
+   * skipped.
    */
   #noLinksYet = false
   /** The other side had no record at all when this pass began: nothing to match against. */
@@ -214,6 +227,7 @@ export class PairRun {
   async run(): Promise<void> {
     const { pair, task, store } = this.#ctx
     this.#hadLinks = await store.links.exists(task.id, pair.id)
+    this.#mayHaveLinks = this.#hadLinks
     // Deletes first: a system may hand a deleted record's key to a new record (SQLite reuses
     // rowids), and the stale link must be gone before a create claims that key.
     if (pair.deletes.policy !== 'ignore') {
@@ -222,9 +236,12 @@ export class PairRun {
     let first = true
     for (const s of [0, 1] as const) {
       if (!pair.flows[s]) continue
-      this.#noLinksYet = first && !this.#hadLinks
+      // A source without snapshot reads may hand a record over twice in one pass (edited
+      // while read): the second time it must find the link the first one made.
+      this.#noLinksYet = first && !this.#hadLinks && this.#ctx.snapshotReads[s]
       first = false
       await this.#pass(s)
+      if (this.#linkedInPass) this.#mayHaveLinks = true
     }
   }
 
@@ -615,7 +632,7 @@ export class PairRun {
         source: sourceOps.map((p) => ({ ok: true, key: p.sourceKey })),
       })
       for (const l of toUnlink) this.#setOverlay(l, null)
-      for (const l of outcome.links) {
+      for (const l of [...outcome.links, ...outcome.created]) {
         this.#setOverlay(l, l)
         this.#touched.add(l.keys[0])
       }
@@ -727,6 +744,7 @@ export class PairRun {
     }
 
     const links: Link[] = []
+    const created: Link[] = []
     const syncedAt = new Date().toISOString()
     const conflicts: ParkedConflict[] = []
     const manual = pair.conflict.winner === 'manual'
@@ -734,7 +752,8 @@ export class PairRun {
       if (failed.has(p.sourceKey) || p.targetKey === undefined) continue
       const keys: [string, string] =
         s === 0 ? [p.sourceKey, p.targetKey] : [p.targetKey, p.sourceKey]
-      links.push({
+      const op = p.toTarget?.op
+      ;(op === 'create' ? created : links).push({
         taskId: task.id,
         pairId: pair.id,
         keys,
@@ -742,7 +761,6 @@ export class PairRun {
         syncedAt,
         deleted: null,
       })
-      const op = p.toTarget?.op
       if (op === 'create') countsST.created++
       else if (op === 'update') countsST.updated++
       if (p.toSource) countsTS.updated++
@@ -795,7 +813,7 @@ export class PairRun {
         { code: error.code },
       )
     }
-    return { links, failed, conflicts }
+    return { links, created, failed, conflicts }
   }
 
   /** A batch's store transaction: links, intents, record errors, parked conflicts, checkpoint. */
@@ -804,7 +822,7 @@ export class PairRun {
     s: Side,
     plans: readonly RecordPlan[],
     toUnlink: readonly Link[],
-    { links, failed, conflicts }: BatchOutcome,
+    { links, created, failed, conflicts }: BatchOutcome,
     intentIds: readonly number[],
     checkpoint: Checkpoint | undefined,
   ): Promise<void> {
@@ -822,7 +840,7 @@ export class PairRun {
     const createdKeys = plans.filter(
       (p) => p.toTarget?.op === 'create' && p.targetKey !== undefined && !failed.has(p.sourceKey),
     )
-    if (createdKeys.length > 0 && this.#hadLinks) {
+    if (createdKeys.length > 0 && this.#mayHaveLinks) {
       const stale = await tx.links.remove(
         task.id,
         pair.id,
@@ -837,6 +855,11 @@ export class PairRun {
         )
     }
     if (links.length > 0) await tx.links.upsert(links)
+    // A create's link is new on both sides: its source key had none (looked up, or the pass
+    // began without links on a source whose reads see one snapshot), and a stale link to its
+    // target key went above.
+    if (created.length > 0) await tx.links.insert(created)
+    if (links.length > 0 || created.length > 0) this.#linkedInPass = true
     if (intentIds.length > 0) await tx.intents.remove(intentIds)
     if (failed.size > 0) {
       this.#mayHaveErrors[s] = true

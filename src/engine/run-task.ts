@@ -2,6 +2,7 @@ import {
   type BridgeConnection,
   type BridgeLogger,
   type BridgeRegistry,
+  capabilitiesOf,
   coerceError,
   OpenSyncError,
   type RecordTypeInfo,
@@ -144,8 +145,10 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
       'info',
       `${dryRun ? 'dry run' : 'run'} of "${task.subject}" started (${options.trigger ?? 'cli'})`,
     )
+    const snapshotReads: boolean[] = []
     for (const system of task.systems) {
       const bridge = options.registry.get(system.bridge)
+      snapshotReads.push(capabilitiesOf(bridge).snapshotReads)
       const conn = await bridge.connect(system.connection, {
         log: options.log ?? silentLogger,
         signal,
@@ -165,6 +168,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         pair,
         conns: conns as [BridgeConnection, BridgeConnection],
         types,
+        snapshotReads: snapshotReads as [boolean, boolean],
         store,
         protocol,
         dryRun,

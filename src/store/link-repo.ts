@@ -32,6 +32,12 @@ export interface LinkRepo {
   ): Promise<Map<string, Link>>
   /** Inserts links, or updates the link with the same key on side 0 (its key1 may change). */
   upsert(links: readonly Link[]): Promise<void>
+  /**
+   * Inserts links the caller knows are new: no link of their pair has the same key on either
+   * side (a create's). Fails on a duplicate instead of updating it, and skips the conflict
+   * check per row that makes an upsert ~25% dearer on PostgreSQL.
+   */
+  insert(links: readonly Link[]): Promise<void>
   /** Removes the links whose key on `side` is one of `keys`; returns how many were removed. */
   remove(taskId: string, pairId: string, side: Side, keys: readonly string[]): Promise<number>
   /** How many links the pair has. Reads all of them: ask {@link exists} when any will do. */
@@ -80,6 +86,45 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
   const findPair = (operation: string, taskId: string, pairId: string) =>
     ctx.run(operation, (db) => ctx.pairs.find(db, taskId, pairId))
 
+  /** Writes links, as upserts or (fresh) as plain inserts; see {@link LinkRepo.insert}. */
+  const write = async (operation: string, links: readonly Link[], fresh: boolean) => {
+    if (links.length === 0) return
+    const groups = groupLinks(links)
+    const size = ctx.dialect === 'postgres' ? UNNEST_ROWS : rowsPerStatement(ROW_VALUES)
+    const statements = groups.reduce((n, g) => n + Math.ceil(g.links.length / size), 0)
+    // Resolved ahead of the write: outside a transaction a new pair's row then commits on its
+    // own, and its ref can be kept whether or not the write succeeds.
+    const refs = await ctx.run(operation, async (db) => {
+      const refs: number[] = []
+      for (const g of groups) refs.push(await ctx.pairs.resolve(db, g.taskId, g.pairId))
+      return refs
+    })
+    await ctx.write(operation, statements, async (db) => {
+      for (const [i, group] of groups.entries()) {
+        let pair = refs[i]!
+        for (const slice of chunks(group.links, size)) {
+          const written = await writeLinks(db, ctx.dialect, pair, group.syncedAt, slice, fresh)
+          if (written === slice.length) continue
+          // The statement writes nothing when the pair's row is gone: another process removed
+          // the task after this one kept the ref. The pair starts over under a new ref.
+          ctx.pairs.forget(group.taskId, group.pairId)
+          pair = await ctx.pairs.resolve(db, group.taskId, group.pairId)
+          if (
+            (await writeLinks(db, ctx.dialect, pair, group.syncedAt, slice, fresh)) < slice.length
+          ) {
+            throw new Error(`the pair ${pairKey(group.taskId, group.pairId)} was removed again`)
+          }
+        }
+      }
+    })
+    const growth = new Map<string, PairGrowth>()
+    for (const { taskId, pairId, links } of groups) {
+      const key = pairKey(taskId, pairId)
+      growth.set(key, { taskId, pairId, count: (growth.get(key)?.count ?? 0) + links.length })
+    }
+    await ctx.linksWritten(growth)
+  }
+
   return {
     async find(taskId, pairId, side, keys) {
       const found = new Map<string, Link>()
@@ -96,41 +141,16 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
       })
     },
 
-    async upsert(links) {
-      if (links.length === 0) return
-      const unique = lastByIdentity(links, (l) => JSON.stringify([l.taskId, l.pairId, l.keys[0]]))
-      const groups = groupLinks(unique)
-      const size = ctx.dialect === 'postgres' ? UNNEST_ROWS : rowsPerStatement(ROW_VALUES)
-      const statements = groups.reduce((n, g) => n + Math.ceil(g.links.length / size), 0)
-      // Resolved ahead of the write: outside a transaction a new pair's row then commits on its
-      // own, and its ref can be kept whether or not the write succeeds.
-      const refs = await ctx.run('links.upsert', async (db) => {
-        const refs: number[] = []
-        for (const g of groups) refs.push(await ctx.pairs.resolve(db, g.taskId, g.pairId))
-        return refs
-      })
-      await ctx.write('links.upsert', statements, async (db) => {
-        for (const [i, group] of groups.entries()) {
-          let pair = refs[i]!
-          for (const slice of chunks(group.links, size)) {
-            const written = await writeLinks(db, ctx.dialect, pair, group.syncedAt, slice)
-            if (written === slice.length) continue
-            // The statement writes nothing when the pair's row is gone: another process removed
-            // the task after this one kept the ref. The pair starts over under a new ref.
-            ctx.pairs.forget(group.taskId, group.pairId)
-            pair = await ctx.pairs.resolve(db, group.taskId, group.pairId)
-            if ((await writeLinks(db, ctx.dialect, pair, group.syncedAt, slice)) < slice.length) {
-              throw new Error(`the pair ${pairKey(group.taskId, group.pairId)} was removed again`)
-            }
-          }
-        }
-      })
-      const growth = new Map<string, PairGrowth>()
-      for (const { taskId, pairId, links } of groups) {
-        const key = pairKey(taskId, pairId)
-        growth.set(key, { taskId, pairId, count: (growth.get(key)?.count ?? 0) + links.length })
-      }
-      await ctx.linksWritten(growth)
+    upsert(links) {
+      return write(
+        'links.upsert',
+        lastByIdentity(links, (l) => `${l.taskId}\u0000${l.pairId}\u0000${l.keys[0]}`),
+        false,
+      )
+    },
+
+    insert(links) {
+      return write('links.insert', links, true)
     },
 
     async remove(taskId, pairId, side, keys) {
@@ -239,7 +259,7 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
 function groupLinks(links: readonly Link[]): LinkGroup[] {
   const groups = new Map<string, LinkGroup>()
   for (const link of links) {
-    const key = JSON.stringify([link.taskId, link.pairId, link.syncedAt])
+    const key = `${link.taskId}\u0000${link.pairId}\u0000${link.syncedAt}`
     let group = groups.get(key)
     if (group === undefined) {
       group = { taskId: link.taskId, pairId: link.pairId, syncedAt: link.syncedAt, links: [] }
@@ -260,8 +280,9 @@ async function writeLinks(
   pair: number,
   syncedAt: string,
   links: readonly Link[],
+  fresh: boolean,
 ): Promise<number> {
-  const result = await db
+  const insert = db
     .insertInto('osy_links')
     .columns(['pair', 'key0', 'key1', 'base0', 'base1', 'synced_at', 'deleted'])
     .expression(
@@ -278,16 +299,18 @@ async function writeLinks(
         ])
         .where('osy_pairs.id', '=', pair),
     )
-    .onConflict((oc) =>
-      oc.columns(['pair', 'key0']).doUpdateSet((eb) => ({
-        key1: eb.ref('excluded.key1'),
-        base0: eb.ref('excluded.base0'),
-        base1: eb.ref('excluded.base1'),
-        synced_at: eb.ref('excluded.synced_at'),
-        deleted: eb.ref('excluded.deleted'),
-      })),
-    )
-    .executeTakeFirst()
+  const result = await (fresh
+    ? insert
+    : insert.onConflict((oc) =>
+        oc.columns(['pair', 'key0']).doUpdateSet((eb) => ({
+          key1: eb.ref('excluded.key1'),
+          base0: eb.ref('excluded.base0'),
+          base1: eb.ref('excluded.base1'),
+          synced_at: eb.ref('excluded.synced_at'),
+          deleted: eb.ref('excluded.deleted'),
+        })),
+      )
+  ).executeTakeFirst()
   return Number(result.numInsertedOrUpdatedRows ?? 0)
 }
 

@@ -113,6 +113,23 @@ describe.each(dialects)('store on $name', (dialect) => {
       expect([...left.keys()].sort()).toEqual(['a3', 'a4'])
     })
 
+    it('inserts new links plainly, and refuses one whose key is taken on either side', async () => {
+      const taskId = newTask()
+      const links = Array.from({ length: 3 }, (_, i) => link(taskId, 'people', i))
+      await store.links.insert(links)
+      expect(await store.links.count(taskId, 'people')).toBe(3)
+      expect((await store.links.find(taskId, 'people', 1, ['b2'])).get('b2')).toEqual(links[2])
+      // Not an upsert: a key already linked is an error, never a silent overwrite.
+      const again = link(taskId, 'people', 1, { base: ['{"v":2}', '{"v":2}'] })
+      await expect(store.transaction((tx) => tx.links.insert([again]))).rejects.toThrow(
+        /links.insert/,
+      )
+      const taken1 = link(taskId, 'people', 9, { keys: ['a9', 'b0'] })
+      await expect(store.links.insert([taken1])).rejects.toThrow(/links.insert/)
+      expect((await store.links.find(taskId, 'people', 0, ['a1'])).get('a1')).toEqual(links[1])
+      expect(await store.links.count(taskId, 'people')).toBe(3)
+    })
+
     it('updates a link in place, including a changed key1 and a tombstone', async () => {
       const taskId = newTask()
       await store.links.upsert([link(taskId, 'people', 1)])
