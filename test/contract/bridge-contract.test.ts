@@ -200,7 +200,7 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
       const table = await peopleTable()
       const original: RecordValues = {
         email: 'zoë@example.com',
-        name: 'Zoë Ångström 😀 — 中文',
+        name: `Zoë Ångström 😀 — 中文 O'Brien "q" \\ ? ;-- \\'`,
         score: '12345678.1234',
         big: 9007199254740993n,
         active: true,
