@@ -94,6 +94,8 @@ const TARGETS = { initialRatio: 2, noopSeconds: 1, onePercentSeconds: 3, rssMb: 
 // ---------------------------------------------------------------- gc and memory
 
 setFlagsFromString('--expose-gc')
+// As bin/opensync.js does, so the engine phases run with the CLI's heap settings.
+setFlagsFromString('--heap-growing-percent=100')
 const gc = runInNewContext('gc') as () => void
 
 /** Peak RSS, heap and off-heap (Buffers) since the last reset, sampled every 50 ms. */
