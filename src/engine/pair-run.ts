@@ -89,6 +89,8 @@ interface Direct {
   readonly sameText: boolean
 }
 
+const NO_CONFLICTS: RecordPlan['conflicts'] = Object.freeze([])
+
 /** A batch whose write or commit is still running (see PairRun.#apply). */
 interface InFlight {
   /** The source keys it handles. */
@@ -141,7 +143,7 @@ interface RecordPlan {
   toSource?: WriteOp
   /** Both bases are the same fingerprints (stored once, see storedBases). */
   readonly sameBases?: boolean
-  readonly conflicts: { mapping: string; values: [unknown, unknown] }[]
+  readonly conflicts: readonly { mapping: string; values: [unknown, unknown] }[]
 }
 
 /**
@@ -159,6 +161,8 @@ export class PairRun {
   readonly #fingerprinters: readonly [Fingerprinters, Fingerprinters]
   /** Per side, per mapping (in order): how a plain rename is copied without converting. */
   readonly #direct: readonly [readonly (Direct | undefined)[], readonly (Direct | undefined)[]]
+  /** Per side: every mapping is a plain rename whose fingerprint reads alike on both sides. */
+  readonly #allAlike: readonly [boolean, boolean]
   /** Dry run only: links as the run would have left them, and links already handled. */
   readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
   readonly #touched = new Set<string>()
@@ -222,6 +226,8 @@ export class PairRun {
       })
     }
     this.#direct = [direct(0), direct(1)]
+    const alike = (s: Side) => this.#direct[s].every((d) => d?.sameText === true)
+    this.#allAlike = [alike(0), alike(1)]
   }
 
   async run(): Promise<void> {
@@ -451,7 +457,7 @@ export class PairRun {
     const values: [FieldValues, FieldValues] =
       s === 0 ? [record.values, target.values] : [target.values, record.values]
     const writes: [Record<string, Value>, Record<string, Value>] = [{}, {}]
-    const conflicts: RecordPlan['conflicts'] = []
+    const conflicts: { mapping: string; values: [unknown, unknown] }[] = []
 
     for (const m of pair.mappings) {
       const now: [Fingerprint, Fingerprint] = [this.#fp(0, values[0], m), this.#fp(1, values[1], m)]
@@ -549,10 +555,29 @@ export class PairRun {
     const { pair } = this.#ctx
     const t = (1 - s) as Side
     const out: Record<string, Value> = {}
-    const base: [Base, Base] = [{}, {}]
-    let same = true
     const { mappings } = pair
     const direct = this.#direct[s]
+    if (this.#allAlike[s]) {
+      // Plain renames only, read alike on both sides: one base serves both (stored once).
+      const base: Base = {}
+      for (let i = 0; i < mappings.length; i++) {
+        const d = direct[i]!
+        const value = record.values[d.from] ?? null
+        out[d.to] = value
+        base[mappings[i]!.id] = fingerprintOf(value, d.fromType)
+      }
+      const externalId = pair.sides[t].externalId
+      if (externalId) out[externalId] = record.key
+      return {
+        sourceKey: record.key,
+        base: [base, base],
+        sameBases: true,
+        toTarget: { op: 'create', values: out },
+        conflicts: NO_CONFLICTS,
+      }
+    }
+    const base: [Base, Base] = [{}, {}]
+    let same = true
     for (let i = 0; i < mappings.length; i++) {
       const m = mappings[i]!
       const d = direct[i]
@@ -582,7 +607,7 @@ export class PairRun {
       base,
       sameBases: same,
       toTarget: { op: 'create', values: out },
-      conflicts: [],
+      conflicts: NO_CONFLICTS,
     }
   }
 
