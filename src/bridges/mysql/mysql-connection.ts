@@ -15,7 +15,7 @@ import {
   type WriteOptions,
   type WriteResult,
 } from '../../sdk/index.ts'
-import { chunk, groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
+import { groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
 import { checkpointAfter, keyedType, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
 import { RecordTypeCache } from '../shared/record-type-cache.ts'
@@ -467,25 +467,21 @@ function chunkBy(
 ): { indexes: number[]; ops: WriteOp[] }[] {
   const perChunk = Math.max(1, Math.floor(MAX_PARAMS / paramsPerOp))
   const out: { indexes: number[]; ops: WriteOp[] }[] = []
-  for (const part of chunk(
-    ops.map((op, i) => ({ op, index: indexes[i]! })),
-    perChunk,
-  )) {
-    let current: { indexes: number[]; ops: WriteOp[] } = { indexes: [], ops: [] }
-    let bytes = 0
-    for (const { op, index } of part) {
-      const size = textSizeOf(op)
-      if (current.ops.length > 0 && bytes + size > maxBytes) {
-        out.push(current)
-        current = { indexes: [], ops: [] }
-        bytes = 0
-      }
-      current.indexes.push(index)
-      current.ops.push(op)
-      bytes += size
+  let current: { indexes: number[]; ops: WriteOp[] } = { indexes: [], ops: [] }
+  let bytes = 0
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!
+    const size = textSizeOf(op)
+    if (current.ops.length === perChunk || (current.ops.length > 0 && bytes + size > maxBytes)) {
+      out.push(current)
+      current = { indexes: [], ops: [] }
+      bytes = 0
     }
-    if (current.ops.length > 0) out.push(current)
+    current.indexes.push(indexes[i]!)
+    current.ops.push(op)
+    bytes += size
   }
+  if (current.ops.length > 0) out.push(current)
   return out
 }
 

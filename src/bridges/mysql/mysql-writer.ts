@@ -52,7 +52,9 @@ export function paramsPerOp(op: WriteOp['op'], fields: number, keys: number): nu
 export function textSizeOf(op: WriteOp): number {
   let size = op.op === 'update' || op.op === 'delete' ? op.key.length + 8 : 8
   if (op.op === 'delete') return size
-  for (const value of Object.values(op.values)) {
+  const values = op.values
+  for (const name in values) {
+    const value = values[name]
     if (typeof value === 'string') size += value.length * 2 + 4
     else if (value instanceof Uint8Array) size += value.byteLength * 2 + 4
     else if (value !== null && typeof value === 'object') size += JSON.stringify(value).length + 4
