@@ -370,7 +370,8 @@ export class PairRun {
 
     const changed: { record: SourceRecord; link: Link }[] = []
     const unlinked: SourceRecord[] = []
-    for (const record of records) {
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!
       const link = links.get(record.key)
       if (!link) unlinked.push(record)
       else if (this.#ctx.dryRun && this.#touched.has(link.keys[0])) counts.unchanged++
@@ -389,45 +390,44 @@ export class PairRun {
     const toUnlink: Link[] = []
 
     // Plans are made synchronously unless a transform is asynchronous (JSONata): a million
-    // records should not cost a million promises.
-    const plan = (record: SourceRecord, fn: () => Planned): Promise<void> | undefined => {
-      const done = (p: RecordPlan | undefined) => {
-        if (p) plans.push(p)
-      }
-      const fail = (error: unknown) => {
-        failures.push({ key: record.key, error: coerceError(error) })
-      }
-      try {
-        const p = fn()
-        if (p instanceof Promise) return p.then(done, fail)
-        done(p)
-      } catch (error) {
-        fail(error)
-      }
+    // records should not cost a million promises, nor closures.
+    const failed = (record: SourceRecord, error: unknown) => {
+      failures.push({ key: record.key, error: coerceError(error) })
       return undefined
     }
-    for (const { record, link } of changed) {
+    for (let i = 0; i < changed.length; i++) {
+      const { record, link } = changed[i]!
       const target = targets.get(link.keys[t])
-      if (target) {
-        const waiting = plan(record, () =>
-          this.#merge(s, record, { key: link.keys[t], values: target }, link),
-        )
-        if (waiting) await waiting
-      } else if (pair.deletes.policy === 'propagate') {
+      if (!target && pair.deletes.policy === 'propagate') {
         // The other side's record is gone: delete detection decides, not this pass.
         counts.unchanged++
-      } else {
-        toUnlink.push(link)
-        const waiting = plan(record, () => this.#create(s, record))
-        if (waiting) await waiting
+        continue
       }
+      if (!target) toUnlink.push(link)
+      let planned: Planned
+      try {
+        planned = target
+          ? this.#merge(s, record, { key: link.keys[t], values: target }, link)
+          : this.#create(s, record)
+      } catch (error) {
+        failed(record, error)
+        continue
+      }
+      if (planned instanceof Promise) planned = await planned.catch((e) => failed(record, e))
+      if (planned) plans.push(planned)
     }
-    for (const record of unlinked) {
+    for (let i = 0; i < unlinked.length; i++) {
+      const record = unlinked[i]!
       const match = matches.get(record.key)
-      const waiting = plan(record, () =>
-        match ? this.#merge(s, record, match, undefined) : this.#create(s, record),
-      )
-      if (waiting) await waiting
+      let planned: Planned
+      try {
+        planned = match ? this.#merge(s, record, match, undefined) : this.#create(s, record)
+      } catch (error) {
+        failed(record, error)
+        continue
+      }
+      if (planned instanceof Promise) planned = await planned.catch((e) => failed(record, e))
+      if (planned) plans.push(planned)
     }
     for (const f of failures)
       protocol.log(

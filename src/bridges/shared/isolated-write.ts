@@ -79,12 +79,10 @@ export function groupOps(ops: readonly WriteOp[]): OpGroup<WriteOp['op']>[] {
   // sorting the field names again.
   let last: { op: WriteOp['op']; names: string[]; group: OpGroup<WriteOp['op']> } | undefined
   ops.forEach((op, index) => {
-    const names = op.op === 'delete' ? [] : Object.keys(op.values)
     let group =
-      last !== undefined && last.op === op.op && sameNames(last.names, names)
-        ? last.group
-        : undefined
+      last !== undefined && last.op === op.op && sameNames(last.names, op) ? last.group : undefined
     if (!group) {
+      const names = op.op === 'delete' ? [] : Object.keys(op.values)
       const fields = names.toSorted()
       const id = `${op.op}\u0000${fields.join('\u0000')}`
       group = groups.get(id)
@@ -100,10 +98,12 @@ export function groupOps(ops: readonly WriteOp[]): OpGroup<WriteOp['op']>[] {
   return [...groups.values()].sort((a, b) => order[a.op] - order[b.op])
 }
 
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
+/** Whether an op sets exactly these fields, in this order (no array made per op). */
+function sameNames(names: readonly string[], op: WriteOp): boolean {
+  if (op.op === 'delete') return names.length === 0
+  let i = 0
+  for (const name in op.values) if (names[i++] !== name) return false
+  return i === names.length
 }
 
 /** Splits an array into chunks of at most `size`. */
