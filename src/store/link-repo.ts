@@ -258,12 +258,25 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
 /** Links by pair and synced_at, in order of first appearance. */
 function groupLinks(links: readonly Link[]): LinkGroup[] {
   const groups = new Map<string, LinkGroup>()
-  for (const link of links) {
-    const key = `${link.taskId}\u0000${link.pairId}\u0000${link.syncedAt}`
-    let group = groups.get(key)
+  // A batch's links mostly share one group: the last one is checked before building a key.
+  let last: LinkGroup | undefined
+  for (let i = 0; i < links.length; i++) {
+    const link = links[i]!
+    let group =
+      last !== undefined &&
+      last.syncedAt === link.syncedAt &&
+      last.pairId === link.pairId &&
+      last.taskId === link.taskId
+        ? last
+        : undefined
     if (group === undefined) {
-      group = { taskId: link.taskId, pairId: link.pairId, syncedAt: link.syncedAt, links: [] }
-      groups.set(key, group)
+      const key = `${link.taskId}\u0000${link.pairId}\u0000${link.syncedAt}`
+      group = groups.get(key)
+      if (group === undefined) {
+        group = { taskId: link.taskId, pairId: link.pairId, syncedAt: link.syncedAt, links: [] }
+        groups.set(key, group)
+      }
+      last = group
     }
     group.links.push(link)
   }
