@@ -16,6 +16,7 @@
  *   no-op   a run right after it
  *   1%      a run after UPDATE … WHERE id % 100 = 0 on the source
  *   no-op'  a run right after that one (the lag window re-reads the rows just updated)
+ *   raw'    the raw copy once more; the faster of raw and raw' is the limit the ratio uses
  *   raw 1%  the same 1% with the drivers alone (keyset read, INSERT … ON DUPLICATE KEY UPDATE)
  *
  * The raw copy runs in a child process, so the engine's peak RSS is its own.
@@ -628,21 +629,27 @@ try {
   await my.query(`CREATE DATABASE ${MY_DB} CHARACTER SET utf8mb4`)
   await my.query(`USE ${MY_DB}`)
   await my.query(myDdl('kunden'))
-  await my.query(myDdl('kunden_raw'))
   console.log(`  set-up: ${N} rows generated in ${((performance.now() - t) / 1000).toFixed(1)} s`)
 
   // ------------------------------------------------------------ raw driver limit
   // In a process of its own, so its memory is not the engine's high-water mark (RSS never shrinks).
-  await phase('raw', async () => {
-    const child = spawnSync(
-      process.execPath,
-      [import.meta.filename, String(N), `--raw-child=${PG_SCHEMA},${MY_DB}`],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    )
-    if (child.status !== 0) throw new Error(`raw copy failed (exit ${child.status})`)
-    return JSON.parse(child.stdout) as ChildReport
-  })
-  await my.query('DROP TABLE kunden_raw')
+  // Run twice, before and after the engine's runs; the faster one is the limit, so a slow
+  // moment of the machine (CPU steal on a shared host) cannot flatter the engine's ratio.
+  const rawCopy = async (name: string) => {
+    await my.query('DROP TABLE IF EXISTS kunden_raw')
+    await my.query(myDdl('kunden_raw'))
+    await phase(name, async () => {
+      const child = spawnSync(
+        process.execPath,
+        [import.meta.filename, String(N), `--raw-child=${PG_SCHEMA},${MY_DB}`],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+      )
+      if (child.status !== 0) throw new Error(`raw copy failed (exit ${child.status})`)
+      return JSON.parse(child.stdout) as ChildReport
+    })
+    await my.query('DROP TABLE kunden_raw')
+  }
+  await rawCopy('raw')
 
   // ------------------------------------------------------------ engine
   const plainStore = await openStore({
@@ -722,6 +729,8 @@ try {
     `  check: ${all.n} rows in MariaDB, ${mine.n} carry the update, sums ${consistent ? 'match' : `DIFFER (${mine.s} vs ${theirs[0]!.s})`}`,
   )
 
+  await rawCopy("raw'")
+
   // ------------------------------------------------------------ raw 1%
   // The same 1% with the drivers alone, after the engine's runs (so it cannot pre-empt their
   // work): read the changed rows by keyset, upsert them by e-mail 5,000 a statement. A value
@@ -782,11 +791,17 @@ try {
   await my.end()
 }
 
+/** The copy of all N rows by the drivers alone, run before (raw) and after (raw') the engine. */
+function isRawCopy(name: string): boolean {
+  return name === 'raw' || name === "raw'"
+}
+
 function report(initial: Phase, noop: Phase, onePercent: Phase, raw1: Phase): void {
-  const raw = phases.find((p) => p.name === 'raw')!
+  const raws = phases.filter((p) => isRawCopy(p.name))
+  const raw = raws.reduce((a, b) => (b.wall < a.wall ? b : a))
   const engine = phases.filter((p) => !p.name.startsWith('raw'))
   const versus: Record<string, string> = {
-    raw: '1.00×',
+    [raw.name]: '1.00×',
     initial: `${(initial.wall / raw.wall).toFixed(2)}×`,
     'raw 1%': '1.00×',
     '1%': `${(onePercent.wall / raw1.wall).toFixed(2)}×`,
@@ -804,24 +819,24 @@ function report(initial: Phase, noop: Phase, onePercent: Phase, raw1: Phase): vo
     return {
       phase: p.name,
       'wall s': Number(p.wall.toFixed(2)),
-      'rows/s': Math.round((t?.read ?? (p.name === 'raw' ? N : N / 100)) / p.wall),
+      'rows/s': Math.round((t?.read ?? (isRawCopy(p.name) ? N : N / 100)) / p.wall),
       'vs raw': versus[p.name] ?? '',
-      read: t?.read ?? (p.name === 'raw' ? N : N / 100),
-      written: t ? t.created + t.updated : p.name === 'raw' ? N : N / 100,
+      read: t?.read ?? (isRawCopy(p.name) ? N : N / 100),
+      written: t ? t.created + t.updated : isRawCopy(p.name) ? N : N / 100,
       'CPU s node/pg/maria': `${p.cpu.node.toFixed(1)}/${p.cpu.postgres.toFixed(1)}/${p.cpu.mariadb.toFixed(1)}`,
       'GC s': p.name.startsWith('raw') ? '' : Number(p.gc.toFixed(2)),
       'steal %': Number(p.steal.toFixed(0)),
-      'RSS before MB': p.name === 'raw' ? '(own process)' : Math.round(p.rssBeforeMb),
+      'RSS before MB': isRawCopy(p.name) ? '(own process)' : Math.round(p.rssBeforeMb),
       'peak RSS MB': Math.round(p.rssMb),
       'peak heap MB': Math.round(p.heapMb),
-      'peak Buffers MB': p.name === 'raw' ? '' : Math.round(p.externalMb),
-      'heap after MB': p.name === 'raw' ? '' : Math.round(p.retainedMb),
+      'peak Buffers MB': isRawCopy(p.name) ? '' : Math.round(p.externalMb),
+      'heap after MB': isRawCopy(p.name) ? '' : Math.round(p.retainedMb),
       load: Number(p.load.toFixed(1)),
       target: targets[p.name] ?? '',
     }
   })
   console.log(
-    `\nN=${N} customers, PostgreSQL → MariaDB, engine batch ${BATCH ?? 'default (1000)'}; raw = keyset SELECT ${RAW_PAGE}/page + INSERT ${RAW_INSERT}/statement`,
+    `\nN=${N} customers, PostgreSQL → MariaDB, engine batch ${BATCH ?? 'default (1000)'}; raw = keyset SELECT ${RAW_PAGE}/page + INSERT ${RAW_INSERT}/statement, run before (raw) and after (raw') the engine; the limit is the faster, ${raw.name}`,
   )
   console.table(rows)
   console.log(`initial sync / raw limit: ${ratio.toFixed(2)}× (target ≤ ${TARGETS.initialRatio}×)`)
