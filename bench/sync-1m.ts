@@ -867,9 +867,10 @@ function report(initial: Phase, noop: Phase, onePercent: Phase, raw1: Phase): vo
     if (p.batches.length >= 10) {
       const tenth = Math.max(1, Math.floor(p.batches.length / 10))
       const avg = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-      console.log(
-        `  ${p.batches.length} batches: first tenth ${avg(p.batches.slice(0, tenth)).toFixed(1)} ms each, last tenth ${avg(p.batches.slice(-tenth)).toFixed(1)} ms each`,
+      const tenths = Array.from({ length: 10 }, (_, i) =>
+        avg(p.batches.slice(i * tenth, i === 9 ? undefined : (i + 1) * tenth)).toFixed(1),
       )
+      console.log(`  ${p.batches.length} batches, ms each by tenth of the run: ${tenths.join(' ')}`)
     }
     const own = p.wall - awaited / 1000
     console.log(
