@@ -80,8 +80,13 @@ export interface Checkpoint {
  * fields is fixed per record type, so decoding is never ambiguous.
  */
 export function encodeKey(parts: readonly Value[]): string {
-  const texts = parts.map(keyPartText)
-  return texts.length === 1 ? texts[0]! : JSON.stringify(texts)
+  if (parts.length === 1) return keyPartText(parts[0]!)
+  return JSON.stringify(parts.map(keyPartText))
+}
+
+/** The key of a record whose type has one key field: {@link encodeKey} of that one value. */
+export function encodeKeyOf(value: Value): string {
+  return keyPartText(value)
 }
 
 /** Decodes a key made by {@link encodeKey} into its parts as text. */

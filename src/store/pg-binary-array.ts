@@ -16,17 +16,16 @@ const HEADER_BYTES = 20
 
 /** A `text[]` parameter. */
 export function textArray(values: readonly string[]): Buffer {
-  const lengths = new Array<number>(values.length)
+  // Sized for the worst case (UTF-8 takes at most 3 bytes per UTF-16 unit), so each string is
+  // encoded once, straight into place, and its length written in front of it afterwards.
   let size = HEADER_BYTES
-  for (let i = 0; i < values.length; i++) {
-    lengths[i] = Buffer.byteLength(values[i]!)
-    size += 4 + lengths[i]!
-  }
+  for (let i = 0; i < values.length; i++) size += 4 + 3 * values[i]!.length
   const buffer = Buffer.allocUnsafe(size)
   let at = writeHeader(buffer, TEXT_OID, values.length, false)
   for (let i = 0; i < values.length; i++) {
-    at = buffer.writeInt32BE(lengths[i]!, at)
-    at += buffer.write(values[i]!, at)
+    const written = buffer.write(values[i]!, at + 4)
+    buffer.writeInt32BE(written, at)
+    at += 4 + written
   }
   return buffer.subarray(0, at)
 }

@@ -2,6 +2,7 @@ import {
   type Checkpoint,
   type CheckpointValue,
   encodeKey,
+  encodeKeyOf,
   type FieldInfo,
   type Filter,
   type FilterExpr,
@@ -185,5 +186,8 @@ export function checkpointAfter(plan: ReadPlan, values: RecordValues): Checkpoin
 
 /** The encoded key of a record of the type. */
 export function keyOf(type: RecordTypeInfo, values: RecordValues): string {
-  return encodeKey(type.keyFields.map((name) => values[name] ?? null))
+  const { keyFields } = type
+  // One key field is the common case and runs for every record read: no arrays for it.
+  if (keyFields.length === 1) return encodeKeyOf(values[keyFields[0]!] ?? null)
+  return encodeKey(keyFields.map((name) => values[name] ?? null))
 }
