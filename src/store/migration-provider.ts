@@ -1,5 +1,10 @@
 import type { Kysely } from 'kysely'
-import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
+import {
+  type Migration,
+  type MigrationProvider,
+  type MigrationResultSet,
+  Migrator,
+} from 'kysely/migration'
 import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-service.ts'
 import * as m0003 from './migrations/0003-pairs.ts'
@@ -62,4 +67,22 @@ export function storeMigrator(
     migrationLockTableName: MIGRATION_LOCK_TABLE,
     ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
   })
+}
+
+/**
+ * Runs a migration, again when it failed because a table elsewhere in the database vanished
+ * while Kysely's migrator read the catalogue: to find its own tables it reads the columns of
+ * every table of every schema, and a table another session drops meanwhile fails that read
+ * with "relation … does not exist" (42P01). Nothing was migrated then, and on PostgreSQL each
+ * migration runs in a transaction, so a second attempt starts clean.
+ */
+export async function migrateRetrying(
+  run: () => Promise<MigrationResultSet>,
+): Promise<MigrationResultSet> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await run()
+    const code = (result.error as { code?: unknown } | undefined)?.code
+    if (code !== '42P01' || attempt === 5) return result
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+  }
 }

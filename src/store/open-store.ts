@@ -16,7 +16,7 @@ import { conflictRepo } from './conflict-repo.ts'
 import { executionRepo } from './execution-repo.ts'
 import { intentRepo } from './intent-repo.ts'
 import { linkRepo } from './link-repo.ts'
-import { storeMigrator } from './migration-provider.ts'
+import { migrateRetrying, storeMigrator } from './migration-provider.ts'
 import type { PairRefCache } from './pair-refs.ts'
 import { type PlannerStatistics, plannerStatistics } from './planner-statistics.ts'
 import { recordErrorRepo } from './record-error-repo.ts'
@@ -189,7 +189,7 @@ function postgresDialect(url: string): Dialect {
 async function migrate(db: Kysely<StoreTables>, target: Target): Promise<void> {
   const schema = target.dialect === 'postgres' ? target.schema : undefined
   const migrator = storeMigrator(db as Kysely<unknown>, { dialect: target.dialect }, schema)
-  const { error } = await migrator.migrateToLatest()
+  const { error } = await migrateRetrying(() => migrator.migrateToLatest())
   if (error !== undefined) throw error
 }
 

@@ -13,6 +13,7 @@ import {
 import {
   MIGRATION_LOCK_TABLE,
   MIGRATION_TABLE,
+  migrateRetrying,
   migrationProvider,
 } from '../../src/store/migration-provider.ts'
 import { dialects, Recorder, type Target } from './store-targets.ts'
@@ -858,7 +859,7 @@ describe.each(dialects)('run queue on $name', (dialect) => {
         migrationLockTableName: MIGRATION_LOCK_TABLE,
         ...(kysely.schema !== undefined ? { migrationTableSchema: kysely.schema } : {}),
       })
-      const { error } = await migrator.migrateTo('0001-initial')
+      const { error } = await migrateRetrying(() => migrator.migrateTo('0001-initial'))
       expect(error).toBeUndefined()
       const taskId = newTask()
       const row = (status: string, startedAt: string) =>

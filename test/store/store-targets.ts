@@ -6,7 +6,7 @@ import Database from 'better-sqlite3'
 import { Kysely, type LogEvent, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import type { StoreOptions } from '../../src/store/index.ts'
-import { storeMigrator } from '../../src/store/migration-provider.ts'
+import { migrateRetrying, storeMigrator } from '../../src/store/migration-provider.ts'
 
 /** The test server: `PG_URL` or the local trust-auth cluster. */
 export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -150,7 +150,8 @@ async function migrateTo(
   schema: string | undefined,
   name: string,
 ): Promise<void> {
-  const { error } = await storeMigrator(db, { dialect }, schema).migrateTo(name)
+  const migrator = storeMigrator(db, { dialect }, schema)
+  const { error } = await migrateRetrying(() => migrator.migrateTo(name))
   if (error !== undefined) throw error
 }
 
