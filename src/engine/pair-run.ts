@@ -90,6 +90,11 @@ interface Direct {
 }
 
 const NO_CONFLICTS: RecordPlan['conflicts'] = Object.freeze([])
+/** The base objects of a plan whose base went straight to text (see `baseText`). */
+const NO_BASE: [Base, Base] = [{}, {}]
+/** What JSON.stringify escapes in a string: quotes, backslashes, control characters, surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
 
 /** A batch whose write or commit is still running (see PairRun.#apply). */
 interface InFlight {
@@ -139,6 +144,8 @@ interface RecordPlan {
   /** The other side's key; undefined until a create lands. */
   targetKey?: string
   readonly base: [Base, Base]
+  /** The base of both sides as stored (JSON text), when the plan made it directly. */
+  readonly baseText?: string
   toTarget?: WriteOp
   toSource?: WriteOp
   /** Both bases are the same fingerprints (stored once, see storedBases). */
@@ -163,6 +170,8 @@ export class PairRun {
   readonly #direct: readonly [readonly (Direct | undefined)[], readonly (Direct | undefined)[]]
   /** Per side: every mapping is a plain rename whose fingerprint reads alike on both sides. */
   readonly #allAlike: readonly [boolean, boolean]
+  /** `{"id":` and `,"id":` per mapping, to write a base's JSON text directly. */
+  readonly #basePrefixes: readonly string[] | undefined
   /** Dry run only: links as the run would have left them, and links already handled. */
   readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
   readonly #touched = new Set<string>()
@@ -228,6 +237,12 @@ export class PairRun {
     this.#direct = [direct(0), direct(1)]
     const alike = (s: Side) => this.#direct[s].every((d) => d?.sameText === true)
     this.#allAlike = [alike(0), alike(1)]
+    // JSON.stringify writes integer-like keys first, whatever their order: such ids take the
+    // object's way, so the text stays the same either way.
+    const ids = ctx.pair.mappings.map((m) => m.id)
+    this.#basePrefixes = ids.some((id) => /^(?:0|[1-9]\d*)$/.test(id))
+      ? undefined
+      : ids.map((id, i) => `${i === 0 ? '{' : ','}${JSON.stringify(id)}:`)
   }
 
   async run(): Promise<void> {
@@ -557,20 +572,24 @@ export class PairRun {
     const out: Record<string, Value> = {}
     const { mappings } = pair
     const direct = this.#direct[s]
-    if (this.#allAlike[s]) {
-      // Plain renames only, read alike on both sides: one base serves both (stored once).
-      const base: Base = {}
+    const prefixes = this.#basePrefixes
+    if (this.#allAlike[s] && prefixes) {
+      // Plain renames only, read alike on both sides: one base serves both, and its stored
+      // text is written here directly, as JSON.stringify would write the base object.
+      let text = mappings.length === 0 ? '{' : ''
       for (let i = 0; i < mappings.length; i++) {
         const d = direct[i]!
         const value = record.values[d.from] ?? null
         out[d.to] = value
-        base[mappings[i]!.id] = fingerprintOf(value, d.fromType)
+        const fp = fingerprintOf(value, d.fromType)
+        text += prefixes[i]! + (NEEDS_ESCAPE.test(fp) ? JSON.stringify(fp) : `"${fp}"`)
       }
       const externalId = pair.sides[t].externalId
       if (externalId) out[externalId] = record.key
       return {
         sourceKey: record.key,
-        base: [base, base],
+        base: NO_BASE,
+        baseText: `${text}}`,
         sameBases: true,
         toTarget: { op: 'create', values: out },
         conflicts: NO_CONFLICTS,
@@ -782,7 +801,8 @@ export class PairRun {
         taskId: task.id,
         pairId: pair.id,
         keys,
-        base: storedBases(p.base, p.sameBases),
+        base:
+          p.baseText !== undefined ? [p.baseText, SAME_AS_FIRST] : storedBases(p.base, p.sameBases),
         syncedAt,
         deleted: null,
       })

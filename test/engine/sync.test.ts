@@ -413,6 +413,43 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
     expect(await fx.store.links.count(task.id, `${t}-${t}`)).toBe(5)
   })
 
+  // A first sync whose mappings are all plain renames writes each link's base text directly;
+  // it must read back as JSON.stringify would have written it, whatever the values hold.
+  it('base state of created records: the JSON text JSON.stringify writes, for any characters', async () => {
+    const t = await fx.contacts()
+    const odd = [
+      'Zoë "Q" O\'Brien \\ back',
+      'tab\there, line\nbreak',
+      '😀 東京',
+      'x'.repeat(70),
+      '',
+    ]
+    await fx.insert(
+      'crm',
+      t,
+      odd.map((name, i): Row => [`odd${i}@example.com`, name, 'Berlin', `${i}.50`]),
+    )
+    const task = fx.task(t, '    direction: crm->erp', { lag: 0 })
+    expect((await runTwice(task)).totals.created).toBe(odd.length)
+    const bases: string[] = []
+    for await (const links of fx.store.links.scan(task.id, `${t}-${t}`)) {
+      bases.push(...links.map((l) => l.base[0]))
+    }
+    expect(bases).toHaveLength(odd.length)
+    for (const base of bases) expect(base).toBe(JSON.stringify(JSON.parse(base)))
+    const names = bases.map((b) => (JSON.parse(b) as Record<string, string>).name!)
+    // Short values are kept as they are; the long one is replaced by its hash.
+    // As the source holds them (a harness may store a value differently than written).
+    const held = [...(await fx.rows('crm', t)).values()].map((r) => String(r.name ?? ''))
+    expect(names.filter((n) => !n.startsWith('#')).sort()).toEqual(
+      held
+        .filter((n) => n.length < 64)
+        .map((n) => `s${n}`)
+        .sort(),
+    )
+    expect(names.filter((n) => n.startsWith('#'))).toHaveLength(1)
+  })
+
   it('filters: only matching records sync; a record that leaves the filter is unlinked, not deleted', async () => {
     const t = await fx.contacts()
     await fx.insert('crm', t, [...people(10, 0, 'Berlin'), ...people(5, 10, 'Paris')])
