@@ -69,6 +69,14 @@ export function fingerprintOf(value: Value | undefined, type?: FieldType): Finge
   return short(canonical(value, type))
 }
 
+/**
+ * Whether a value's fingerprint is `s` followed by the value itself: a string of a field that
+ * is not a number, short enough to be kept as it is.
+ */
+export function isPlainText(value: Value | undefined, type?: FieldType): value is string {
+  return typeof value === 'string' && !isNumeric(type) && value.length < LONG
+}
+
 /** Whether a value has the same canonical text as a field of either type (see {@link canonical}). */
 export function sameCanonical(a?: FieldType, b?: FieldType): boolean {
   return isNumeric(a) === isNumeric(b)

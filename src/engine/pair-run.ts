@@ -18,6 +18,7 @@ import {
   type Fingerprint,
   fingerprint,
   fingerprintOf,
+  isPlainText,
   sameCanonical,
 } from './fingerprint.ts'
 import { keysFilter, matchFilter } from './key-filters.ts'
@@ -170,8 +171,11 @@ export class PairRun {
   readonly #direct: readonly [readonly (Direct | undefined)[], readonly (Direct | undefined)[]]
   /** Per side: every mapping is a plain rename whose fingerprint reads alike on both sides. */
   readonly #allAlike: readonly [boolean, boolean]
-  /** `{"id":` and `,"id":` per mapping, to write a base's JSON text directly. */
-  readonly #basePrefixes: readonly string[] | undefined
+  /**
+   * What goes before each mapping's fingerprint in a base's JSON text (`{"id":"`, then
+   * `","id":"`), and the same with the `s` of a plain text value.
+   */
+  readonly #basePrefixes: { readonly other: string[]; readonly text: string[] } | undefined
   /** Dry run only: links as the run would have left them, and links already handled. */
   readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
   readonly #touched = new Set<string>()
@@ -240,9 +244,10 @@ export class PairRun {
     // JSON.stringify writes integer-like keys first, whatever their order: such ids take the
     // object's way, so the text stays the same either way.
     const ids = ctx.pair.mappings.map((m) => m.id)
+    const other = ids.map((id, i) => `${i === 0 ? '{' : '",'}${JSON.stringify(id)}:"`)
     this.#basePrefixes = ids.some((id) => /^(?:0|[1-9]\d*)$/.test(id))
       ? undefined
-      : ids.map((id, i) => `${i === 0 ? '{' : ','}${JSON.stringify(id)}:`)
+      : { other, text: other.map((p) => `${p}s`) }
   }
 
   async run(): Promise<void> {
@@ -576,20 +581,30 @@ export class PairRun {
     if (this.#allAlike[s] && prefixes) {
       // Plain renames only, read alike on both sides: one base serves both, and its stored
       // text is written here directly, as JSON.stringify would write the base object.
-      let text = mappings.length === 0 ? '{' : ''
-      for (let i = 0; i < mappings.length; i++) {
+      // Joined once, from the values themselves where their fingerprint is `s` + the value:
+      // no fingerprint strings and no concatenations per field.
+      const n = mappings.length
+      const parts = new Array<string>(2 * n + 1)
+      for (let i = 0; i < n; i++) {
         const d = direct[i]!
         const value = record.values[d.from] ?? null
         out[d.to] = value
-        const fp = fingerprintOf(value, d.fromType)
-        text += prefixes[i]! + (NEEDS_ESCAPE.test(fp) ? JSON.stringify(fp) : `"${fp}"`)
+        if (isPlainText(value, d.fromType) && !NEEDS_ESCAPE.test(value)) {
+          parts[2 * i] = prefixes.text[i]!
+          parts[2 * i + 1] = value
+        } else {
+          const fp = fingerprintOf(value, d.fromType)
+          parts[2 * i] = prefixes.other[i]!
+          parts[2 * i + 1] = NEEDS_ESCAPE.test(fp) ? JSON.stringify(fp).slice(1, -1) : fp
+        }
       }
+      parts[2 * n] = n === 0 ? '{}' : '"}'
       const externalId = pair.sides[t].externalId
       if (externalId) out[externalId] = record.key
       return {
         sourceKey: record.key,
         base: NO_BASE,
-        baseText: `${text}}`,
+        baseText: parts.join(''),
         sameBases: true,
         toTarget: { op: 'create', values: out },
         conflicts: NO_CONFLICTS,

@@ -3,6 +3,7 @@ import {
   canonical,
   fingerprint,
   fingerprintOf,
+  isPlainText,
   sameCanonical,
 } from '../../src/engine/fingerprint.ts'
 import type { FieldInfo } from '../../src/sdk/index.ts'
@@ -37,6 +38,25 @@ describe('fingerprints', () => {
     expect(fingerprintOf(long)).toMatch(/^#[\w-]{27}$/)
     expect(fingerprintOf(long)).toBe(fingerprint({ a: long }, ['a']))
     expect(fingerprintOf(`${long}y`)).not.toBe(fingerprintOf(long))
+  })
+
+  it('tells when a fingerprint is s and the value itself (the base text is then written from it)', () => {
+    const cases: [unknown, FieldInfo['type'] | undefined][] = [
+      ['ACME', 'string'],
+      ['12.50', 'decimal'],
+      ['12.50', 'string'],
+      ['x'.repeat(63), 'string'],
+      ['x'.repeat(64), 'string'],
+      ['', undefined],
+      [5, 'integer'],
+      [null, 'string'],
+    ]
+    for (const [value, type] of cases) {
+      const plain = isPlainText(value as never, type)
+      expect(plain, `${String(value)} ${type}`).toBe(
+        fingerprintOf(value as never, type) === `s${String(value)}`,
+      )
+    }
   })
 
   it('knows which field types read a value alike (a plain rename fingerprints once)', () => {
