@@ -115,6 +115,7 @@ const counted: Record<string, (db: HarnessDb) => Counted> = {
               if (sql.includes('information_schema.TABLES')) descriptions++
               return conn.query(sql, values as unknown[]) as Promise<[unknown, unknown]>
             },
+            escape: (value: unknown) => conn.escape(value),
             release: () => conn.release(),
             destroy: () => conn.destroy(),
           }

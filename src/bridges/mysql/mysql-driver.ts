@@ -17,6 +17,8 @@ export interface MysqlResultHeader {
 /** Something that runs a statement with `?` placeholders the driver escapes. */
 export interface MysqlQueryable {
   query(sql: string, values?: readonly unknown[]): Promise<[unknown, unknown]>
+  /** A value as an SQL literal, escaped exactly as the driver escapes a `?` parameter. */
+  escape(value: unknown): string
 }
 
 /** One checked-out connection. */

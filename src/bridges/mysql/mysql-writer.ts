@@ -93,17 +93,20 @@ async function insert(
 ): Promise<OpOutcome[]> {
   const { db, type, server } = target
   const keyFields = fieldsNamed(type, type.keyFields)
-  // Indexed loops into a presized array: this runs for every value of a batch.
-  const params = new Array<DriverValue>(ops.length * fields.length)
-  for (let i = 0, at = 0; i < ops.length; i++) {
+  // The values go into the statement escaped by the driver's own escape, as `?` placeholders
+  // would, but joined once: the driver's formatting concatenates a thousand rows piece by
+  // piece, and flattening that string cost more than building it (docs/benchmarks.md).
+  const rows = new Array<string>(ops.length)
+  const literals = new Array<string>(fields.length)
+  for (let i = 0; i < ops.length; i++) {
     const values = ops[i]!.values
-    for (let j = 0; j < fields.length; j++, at++) {
+    for (let j = 0; j < fields.length; j++) {
       const f = fields[j]!
-      params[at] = toDriver(values[f.name], f)
+      literals[j] = db.escape(toDriver(values[f.name], f))
     }
+    rows[i] = literals.join(', ')
   }
-  const row = `(${fields.map(() => '?').join(', ')})`
-  let sql = `INSERT INTO ${q(type.name)} (${fields.map((f) => q(f.name)).join(', ')}) VALUES ${new Array(ops.length).fill(row).join(', ')}`
+  let sql = `INSERT INTO ${q(type.name)} (${fields.map((f) => q(f.name)).join(', ')}) VALUES (${rows.join('), (')})`
   const updates = fields.filter((f) => !type.keyFields.includes(f.name)).map((f) => f.name)
   if (upsert) {
     // VALUES(col) works on MariaDB and MySQL alike (MySQL 8 also offers a row alias).
@@ -116,18 +119,17 @@ async function insert(
 
   if (server.returning) {
     // MariaDB returns one row per VALUES row, in order, also for rows ON DUPLICATE updated.
-    const [rows] = await db.query(
+    const [returned] = await db.query(
       `${sql} RETURNING ${keyFields.map((f) => q(f.name)).join(', ')}`,
-      params,
     )
-    return (rows as MysqlRow[]).map((r) => keyOfRow(type, keyFields, r))
+    return (returned as MysqlRow[]).map((r) => keyOfRow(type, keyFields, r))
   }
 
   const given = type.keyFields.every((k) => fields.some((f) => f.name === k))
   const generated = type.autoIncrement
   if (given || !generated || !type.keyFields.includes(generated)) {
     if (!given) return ops.map(() => keysMissing(type))
-    await db.query(sql, params)
+    await db.query(sql)
     return ops.map((op) => keyOf(type, op.values))
   }
   if (upsert) {
@@ -136,10 +138,8 @@ async function insert(
     const out: OpOutcome[] = []
     const set = `${q(generated)} = LAST_INSERT_ID(${q(generated)})${updates.length > 0 ? ', ' : ''}${updates.map((n) => `${q(n)} = VALUES(${q(n)})`).join(', ')}`
     for (const [i, op] of ops.entries()) {
-      const one = params.slice(i * fields.length, (i + 1) * fields.length)
       const [header] = await db.query(
-        `INSERT INTO ${q(type.name)} (${fields.map((f) => q(f.name)).join(', ')}) VALUES ${row} ON DUPLICATE KEY UPDATE ${set}`,
-        one,
+        `INSERT INTO ${q(type.name)} (${fields.map((f) => q(f.name)).join(', ')}) VALUES (${rows[i]}) ON DUPLICATE KEY UPDATE ${set}`,
       )
       out.push(
         keyOf(type, { ...op.values, [generated]: String((header as MysqlResultHeader).insertId) }),
@@ -152,7 +152,7 @@ async function insert(
   // front, no row naming its own key: groupOps gives all rows of a group the same fields)
   // with innodb_autoinc_lock_mode 0 or 1. With 2 (MySQL 8's default) the InnoDB manual
   // promises it only while no bulk insert (INSERT … SELECT, LOAD DATA) runs concurrently.
-  const [header] = await db.query(sql, params)
+  const [header] = await db.query(sql)
   const first = BigInt(String((header as MysqlResultHeader).insertId))
   const step = BigInt(server.autoIncrementStep)
   return ops.map((op, i) =>
