@@ -91,6 +91,8 @@ interface Direct {
 }
 
 const NO_CONFLICTS: RecordPlan['conflicts'] = Object.freeze([])
+/** The conversions of a create that needs none (plain renames only). */
+const NONE_CONVERTED: readonly (FieldValues | undefined)[] = Object.freeze([])
 /** The base objects of a plan whose base went straight to text (see `baseText`). */
 const NO_BASE: [Base, Base] = [{}, {}]
 /** What JSON.stringify escapes in a string: quotes, backslashes, control characters, surrogates. */
@@ -169,13 +171,21 @@ export class PairRun {
   readonly #fingerprinters: readonly [Fingerprinters, Fingerprinters]
   /** Per side, per mapping (in order): how a plain rename is copied without converting. */
   readonly #direct: readonly [readonly (Direct | undefined)[], readonly (Direct | undefined)[]]
-  /** Per side: every mapping is a plain rename whose fingerprint reads alike on both sides. */
-  readonly #allAlike: readonly [boolean, boolean]
+  /**
+   * Per side, when every mapping is a plain rename whose fingerprint reads alike on both
+   * sides: the target's values with every field in place, for creates to copy.
+   */
+  readonly #outTemplates: readonly [
+    Readonly<Record<string, Value>> | undefined,
+    Readonly<Record<string, Value>> | undefined,
+  ]
   /**
    * What goes before each mapping's fingerprint in a base's JSON text (`{"id":"`, then
    * `","id":"`), and the same with the `s` of a plain text value.
    */
   readonly #basePrefixes: { readonly other: string[]; readonly text: string[] } | undefined
+  /** The pieces of one base text, reused record after record (joined before the next). */
+  readonly #baseParts: string[]
   /** Dry run only: links as the run would have left them, and links already handled. */
   readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
   readonly #touched = new Set<string>()
@@ -240,10 +250,19 @@ export class PairRun {
     }
     this.#direct = [direct(0), direct(1)]
     const alike = (s: Side) => this.#direct[s].every((d) => d?.sameText === true)
-    this.#allAlike = [alike(0), alike(1)]
+    const outTemplate = (s: Side): Readonly<Record<string, Value>> | undefined => {
+      if (!alike(s)) return undefined
+      const template: Record<string, Value> = {}
+      for (const d of this.#direct[s]) template[d!.to] = null
+      const externalId = ctx.pair.sides[(1 - s) as Side].externalId
+      if (externalId) template[externalId] = null
+      return template
+    }
+    this.#outTemplates = [outTemplate(0), outTemplate(1)]
     // JSON.stringify writes integer-like keys first, whatever their order: such ids take the
     // object's way, so the text stays the same either way.
     const ids = ctx.pair.mappings.map((m) => m.id)
+    this.#baseParts = new Array<string>(2 * ids.length + 1)
     const other = ids.map((id, i) => `${i === 0 ? '{' : '",'}${JSON.stringify(id)}:"`)
     this.#basePrefixes = ids.some((id) => /^(?:0|[1-9]\d*)$/.test(id))
       ? undefined
@@ -561,6 +580,9 @@ export class PairRun {
 
   /** Plans the create of a source record on the other side. */
   #create(s: Side, record: SourceRecord): Planned {
+    // Plain renames only: nothing to convert (see #createPlan).
+    if (this.#outTemplates[s] && this.#basePrefixes)
+      return this.#createPlan(s, record, NONE_CONVERTED)
     const converted = this.#convertAll(s, record.values)
     return converted instanceof Promise
       ? converted.then((c) => this.#createPlan(s, record, c))
@@ -574,17 +596,18 @@ export class PairRun {
   ): RecordPlan {
     const { pair } = this.#ctx
     const t = (1 - s) as Side
-    const out: Record<string, Value> = {}
     const { mappings } = pair
     const direct = this.#direct[s]
     const prefixes = this.#basePrefixes
-    if (this.#allAlike[s] && prefixes) {
-      // Plain renames only, read alike on both sides: one base serves both, and its stored
-      // text is written here directly, as JSON.stringify would write the base object.
-      // Joined once, from the values themselves where their fingerprint is `s` + the value:
-      // no fingerprint strings and no concatenations per field.
+    const template = this.#outTemplates[s]
+    if (template && prefixes) {
+      // Plain renames only, read alike on both sides: one base serves both. The values are
+      // copied into a template with every field in place (one allocation of the right size),
+      // and the base's stored text is joined once from the values themselves where their
+      // fingerprint is `s` + the value, as JSON.stringify would write the base object.
+      const out: Record<string, Value> = { ...template }
       const n = mappings.length
-      const parts = new Array<string>(2 * n + 1)
+      const parts = this.#baseParts
       for (let i = 0; i < n; i++) {
         const d = direct[i]!
         const value = record.values[d.from] ?? null
@@ -610,6 +633,7 @@ export class PairRun {
         conflicts: NO_CONFLICTS,
       }
     }
+    const out: Record<string, Value> = {}
     const base: [Base, Base] = [{}, {}]
     let same = true
     for (let i = 0; i < mappings.length; i++) {
