@@ -31,6 +31,7 @@ export const FIELD_TYPES: Readonly<Record<string, FieldType>> = {
 const OID = { int8: 20, timestamp: 1114, timestamptz: 1184, date: 1082, money: 790 } as const
 const TIMESTAMP =
   /^(\d{4,}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?( BC)?$/
+const UTC_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?\+00$/
 
 /**
  * Type parsers for one pool: values come back in the canonical model of src/sdk/values.ts.
@@ -64,6 +65,12 @@ function parseInteger(text: string): number | bigint {
  * `infinity` and BC dates have no ISO form and pass through unchanged.
  */
 function canonicalTimestamp(text: string, zoned: boolean): string {
+  // The form a UTC session prints for every row of a modern date, without the regex's match:
+  // `2024-03-01 12:34:56+00` or `2024-03-01 12:34:56.5+00`.
+  if (zoned && UTC_TIMESTAMP.test(text)) {
+    const frac = text.length === 22 ? '000000' : text.slice(20, -3).padEnd(6, '0')
+    return `${text.slice(0, 10)}T${text.slice(11, 19)}.${frac}Z`
+  }
   const m = TIMESTAMP.exec(text)
   if (!m || m[8]) return text
   const frac = (m[3] ?? '').padEnd(6, '0')
