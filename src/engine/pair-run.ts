@@ -94,7 +94,7 @@ const NO_CONFLICTS: RecordPlan['conflicts'] = Object.freeze([])
 /** The conversions of a create that needs none (plain renames only). */
 const NONE_CONVERTED: readonly (FieldValues | undefined)[] = Object.freeze([])
 /** The base objects of a plan whose base went straight to text (see `baseText`). */
-const NO_BASE: [Base, Base] = [{}, {}]
+const NO_BASE = Object.freeze([Object.freeze({}), Object.freeze({})]) as [Base, Base]
 /** What JSON.stringify escapes in a string: quotes, backslashes, control characters, surrogates. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
