@@ -35,7 +35,12 @@ function numberText(n: number): string {
   return Number.isInteger(n) ? n.toFixed(0) : decimalText(String(n))
 }
 
+/** A decimal already in canonical form: no leading or trailing zeros, no `-0`. */
+const CANONICAL_DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/
+
 function decimalText(text: string): string {
+  // Most values a database prints are canonical already (`379.25`): no splitting for them.
+  if (CANONICAL_DECIMAL.test(text) && text !== '-0') return text
   if (/e/i.test(text)) return String(Number(text))
   let [int, frac = ''] = text.split('.') as [string, string?]
   frac = frac.replace(/0+$/, '')

@@ -18,6 +18,10 @@ describe('fingerprints', () => {
     expect(canonical('1.50', 'decimal')).toBe(canonical(1.5))
     expect(canonical('007', 'integer')).toBe(canonical(7n))
     expect(canonical('-0.0', 'decimal')).toBe('n0')
+    expect(canonical('-0', 'decimal')).toBe('n0')
+    expect(canonical('-0.50', 'decimal')).toBe('n-0.5')
+    expect(canonical('379.25', 'decimal')).toBe('n379.25')
+    expect(canonical('0010.100', 'decimal')).toBe('n10.1')
     expect(canonical('1.50', 'string')).toBe('s1.50')
     expect(canonical({ b: 1, a: [2, { d: 3, c: 4 }] })).toBe(
       canonical({ a: [2, { c: 4, d: 3 }], b: 1 }),
