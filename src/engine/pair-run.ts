@@ -4,6 +4,7 @@ import {
   coerceError,
   type FieldInfo,
   type FieldType,
+  type FilterExpr,
   OpenSyncError,
   type RecordTypeInfo,
   type SourceRecord,
@@ -75,6 +76,8 @@ const GUARD_MIN_DELETES = 10
 /** Keys per lookup statement. */
 // SQLite refuses expressions nested deeper than 1000 (an OR of 1000 terms is that deep).
 const LOOKUP_CHUNK = 500
+/** Lookup statements on one side at once (see `#readWhere`). */
+const LOOKUP_PARALLEL = 2
 
 type Base = Record<string, Fingerprint>
 
@@ -1220,16 +1223,12 @@ export class PairRun {
       }
     }
     const candidates = new Map<string, SourceRecord>()
-    for (const chunk of chunks(sets, LOOKUP_CHUNK)) {
-      const expr = matchFilter(this.#ctx.types[t], chunk)
-      if (!expr) continue
-      const stream = this.#ctx.conns[t].read(this.#ctx.pair.sides[t].type, {
-        ...this.#keyed(t),
-        filter: { expr },
-        batchSize: LOOKUP_CHUNK * 2,
-      })
-      for await (const batch of stream) for (const r of batch.records) candidates.set(r.key, r)
-    }
+    const type = this.#ctx.types[t]
+    const found = await this.#readWhere(
+      t,
+      chunks(sets, LOOKUP_CHUNK).map((chunk) => matchFilter(type, chunk)),
+    )
+    for (const records of found) for (const r of records) candidates.set(r.key, r)
     if (candidates.size === 0) return out
     const alreadyLinked = await this.#findLinks(t, [...candidates.keys()])
     const fields = this.#matchMappings.flatMap((m) => m.fields[t])
@@ -1270,18 +1269,46 @@ export class PairRun {
   }
 
   async #readByKeys(s: Side, keys: readonly string[]): Promise<SourceRecord[]> {
-    const out: SourceRecord[] = []
-    for (const chunk of chunks(keys, LOOKUP_CHUNK)) {
-      if (chunk.length === 0) continue
-      const expr = keysFilter(this.#ctx.types[s], chunk)
-      for await (const batch of this.#ctx.conns[s].read(this.#ctx.pair.sides[s].type, {
-        ...this.#keyed(s),
-        filter: { expr },
-        batchSize: LOOKUP_CHUNK * 2,
-      })) {
-        out.push(...batch.records)
+    const type = this.#ctx.types[s]
+    const found = await this.#readWhere(
+      s,
+      chunks(keys, LOOKUP_CHUNK).map((chunk) => keysFilter(type, chunk)),
+    )
+    return found.length === 1 ? found[0]! : found.flat()
+  }
+
+  /**
+   * The records of one side that each filter selects, by filter, {@link LOOKUP_PARALLEL}
+   * reads at a time: a lookup by key is a random read on the other system's disk, and two
+   * of them overlap where one after the other wait twice (docs/benchmarks.md).
+   */
+  async #readWhere(s: Side, exprs: readonly (FilterExpr | undefined)[]): Promise<SourceRecord[][]> {
+    const out: SourceRecord[][] = exprs.map(() => [])
+    let next = 0
+    let failed = false
+    const reader = async () => {
+      while (next < exprs.length && !failed) {
+        const i = next++
+        const expr = exprs[i]
+        if (!expr) continue
+        const records = out[i]!
+        try {
+          for await (const batch of this.#ctx.conns[s].read(this.#ctx.pair.sides[s].type, {
+            ...this.#keyed(s),
+            filter: { expr },
+            batchSize: LOOKUP_CHUNK * 2,
+          })) {
+            for (let j = 0; j < batch.records.length; j++) records.push(batch.records[j]!)
+          }
+        } catch (error) {
+          failed = true
+          throw error
+        }
       }
     }
+    const readers: Promise<void>[] = []
+    for (let r = 0; r < Math.min(LOOKUP_PARALLEL, exprs.length); r++) readers.push(reader())
+    await Promise.all(readers)
     return out
   }
 
