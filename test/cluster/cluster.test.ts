@@ -11,6 +11,7 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { createRegistry } from '../../src/bridges/index.ts'
+import { sumCounts } from '../../src/engine/protocol.ts'
 import { openSecretBox } from '../../src/service/secrets.ts'
 import { TaskManager } from '../../src/service/task-manager.ts'
 import { type ExecutionRow, openStore, type Store } from '../../src/store/index.ts'
@@ -273,6 +274,45 @@ describe('cluster mode', () => {
       expectNoOverlap(list)
       expect(people(files.erp)).toEqual({ rows: 20_000, emails: 20_000 })
       expect(await store.links.count('big', 'people-people')).toBe(20_000)
+    } finally {
+      await store.close()
+    }
+  }, 60_000)
+
+  it('a worker stopped by SIGTERM mid-run commits its batch in flight, exits 0, and another worker finishes the run', async () => {
+    const { store, tasks, dir, url } = await cluster()
+    try {
+      const { files, pair, first, running } = await bigRunUnderWay(store, tasks, dir, url)
+      const stopping = pair.find((w) => w.pid === pidOf(running.owner))!
+      const t0 = Date.now()
+      stopping.child.kill('SIGTERM')
+      const code = await Promise.race([
+        stopping.exited,
+        new Promise((r) => setTimeout(() => r('timeout'), 20_000)),
+      ])
+      const stoppedMs = Date.now() - t0
+      expect(code).toBe(0)
+      // It stopped after its batch in flight, not at the end of the run.
+      const stopped = await store.executions.get(first)
+      expect(stopped).toMatchObject({ status: 'cancelled' })
+      const linkedByIt = sumCounts(stopped!.counts).created
+      expect(linkedByIt).toBeGreaterThanOrEqual(1_000)
+      expect(linkedByIt).toBeLessThan(20_000)
+      const done = await until(
+        'the run to be finished by the other worker',
+        async () =>
+          (await runs(store, 'big')).find((e) => e.id !== first && e.status === 'succeeded'),
+        45_000,
+      )
+      expect(pidOf(done.owner)).not.toBe(stopping.pid)
+      expectNoOverlap(await runs(store, 'big'))
+      // What the stopped run wrote, it also committed: the rest was created, none matched again.
+      expect(sumCounts(done.counts)).toMatchObject({ created: 20_000 - linkedByIt })
+      expect(people(files.erp)).toEqual({ rows: 20_000, emails: 20_000 })
+      expect(await store.links.count('big', 'people-people')).toBe(20_000)
+      console.log(
+        `cluster: SIGTERM ended the worker in ${stoppedMs} ms after ${linkedByIt} of 20,000 records; the other worker created the remaining ${20_000 - linkedByIt}`,
+      )
     } finally {
       await store.close()
     }
