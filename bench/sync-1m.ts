@@ -197,11 +197,48 @@ function cpuNow(): { node: number; postgres: number; mariadb: number } {
 /** Time awaited per label in the current phase. */
 const breakdown = new Map<string, { ms: number; calls: number }>()
 
+/** Each awaited call of the current phase: label, start and end (ms, performance.now()). */
+let spans: { label: string; start: number; end: number }[] = []
+
 function note(label: string, ms: number): void {
   const entry = breakdown.get(label) ?? { ms: 0, calls: 0 }
   entry.ms += ms
   entry.calls++
   breakdown.set(label, entry)
+  const end = performance.now()
+  spans.push({ label, start: end - ms, end })
+}
+
+/**
+ * A phase's awaited calls over time, one line per kind of call, one column per `step` ms:
+ * what overlapped what, and where nothing was awaited (the engine's own work, or a gap).
+ */
+function printTimeline(
+  name: string,
+  list: readonly { label: string; start: number; end: number }[],
+  from: number,
+  to: number,
+): void {
+  const step = Math.max(25, Math.ceil((to - from) / 100 / 25) * 25)
+  const columns = Math.ceil((to - from) / step)
+  const labels = [...new Set(list.map((x) => x.label))].filter((l) => !l.startsWith('sql: '))
+  console.log(
+    `\ntimeline of "${name}" (one column = ${step} ms; █ awaited the whole column, ▄ part of it):`,
+  )
+  for (const label of labels) {
+    const cover = new Array<number>(columns).fill(0)
+    for (const x of list) {
+      if (x.label !== label) continue
+      for (let c = Math.floor((x.start - from) / step); c < columns; c++) {
+        const lo = from + c * step
+        const hi = lo + step
+        if (x.end <= lo) break
+        cover[c]! += Math.min(hi, x.end) - Math.max(lo, x.start)
+      }
+    }
+    const line = cover.map((ms) => (ms >= step * 0.9 ? '█' : ms > 0 ? '▄' : '·')).join('')
+    console.log(`  ${label.padEnd(30).slice(0, 30)} ${line}`)
+  }
 }
 
 async function* timedIterable<T>(source: AsyncIterable<T>, label: string): AsyncIterable<T> {
@@ -346,6 +383,8 @@ interface Phase {
   /** Pages MariaDB read from disk (buffer pool misses). */
   readonly diskReads: number
   readonly breakdown: Map<string, { ms: number; calls: number }>
+  readonly spans: readonly { label: string; start: number; end: number }[]
+  readonly span: { readonly start: number; readonly end: number }
   /** Milliseconds of each batch of the change stream, in order. */
   readonly batches: readonly number[]
   /** Heap still used after the run and a full GC. */
@@ -369,6 +408,7 @@ async function phase(
   gc()
   await new Promise((r) => setTimeout(r, 100))
   breakdown.clear()
+  spans = []
   batchEnds = []
   const rssBefore = process.memoryUsage().rss
   memory.reset()
@@ -439,6 +479,8 @@ async function phase(
     steal: (100 * (ticks1.steal - ticks0.steal)) / Math.max(1, ticks1.all - ticks0.all),
     diskReads: reads1 - reads0,
     breakdown: new Map(breakdown),
+    spans,
+    span: { start, end: start + wall * 1000 },
     ...(result ? { result } : {}),
   }
   phases.push(p)
@@ -982,5 +1024,7 @@ function report(initial: Phase, noop: Phase, onePercent: Phase, raw1: Phase): vo
     console.log(
       `  ${'engine own work (not awaited)'.padEnd(36)} ${own.toFixed(2).padStart(8)} s ${((own * 100) / p.wall) | 0} %`,
     )
+    if (p.wall < 20 && p.batches.length > 1)
+      printTimeline(p.name, p.spans, p.span.start, p.span.end)
   }
 }
