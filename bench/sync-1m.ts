@@ -26,9 +26,10 @@
  * Each engine phase is also broken down by where its time went: awaits on the source's stream,
  * on the target's lookups and writes, on each store call; the rest is the engine's own work.
  * Short phases (the 1% runs) also get a timeline of those awaits, 50 ms a column, which shows
- * what overlapped what. `--plain` leaves the wrappers that measure this out. `--profile` writes a V8 CPU profile of
- * each engine phase (the format of `node --cpu-prof`; summarise with
- * `node bench/cpuprofile-summary.ts <file>`). `--keep` leaves the schemas and database behind.
+ * what overlapped what. `--plain` leaves the wrappers that measure this out. `--profile`
+ * writes a V8 CPU profile of each engine phase (the format of `node --cpu-prof`; summarise
+ * with `node bench/cpuprofile-summary.ts <file>`). `--keep` leaves the schemas and database
+ * behind.
  *
  * Always exits 0 when the runs succeed: targets missed are marked MISS, not failed.
  */
