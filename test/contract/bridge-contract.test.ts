@@ -540,6 +540,59 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
       expect(byKey.get('9000')).toMatchObject({ name: 'New' })
     })
 
+    it('writes a batch of updates alone: unchanged values, a record twice, a missing record, a bad value', async () => {
+      const table = await peopleTable()
+      const keys = keysOf(
+        await conn.write(
+          table,
+          Array.from({ length: 4 }, (_, i) => ({ op: 'create', values: person(i) }) as WriteOp),
+        ),
+      )
+      const codes = (results: readonly WriteResult[]) =>
+        results.map((r) => (r.ok ? r.key : r.error.code))
+      const names = async () =>
+        new Map((await collect(conn.read(table))).records.map((r) => [r.key, r.values.name]))
+
+      // Updates only, of one shape: the batch a bridge may send as one statement.
+      expect(
+        codes(
+          await conn.write(table, [
+            { op: 'update', key: keys[0]!, values: { name: 'Person 0' } }, // as it is
+            { op: 'update', key: keys[1]!, values: { name: 'first' } },
+            { op: 'update', key: keys[1]!, values: { name: 'second' } },
+            { op: 'update', key: keys[2]!, values: { name: 'Updated 2' } },
+          ]),
+        ),
+      ).toEqual([keys[0], keys[1], keys[1], keys[2]])
+      expect([...(await names()).values()]).toEqual(['Person 0', 'second', 'Updated 2', 'Person 3'])
+
+      expect(
+        codes(
+          await conn.write(table, [
+            { op: 'update', key: keys[3]!, values: { name: 'Updated 3' } },
+            { op: 'update', key: '424242', values: { name: 'ghost' } },
+            { op: 'update', key: keys[0]!, values: { name: 'Updated 0' } },
+          ]),
+        ),
+      ).toEqual([keys[3], 'OSY_RECORD_NOT_FOUND', keys[0]])
+      expect([...(await names()).values()]).toEqual([
+        'Updated 0',
+        'second',
+        'Updated 2',
+        'Updated 3',
+      ])
+
+      expect(
+        codes(
+          await conn.write(table, [
+            { op: 'update', key: keys[1]!, values: { name: 'fine', big: '7' } },
+            { op: 'update', key: keys[2]!, values: { name: 'not fine', big: 'not a number' } },
+          ]),
+        ),
+      ).toEqual([keys[1], 'OSY_WRONG_TYPE'])
+      expect([...(await names()).values()]).toEqual(['Updated 0', 'fine', 'Updated 2', 'Updated 3'])
+    })
+
     it('keeps the good records of a batch when one violates a constraint', async () => {
       const table = await peopleTable()
       const ops = Array.from(

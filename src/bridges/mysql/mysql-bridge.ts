@@ -97,6 +97,9 @@ export const mysqlBridge: Bridge = {
         bigNumberStrings: true,
         jsonStrings: true,
         multipleStatements: false,
+        // Affected rows count the rows an UPDATE matched, changed or not (mysql2's default,
+        // relied on: updates that skip their locking read check their count with it).
+        flags: ['FOUND_ROWS'],
         enableKeepAlive: true,
         // mysql2 types the option as returning nothing; it returns the statement's text.
         queryFormat: queryFormat as never,

@@ -186,24 +186,70 @@ async function update(
     for (const hit of hits as MysqlRow[]) found.add(Number(hit.i))
   }
   if (fields.length > 0 && found.size > 0) {
-    // A record updated twice in one batch takes its last op's values.
-    const last = new Map<string, number>()
-    for (const i of valid) if (found.has(i)) last.set(ops[i]!.key, i)
-    const params: DriverValue[] = []
-    const rows = [...last.values()].map((i, n) => {
-      const values = (ops[i] as Extract<WriteOp, { op: 'update' }>).values
-      params.push(...parts[i]!, ...fields.map((f) => toDriver(values[f.name], f)))
-      return n === 0
-        ? `SELECT ${[...keyFields.map((_, j) => `? AS ${q(`k${j}`)}`), ...fields.map((_, j) => `? AS ${q(`c${j}`)}`)].join(', ')}`
-        : `SELECT ?${', ?'.repeat(keyFields.length + fields.length - 1)}`
-    })
-    const set = fields.map((f, j) => `t.${q(f.name)} = v.${q(`c${j}`)}`).join(', ')
-    await db.query(
-      `UPDATE ${q(type.name)} AS t JOIN (${rows.join(' UNION ALL ')}) AS v ON ${keyMatch(keyFields)} SET ${set}`,
-      params,
-    )
+    await updateJoined(target, keyFields, fields, ops, parts, lastOfEachKey(ops, valid, found))
   }
   return ops.map((op, i) => (found.has(i) ? op.key : notFound(type, op.key)))
+}
+
+/**
+ * Updates records in one statement without locking them first: the outcomes when every op
+ * named a record that exists (the statement matched one row per distinct key), `undefined`
+ * otherwise. Outside a transaction the statement commits alone; after `undefined` the caller
+ * updates them the locking way, which sets the same values again and tells which are gone.
+ * Needs the connection's FOUND_ROWS flag: matched rows, not only the changed ones.
+ */
+export async function updateIfAllExist(
+  target: WriteTarget,
+  fields: readonly FieldInfo[],
+  ops: readonly KeyedOp[],
+): Promise<OpOutcome[] | undefined> {
+  if (fields.length === 0) return undefined
+  const keyFields = fieldsNamed(target.type, target.type.keyFields)
+  const parts = ops.map((op) => keyParams(keyFields, op.key))
+  const all = new Array<number>(ops.length)
+  for (let i = 0; i < ops.length; i++) {
+    if (!parts[i]) return undefined
+    all[i] = i
+  }
+  const last = lastOfEachKey(ops, all)
+  const matched = await updateJoined(target, keyFields, fields, ops, parts, last)
+  return matched === last.length ? ops.map((op) => op.key) : undefined
+}
+
+/** The index of the last op of each key (a record updated twice takes its last values). */
+function lastOfEachKey(
+  ops: readonly KeyedOp[],
+  indexes: readonly number[],
+  only?: ReadonlySet<number>,
+): number[] {
+  const last = new Map<string, number>()
+  for (const i of indexes) if (!only || only.has(i)) last.set(ops[i]!.key, i)
+  return [...last.values()]
+}
+
+/** `UPDATE … JOIN` the ops' values by key; returns the rows it matched. */
+async function updateJoined(
+  target: WriteTarget,
+  keyFields: readonly FieldInfo[],
+  fields: readonly FieldInfo[],
+  ops: readonly KeyedOp[],
+  parts: readonly (DriverValue[] | undefined)[],
+  indexes: readonly number[],
+): Promise<number> {
+  const params: DriverValue[] = []
+  const rows = indexes.map((i, n) => {
+    const values = (ops[i] as Extract<WriteOp, { op: 'update' }>).values
+    params.push(...parts[i]!, ...fields.map((f) => toDriver(values[f.name], f)))
+    return n === 0
+      ? `SELECT ${[...keyFields.map((_, j) => `? AS ${q(`k${j}`)}`), ...fields.map((_, j) => `? AS ${q(`c${j}`)}`)].join(', ')}`
+      : `SELECT ?${', ?'.repeat(keyFields.length + fields.length - 1)}`
+  })
+  const set = fields.map((f, j) => `t.${q(f.name)} = v.${q(`c${j}`)}`).join(', ')
+  const [header] = await target.db.query(
+    `UPDATE ${q(target.type.name)} AS t JOIN (${rows.join(' UNION ALL ')}) AS v ON ${keyMatch(keyFields)} SET ${set}`,
+    params,
+  )
+  return Number((header as MysqlResultHeader).affectedRows)
 }
 
 async function remove(target: WriteTarget, ops: readonly KeyedOp[]): Promise<OpOutcome[]> {
