@@ -593,6 +593,47 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
       expect([...(await names()).values()]).toEqual(['Updated 0', 'fine', 'Updated 2', 'Updated 3'])
     })
 
+    it('writes a big batch of updates: a record early and late in it takes its last values, a missing one is reported', async () => {
+      const table = await peopleTable()
+      const keys = keysOf(
+        await conn.write(
+          table,
+          Array.from({ length: 500 }, (_, i) => ({ op: 'create', values: person(i) }) as WriteOp),
+        ),
+      )
+      // 600 updates of one shape (bridges may split them over statements and connections):
+      // the first 100 records twice, first with a value that must not win.
+      const ops: WriteOp[] = [
+        ...keys.map((key, i) => ({ op: 'update' as const, key, values: { name: `early ${i}` } })),
+        ...keys
+          .slice(0, 100)
+          .map((key, i) => ({ op: 'update' as const, key, values: { name: `late ${i}` } })),
+      ]
+      expect(keysOf(await conn.write(table, ops))).toEqual([...keys, ...keys.slice(0, 100)])
+      const names = async () =>
+        new Map((await collect(conn.read(table))).records.map((r) => [r.key, r.values.name]))
+      const after = await names()
+      keys.forEach((key, i) => {
+        expect(after.get(key)).toBe(i < 100 ? `late ${i}` : `early ${i}`)
+      })
+
+      const gone = keys[450]!
+      expect(keysOf(await conn.write(table, [{ op: 'delete', key: gone }]))).toEqual([gone])
+      const results = await conn.write(
+        table,
+        keys.map((key, i) => ({ op: 'update', key, values: { name: `again ${i}` } })),
+      )
+      results.forEach((r, i) => {
+        if (i === 450) expect(r.ok ? 'ok' : r.error.code).toBe('OSY_RECORD_NOT_FOUND')
+        else expect(r.ok).toBe(true)
+      })
+      const last = await names()
+      expect(last.size).toBe(499)
+      keys.forEach((key, i) => {
+        if (i !== 450) expect(last.get(key)).toBe(`again ${i}`)
+      })
+    })
+
     it('keeps the good records of a batch when one violates a constraint', async () => {
       const table = await peopleTable()
       const ops = Array.from(

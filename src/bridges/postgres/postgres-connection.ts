@@ -361,10 +361,15 @@ async function applyGroup(
   if (group.op === 'update') {
     const fields = group.fields.map(field)
     const all = [...keys, ...fields]
-    const rows = ops.map((op) => {
-      const u = op as Extract<WriteOp, { op: 'update' }>
-      return [...keyParts(u.key), ...fields.map((f) => toParam(u.values[f.name], f))]
-    })
+    // A record updated twice in one batch takes its last op's values: of the rows of
+    // `UPDATE … FROM` that match one record, PostgreSQL applies an arbitrary one.
+    const last = new Map<string, Extract<WriteOp, { op: 'update' }>>()
+    for (const op of ops)
+      last.set((op as { key: string }).key, op as Extract<WriteOp, { op: 'update' }>)
+    const rows = [...last.values()].map((u) => [
+      ...keyParts(u.key),
+      ...fields.map((f) => toParam(u.values[f.name], f)),
+    ])
     const { sql: arraySql, params } = arrays(all, rows)
     const alias = all.map((_, i) => `c${i}`)
     const set = fields.map((f, i) => `${q(f.name)} = v.c${keys.length + i}`).join(', ')
