@@ -24,7 +24,6 @@ import {
   classifyConnectionError,
   classifyRecordError,
   isConnectionLost,
-  isLockConflict,
   type MysqlTarget,
 } from './mysql-errors.ts'
 import { introspect, type MysqlRecordType, publicRecordType } from './mysql-introspector.ts'
@@ -40,9 +39,6 @@ import {
 } from './mysql-writer.ts'
 
 type UpdateOp = Extract<WriteOp, { op: 'update' }>
-
-/** Updates in one write from which they go as two statements on two connections. */
-const PARALLEL_UPDATES = 400
 
 const q = mysqlDialect.quoteIdentifier
 
@@ -377,25 +373,14 @@ export class MysqlConnection implements BridgeConnection {
     if (chunkBy(group!.indexes, group!.ops, perOp, maxBytes).length !== 1) return undefined
     const target = { db: conn, type: recordType, server: this.#server! }
     let outcomes: OpOutcome[] | undefined
-    let second: MysqlPoolConnection | undefined
-    let healthy = true
     try {
-      if (group!.op === 'update') {
-        // A big batch of updates goes as two statements on two connections (see
-        // updateIfAllExist); they may deadlock each other only on a unique index whose values
-        // they swap, and then the batch goes the careful way like any other that failed.
-        if (group!.ops.length >= PARALLEL_UPDATES) second = await this.#acquire()
-        const targets = second ? [target, { ...target, db: second }] : [target]
-        outcomes = await updateIfAllExist(targets, fields, group!.ops as UpdateOp[])
-      } else {
-        outcomes = await applyOps(target, group!.op, fields, group!.ops)
-      }
+      outcomes =
+        group!.op === 'update'
+          ? await updateIfAllExist(target, fields, group!.ops as UpdateOp[])
+          : await applyOps(target, group!.op, fields, group!.ops)
     } catch (error) {
-      if (second && isConnectionLost(error)) healthy = false
-      if (classifyRecordError(error) || (second && isLockConflict(error))) return undefined
+      if (classifyRecordError(error)) return undefined
       throw error
-    } finally {
-      if (second) await this.#finish(second, false, healthy)
     }
     if (!outcomes) return undefined
     const results: WriteResult[] = new Array(outcomes.length)

@@ -164,12 +164,6 @@ export function isConnectionLost(error: unknown): boolean {
   )
 }
 
-/** True for a deadlock or a lock wait timeout: the statement was rolled back, nothing else. */
-export function isLockConflict(error: unknown): boolean {
-  const e = (error ?? {}) as DriverError
-  return e.errno === 1213 || e.errno === 1205
-}
-
 /** The column a server message names (`Column 'email' cannot be null`, `` `db`.`t`.`big` ``). */
 function columnOf(message: string): string | undefined {
   const m = /(?:column|field) (?:`[^`]*`\.)*[`']([^`']+)[`']/i.exec(message)

@@ -192,23 +192,19 @@ async function update(
 }
 
 /**
- * Updates records without locking them first, one statement per target (each a connection
- * of its own, with its share of the keys: a key's ops all go to one statement, and scattered
- * rows are random reads, which two statements wait on at once). The outcomes when every op
- * named a record that exists (the statements matched one row per distinct key), `undefined`
- * otherwise. Outside a transaction each statement commits alone; after `undefined` the caller
+ * Updates records in one statement without locking them first: the outcomes when every op
+ * named a record that exists (the statement matched one row per distinct key), `undefined`
+ * otherwise. Outside a transaction the statement commits alone; after `undefined` the caller
  * updates them the locking way, which sets the same values again and tells which are gone.
- * A statement that fails throws once the others have ended. Needs the connections' FOUND_ROWS
- * flag: matched rows, not only the changed ones.
+ * Needs the connection's FOUND_ROWS flag: matched rows, not only the changed ones.
  */
 export async function updateIfAllExist(
-  targets: readonly WriteTarget[],
+  target: WriteTarget,
   fields: readonly FieldInfo[],
   ops: readonly KeyedOp[],
 ): Promise<OpOutcome[] | undefined> {
   if (fields.length === 0) return undefined
-  const type = targets[0]!.type
-  const keyFields = fieldsNamed(type, type.keyFields)
+  const keyFields = fieldsNamed(target.type, target.type.keyFields)
   const parts = ops.map((op) => keyParams(keyFields, op.key))
   const all = new Array<number>(ops.length)
   for (let i = 0; i < ops.length; i++) {
@@ -216,20 +212,7 @@ export async function updateIfAllExist(
     all[i] = i
   }
   const last = lastOfEachKey(ops, all)
-  const share = Math.ceil(last.length / targets.length)
-  const settled = await Promise.allSettled(
-    targets.map((target, j) => {
-      const mine = last.slice(j * share, (j + 1) * share)
-      return mine.length > 0
-        ? updateJoined(target, keyFields, fields, ops, parts, mine)
-        : Promise.resolve(0)
-    }),
-  )
-  let matched = 0
-  for (const s of settled) {
-    if (s.status === 'rejected') throw s.reason
-    matched += s.value
-  }
+  const matched = await updateJoined(target, keyFields, fields, ops, parts, last)
   return matched === last.length ? ops.map((op) => op.key) : undefined
 }
 
