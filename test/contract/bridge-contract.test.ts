@@ -74,6 +74,16 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
     return table
   }
 
+  /** Writes people 0…n−1 into `table` in one write; their keys, in order. */
+  async function createPeople(table: string, n: number): Promise<string[]> {
+    return keysOf(
+      await conn.write(
+        table,
+        Array.from({ length: n }, (_, i) => ({ op: 'create', values: person(i) }) as WriteOp),
+      ),
+    )
+  }
+
   async function connect(values: ConnectionValues = db.values): Promise<BridgeConnection> {
     return harness.bridge.connect(values, { log: silentLogger })
   }
@@ -314,12 +324,7 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
 
     it('finds a row committed with an older cursor value during a read, through the lag window', async () => {
       const table = await peopleTable()
-      keysOf(
-        await conn.write(
-          table,
-          Array.from({ length: 30 }, (_, i) => ({ op: 'create', values: person(i) }) as WriteOp),
-        ),
-      )
+      await createPeople(table, 30)
       const seen: SourceRecord[] = []
       let checkpoint: Checkpoint | undefined
       let inserted = false
@@ -497,12 +502,7 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
   describe('write', () => {
     it('creates, updates, upserts and deletes in batches, one result per op', async () => {
       const table = await peopleTable()
-      const keys = keysOf(
-        await conn.write(
-          table,
-          Array.from({ length: 5 }, (_, i) => ({ op: 'create', values: person(i) }) as WriteOp),
-        ),
-      )
+      const keys = await createPeople(table, 5)
       expect(new Set(keys).size).toBe(5)
 
       const results = await conn.write(table, [
@@ -542,12 +542,7 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
 
     it('writes a batch of updates alone: unchanged values, a record twice, a missing record, a bad value', async () => {
       const table = await peopleTable()
-      const keys = keysOf(
-        await conn.write(
-          table,
-          Array.from({ length: 4 }, (_, i) => ({ op: 'create', values: person(i) }) as WriteOp),
-        ),
-      )
+      const keys = await createPeople(table, 4)
       const codes = (results: readonly WriteResult[]) =>
         results.map((r) => (r.ok ? r.key : r.error.code))
       const names = async () =>
@@ -595,12 +590,7 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
 
     it('writes a big batch of updates: a record early and late in it takes its last values, a missing one is reported', async () => {
       const table = await peopleTable()
-      const keys = keysOf(
-        await conn.write(
-          table,
-          Array.from({ length: 500 }, (_, i) => ({ op: 'create', values: person(i) }) as WriteOp),
-        ),
-      )
+      const keys = await createPeople(table, 500)
       // 600 updates of one shape (bridges may split them over statements and connections):
       // the first 100 records twice, first with a value that must not win.
       const ops: WriteOp[] = [
