@@ -181,8 +181,14 @@ function ticksNow(): { steal: number; all: number } {
  * O_DIRECT bypass the OS cache too. Updates of scattered rows (the 1% phases) wait on them.
  */
 async function innodbDiskReads(): Promise<number> {
-  const [rows] = await my.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_reads'")
-  return Number((rows as { Value: string }[])[0]?.Value ?? 0)
+  return (await innodbStatus('Innodb_buffer_pool_reads')).Innodb_buffer_pool_reads ?? 0
+}
+
+/** MariaDB's global status counters of these names. */
+async function innodbStatus(...names: string[]): Promise<Record<string, number>> {
+  const [rows] = await my.query('SHOW GLOBAL STATUS WHERE Variable_name IN (?)', [names])
+  const status = rows as { Variable_name: string; Value: string }[]
+  return Object.fromEntries(status.map((r) => [r.Variable_name, Number(r.Value)]))
 }
 
 function cpuNow(): { node: number; postgres: number; mariadb: number } {
@@ -681,15 +687,7 @@ if (typeof rawChild === 'string') {
 async function settle(): Promise<void> {
   const t = performance.now()
   const dirty = async () => {
-    const [rows] = await my.query(
-      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_pages_dirty', 'Innodb_buffer_pool_pages_total')",
-    )
-    const v = Object.fromEntries(
-      (rows as { Variable_name: string; Value: string }[]).map((r) => [
-        r.Variable_name,
-        Number(r.Value),
-      ]),
-    )
+    const v = await innodbStatus('Innodb_buffer_pool_pages_dirty', 'Innodb_buffer_pool_pages_total')
     return v.Innodb_buffer_pool_pages_dirty! / v.Innodb_buffer_pool_pages_total!
   }
   const vacuuming = async () =>

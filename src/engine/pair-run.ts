@@ -1156,25 +1156,25 @@ export class PairRun {
     if (intents.length === 0) return []
     const externalId = pair.sides[t].externalId
     const found = new Map<string, string>()
-    for (const chunk of chunks(intents, LOOKUP_CHUNK)) {
+    const parts = chunks(intents, LOOKUP_CHUNK).map((chunk) => {
       const sets = chunk.map((i) =>
         externalId ? { [externalId]: i.sourceKey } : (i.match as Record<string, Value>),
       )
-      const expr = matchFilter(this.#ctx.types[t], sets)
-      if (!expr) continue
-      for await (const batch of this.#ctx.conns[t].read(pair.sides[t].type, {
-        ...this.#keyed(t),
-        filter: { expr },
-        batchSize: LOOKUP_CHUNK * 2,
-      })) {
-        for (const r of batch.records) {
-          chunk.forEach((intent, i) => {
-            if (!found.has(intent.sourceKey) && sameMatch(sets[i]!, r.values))
-              found.set(intent.sourceKey, r.key)
-          })
-        }
+      return { chunk, sets }
+    })
+    const type = this.#ctx.types[t]
+    const records = await this.#readWhere(
+      t,
+      parts.map(({ sets }) => matchFilter(type, sets)),
+    )
+    parts.forEach(({ chunk, sets }, n) => {
+      for (const r of records[n]!) {
+        chunk.forEach((intent, i) => {
+          if (!found.has(intent.sourceKey) && sameMatch(sets[i]!, r.values))
+            found.set(intent.sourceKey, r.key)
+        })
       }
-    }
+    })
     const links: Link[] = []
     const syncedAt = new Date().toISOString()
     for (const [sourceKey, targetKey] of found) {

@@ -186,7 +186,8 @@ async function update(
     for (const hit of hits as MysqlRow[]) found.add(Number(hit.i))
   }
   if (fields.length > 0 && found.size > 0) {
-    await updateJoined(target, keyFields, fields, ops, parts, lastOfEachKey(ops, valid, found))
+    const existing = valid.filter((i) => found.has(i))
+    await updateJoined(target, keyFields, fields, ops, parts, lastOfEachKey(ops, existing))
   }
   return ops.map((op, i) => (found.has(i) ? op.key : notFound(type, op.key)))
 }
@@ -206,24 +207,19 @@ export async function updateIfAllExist(
   if (fields.length === 0) return undefined
   const keyFields = fieldsNamed(target.type, target.type.keyFields)
   const parts = ops.map((op) => keyParams(keyFields, op.key))
-  const all = new Array<number>(ops.length)
-  for (let i = 0; i < ops.length; i++) {
-    if (!parts[i]) return undefined
-    all[i] = i
-  }
-  const last = lastOfEachKey(ops, all)
+  if (parts.includes(undefined)) return undefined
+  const last = lastOfEachKey(
+    ops,
+    ops.map((_, i) => i),
+  )
   const matched = await updateJoined(target, keyFields, fields, ops, parts, last)
   return matched === last.length ? ops.map((op) => op.key) : undefined
 }
 
 /** The index of the last op of each key (a record updated twice takes its last values). */
-function lastOfEachKey(
-  ops: readonly KeyedOp[],
-  indexes: readonly number[],
-  only?: ReadonlySet<number>,
-): number[] {
+function lastOfEachKey(ops: readonly KeyedOp[], indexes: readonly number[]): number[] {
   const last = new Map<string, number>()
-  for (const i of indexes) if (!only || only.has(i)) last.set(ops[i]!.key, i)
+  for (const i of indexes) last.set(ops[i]!.key, i)
   return [...last.values()]
 }
 
