@@ -109,9 +109,24 @@ describe.each(harnesses)('bridge contract: $name', (harness) => {
       expect(error.message).toContain('colour')
     })
 
-    it.runIf(harness.failures.wrongPassword)('tells a wrong password', async () => {
+    it.runIf(harness.failures.wrongPassword)('tells a wrong password', async (t) => {
       const c = await connect(harness.failures.wrongPassword!(db))
-      const error = await errorOf(c.check())
+      const outcome = await c.check().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      // A server that trusts every local login (PostgreSQL before prepare-services.sh adds its
+      // password rule) accepts any password: there is nothing to tell apart there.
+      // In CI the rule is always there, so the check must fail.
+      if (outcome === undefined && !process.env.CI) {
+        await c.close()
+        t.skip(
+          'the server accepts any password here; bash test/support/prepare-services.sh checks one',
+        )
+      }
+      const error = await errorOf(
+        outcome === undefined ? Promise.resolve() : Promise.reject(outcome),
+      )
       await c.close()
       expect(error.code).toBe('OSY_AUTH_FAILED')
       expect(error.message).not.toContain('wrong-password-xyz')

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** The Chinook sample database (MIT), beside the repository in ../shared/datasets. */
-const DATASETS = fileURLToPath(new URL('../../../shared/datasets/chinook/', import.meta.url))
+/** The Chinook sample database (MIT, see its LICENSE.md), kept in the repository. */
+const DATASETS = fileURLToPath(new URL('../fixtures/chinook/', import.meta.url))
 
 /** The PostgreSQL script without its DROP/CREATE DATABASE and `\c` lines, to run in any schema. */
 export function chinookPostgresSql(): string {
