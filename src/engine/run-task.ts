@@ -152,6 +152,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
       const conn = await bridge.connect(system.connection, {
         log: options.log ?? silentLogger,
         signal,
+        ...(system.settings ? { settings: system.settings } : {}),
       })
       conns.push(conn)
       await conn.check()

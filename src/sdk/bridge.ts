@@ -10,6 +10,12 @@ export interface BridgeContext {
   readonly log: BridgeLogger
   /** Aborts connecting. */
   readonly signal?: AbortSignal
+  /**
+   * The system's bridge-specific settings from the task (`systems.<key>.settings`): what a
+   * bridge needs besides connection values, such as the REST bridge's manifest. A bridge
+   * validates them itself and rejects bad ones with `OSY_INVALID_CONNECTION`.
+   */
+  readonly settings?: Readonly<Record<string, unknown>>
 }
 
 /** The logger a bridge may use (pino-compatible subset). */

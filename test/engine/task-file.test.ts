@@ -102,6 +102,16 @@ describe('defaults', () => {
     expect(task.plan).toEqual({ kind: 'manual', active: true })
   })
 
+  it('hands bridge settings through to the resolved system, and only where given', () => {
+    const doc = taskDocument({})
+    const systems = doc.systems as Record<string, Record<string, unknown>>
+    const [first] = Object.keys(systems)
+    systems[first!]!.settings = { manifest: { baseUrl: 'https://api.example.test' } }
+    const task = compile(doc)
+    expect(task.systems[0].settings).toEqual({ manifest: { baseUrl: 'https://api.example.test' } })
+    expect('settings' in task.systems[1]).toBe(false)
+  })
+
   it('takes explicit ids, one-way directions, other winners and delete limits', () => {
     const task = compile(
       taskDocument(

@@ -40,6 +40,7 @@ export function compileTask(file: TaskFile, options: CompileOptions = {}): Resol
       Object.freeze({
         key,
         bridge: file.systems[key]!.bridge,
+        ...(file.systems[key]!.settings ? { settings: file.systems[key]!.settings } : {}),
         connection: Object.freeze({ ...file.systems[key]!.connection }),
       }),
   ) as unknown as readonly [ResolvedSystem, ResolvedSystem]

@@ -21,6 +21,8 @@ export interface ResolvedSystem {
   /** The short key the user chose (`crm`, `erp`). */
   readonly key: string
   readonly bridge: string
+  /** Bridge-specific settings (a REST manifest), handed to the bridge as `ctx.settings`. */
+  readonly settings?: Readonly<Record<string, unknown>>
   /** Connection values with `${VAR}` references already replaced. */
   readonly connection: Readonly<Record<string, string | number | boolean>>
 }

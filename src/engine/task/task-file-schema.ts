@@ -168,7 +168,12 @@ const connectionSchema = z.record(
   union([z.string(), z.number(), z.boolean()], 'must be a string, a number, true or false'),
 )
 
-const systemSchema = strict({ bridge: text, connection: connectionSchema })
+const systemSchema = strict({
+  bridge: text,
+  /** Bridge-specific settings that are not connection values (the REST bridge's manifest). */
+  settings: z.record(z.string(), jsonValue).optional(),
+  connection: connectionSchema,
+})
 
 // Keys are checked in a refinement rather than by the record's key schema, so the count of
 // systems is still reported when a key is also malformed (zod drops bad keys before refining).
