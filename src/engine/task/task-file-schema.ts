@@ -170,9 +170,9 @@ const connectionSchema = z.record(
 
 const systemSchema = strict({
   bridge: text,
+  connection: connectionSchema,
   /** Bridge-specific settings that are not connection values (the REST bridge's manifest). */
   settings: z.record(z.string(), jsonValue).optional(),
-  connection: connectionSchema,
 })
 
 // Keys are checked in a refinement rather than by the record's key schema, so the count of
