@@ -94,6 +94,7 @@ interface Direct {
 }
 
 const NO_CONFLICTS: RecordPlan['conflicts'] = Object.freeze([])
+const NO_KEYS: ReadonlySet<string> = Object.freeze(new Set<string>())
 /** The conversions of a create that needs none (plain renames only). */
 const NONE_CONVERTED: readonly (FieldValues | undefined)[] = Object.freeze([])
 /** The base objects of a plan whose base went straight to text (see `baseText`). */
@@ -317,7 +318,7 @@ export class PairRun {
       )
       await this.#pipelined(async () => {
         for (const chunk of chunks([...retry], batchSize)) {
-          await this.#processBatch(s, await this.#readByKeys(s, chunk), undefined)
+          await this.#processBatch(s, await this.#readByKeys(s, chunk, true), undefined)
         }
       })
     }
@@ -418,18 +419,21 @@ export class PairRun {
       if (!link) unlinked.push(record)
       else if (this.#ctx.dryRun && this.#touched.has(link.keys[0])) counts.unchanged++
       else if (link.deleted === t) counts.unchanged++
+      // Back inside its filter (it was read through it): linked again, even if unchanged.
+      else if (link.outside === s) changed.push({ record, link })
       else if (this.#sameAsBase(s, record.values, baseOf(link, s))) counts.unchanged++
       else changed.push({ record, link })
     }
 
-    const targets = await this.#readByKeysMap(
+    const { found: targets, outside } = await this.#targetsInFilter(
       t,
       changed.map((c) => c.link.keys[t]),
     )
-    const matches = await this.#matchTargets(s, unlinked)
+    const { matches, blocked } = await this.#matchTargets(s, unlinked)
     const plans: RecordPlan[] = []
     const failures: { key: string; error: OpenSyncError }[] = []
     const toUnlink: Link[] = []
+    const dormant: Link[] = []
 
     // Plans are made synchronously unless a transform is asynchronous (JSONata): a million
     // records should not cost a million promises, nor closures.
@@ -440,7 +444,16 @@ export class PairRun {
     for (let i = 0; i < changed.length; i++) {
       const { record, link } = changed[i]!
       const target = targets.get(link.keys[t])
-      if (!target && pair.deletes.policy === 'propagate') {
+      if (!target && outside.has(link.keys[t])) {
+        // The other side's record is outside its filter: the link sleeps, nothing is written.
+        if (link.outside === t) counts.unchanged++
+        else {
+          dormant.push({ ...link, outside: t })
+          counts.unlinked++
+        }
+        continue
+      }
+      if (!target && pair.deletes.policy === 'propagate' && !isDormant(link)) {
         // The other side's record is gone: delete detection decides, not this pass.
         counts.unchanged++
         continue
@@ -458,8 +471,18 @@ export class PairRun {
       if (planned instanceof Promise) planned = await planned.catch((e) => failed(record, e))
       if (planned) plans.push(planned)
     }
+    if (blocked.size > 0)
+      protocol.log(
+        'info',
+        `${blocked.size} record(s) of ${pair.sides[s].type} not created in ${pair.sides[t].type}: a record with the same match values is there, outside the filter`,
+        pair.id,
+      )
     for (let i = 0; i < unlinked.length; i++) {
       const record = unlinked[i]!
+      if (blocked.has(record.key)) {
+        counts.unchanged++
+        continue
+      }
       const match = matches.get(record.key)
       let planned: Planned
       try {
@@ -477,7 +500,7 @@ export class PairRun {
         `record ${f.key} of ${pair.sides[s].type} skipped: ${f.error.message}`,
         pair.id,
       )
-    await this.#apply(s, plans, failures, toUnlink, checkpoint)
+    await this.#apply(s, plans, failures, toUnlink, dormant, checkpoint)
   }
 
   // ---------------------------------------------------------------- merge
@@ -703,6 +726,7 @@ export class PairRun {
     plans: RecordPlan[],
     failures: { key: string; error: OpenSyncError }[],
     toUnlink: Link[],
+    dormant: Link[],
     checkpoint: Checkpoint | undefined,
   ): Promise<void> {
     const { task, pair, store, conns, dryRun, signal } = this.#ctx
@@ -718,7 +742,8 @@ export class PairRun {
         source: sourceOps.map((p) => ({ ok: true, key: p.sourceKey })),
       })
       for (const l of toUnlink) this.#setOverlay(l, null)
-      for (const l of [...outcome.links, ...outcome.created]) {
+      for (const l of dormant) this.#linkChange('unlink', s, l)
+      for (const l of [...dormant, ...outcome.links, ...outcome.created]) {
         this.#setOverlay(l, l)
         this.#touched.add(l.keys[0])
       }
@@ -749,6 +774,10 @@ export class PairRun {
 
     const sources = new Set(plans.map((p) => p.sourceKey))
     for (const l of toUnlink) sources.add(l.keys[s])
+    for (const l of dormant) {
+      sources.add(l.keys[s])
+      this.#linkChange('unlink', s, l)
+    }
     const targets = new Set<string>()
     for (const p of plans) if (p.targetKey !== undefined) targets.add(p.targetKey)
     const opts = signal ? { signal } : {}
@@ -787,7 +816,7 @@ export class PairRun {
     batch.done = Promise.all([results, last?.done]).then(async ([r]) => {
       const outcome = this.#outcome(s, plans, failures, toUnlink, r)
       await this.#commit((tx) =>
-        this.#store(tx, s, plans, toUnlink, outcome, intentIds, checkpoint),
+        this.#store(tx, s, plans, toUnlink, dormant, outcome, intentIds, checkpoint),
       )
       this.#ctx.probe?.('after-commit', pair.id)
       await this.#ctx.flush()
@@ -909,6 +938,7 @@ export class PairRun {
     s: Side,
     plans: readonly RecordPlan[],
     toUnlink: readonly Link[],
+    dormant: readonly Link[],
     { links, created, failed, conflicts }: BatchOutcome,
     intentIds: readonly number[],
     checkpoint: Checkpoint | undefined,
@@ -941,7 +971,7 @@ export class PairRun {
           pair.id,
         )
     }
-    if (links.length > 0) await tx.links.upsert(links)
+    if (links.length > 0 || dormant.length > 0) await tx.links.upsert([...dormant, ...links])
     // A create's link is new on both sides: its source key had none (looked up, or the pass
     // began without links on a source whose reads see one snapshot), and a stale link to its
     // target key went above.
@@ -1043,19 +1073,37 @@ export class PairRun {
         )
     for await (const keys of scan) for (const k of keys) present.add(k)
     let gone: Link[] = []
+    /** Dormant links whose record inside the filter is gone too: nothing is left to sync. */
+    const spent: Link[] = []
     let total = 0
     for await (const links of store.links.scan(task.id, pair.id, batchSize * 10)) {
       for (const link of links) {
-        const current = dryRun ? this.#overlay[s].get(link.keys[s]) : link
+        const current = dryRun ? (this.#overlay[s].get(link.keys[s]) ?? link) : link
         if (current === null) continue
+        // A record outside its filter is not in the scan; neither record of the link is written.
+        if (isDormant(current)) {
+          if (current.outside === t && !present.has(link.keys[s])) spent.push(current)
+          continue
+        }
         total++
-        if (link.deleted === s || link.deleted === t) continue
-        if (!present.has(link.keys[s])) gone.push(link)
+        if (current.deleted === s || current.deleted === t) continue
+        if (!present.has(link.keys[s])) gone.push(current)
       }
     }
+    if (dryRun) for (const l of spent) this.#setOverlay(l, null)
+    else if (spent.length > 0)
+      await this.#commit((tx) =>
+        tx.links.remove(
+          task.id,
+          pair.id,
+          s,
+          spent.map((l) => l.keys[s]),
+        ),
+      )
     if (gone.length === 0) return
 
-    // A record that left the filter but still exists is unlinked, never deleted.
+    // A record that left the filter but still exists is unlinked, never deleted: its link
+    // sleeps, with its base, until the record comes back.
     if (side.filter) {
       const still = await this.#readByKeysMap(
         s,
@@ -1070,16 +1118,12 @@ export class PairRun {
           `${left.length} record(s) of ${side.type} left the filter and were unlinked`,
           pair.id,
         )
-        for (const l of left) this.#linkChange('unlink', s, l)
-        if (!dryRun)
-          await this.#commit((tx) =>
-            tx.links.remove(
-              task.id,
-              pair.id,
-              s,
-              left.map((l) => l.keys[s]),
-            ),
-          )
+        const asleep = left.map((l) => ({ ...l, outside: s }))
+        for (const l of asleep) {
+          this.#linkChange('unlink', s, l)
+          if (dryRun) this.#setOverlay(l, l)
+        }
+        if (!dryRun) await this.#commit((tx) => tx.links.upsert(asleep))
       }
     }
     if (gone.length === 0) return
@@ -1201,13 +1245,19 @@ export class PairRun {
     return intents.map((i) => i.sourceKey)
   }
 
-  /** Finds records on the other side that match unlinked source records by the pair's match keys. */
+  /**
+   * Finds records on the other side, inside its filter, that match unlinked source records by
+   * the pair's match keys. `blocked` are the source records whose match is there but outside
+   * the filter: they are neither linked nor created (a create would duplicate it).
+   */
   async #matchTargets(
     s: Side,
     records: readonly SourceRecord[],
-  ): Promise<Map<string, { key: string; values: FieldValues }>> {
+  ): Promise<{ matches: Map<string, { key: string; values: FieldValues }>; blocked: Set<string> }> {
     const out = new Map<string, { key: string; values: FieldValues }>()
-    if (records.length === 0 || this.#matchMappings.length === 0 || this.#targetEmpty) return out
+    const blocked = new Set<string>()
+    if (records.length === 0 || this.#matchMappings.length === 0 || this.#targetEmpty)
+      return { matches: out, blocked }
     const t = (1 - s) as Side
     const wanted = new Map<string, string>() // match text → source key
     const sets: Record<string, Value>[] = []
@@ -1227,11 +1277,33 @@ export class PairRun {
     const found = await this.#readWhere(
       t,
       chunks(sets, LOOKUP_CHUNK).map((chunk) => matchFilter(type, chunk)),
+      true,
     )
     for (const records of found) for (const r of records) candidates.set(r.key, r)
-    if (candidates.size === 0) return out
-    const alreadyLinked = await this.#findLinks(t, [...candidates.keys()])
     const fields = this.#matchMappings.flatMap((m) => m.fields[t])
+    if (this.#ctx.pair.sides[t].filter) {
+      // Match values no record inside the filter has: one outside it blocks the create.
+      const inside = new Set<string>()
+      for (const c of candidates.values()) {
+        const text = matchText(pick(c.values, fields))
+        if (text !== undefined) inside.add(text)
+      }
+      const rest = sets.filter((set) => !inside.has(matchText(set)!))
+      if (rest.length > 0) {
+        const outside = await this.#readWhere(
+          t,
+          chunks(rest, LOOKUP_CHUNK).map((chunk) => matchFilter(type, chunk)),
+        )
+        for (const records of outside)
+          for (const r of records) {
+            const text = matchText(pick(r.values, fields))
+            const sourceKey = text !== undefined ? wanted.get(text) : undefined
+            if (sourceKey !== undefined) blocked.add(sourceKey)
+          }
+      }
+    }
+    if (candidates.size === 0) return { matches: out, blocked }
+    const alreadyLinked = await this.#findLinks(t, [...candidates.keys()])
     // A candidate may be a record a batch in flight just created: wait until its key is known.
     await this.#createsLanded()
     for (const c of candidates.values()) {
@@ -1244,7 +1316,7 @@ export class PairRun {
         wanted.delete(text!)
       }
     }
-    return out
+    return { matches: out, blocked }
   }
 
   async #findLinks(s: Side, keys: readonly string[]): Promise<Map<string, Link>> {
@@ -1268,13 +1340,33 @@ export class PairRun {
     this.#overlay[1].set(link.keys[1], value)
   }
 
-  async #readByKeys(s: Side, keys: readonly string[]): Promise<SourceRecord[]> {
+  /** The records of side `s` with these keys; with `filtered`, only those inside its filter. */
+  async #readByKeys(s: Side, keys: readonly string[], filtered = false): Promise<SourceRecord[]> {
     const type = this.#ctx.types[s]
     const found = await this.#readWhere(
       s,
       chunks(keys, LOOKUP_CHUNK).map((chunk) => keysFilter(type, chunk)),
+      filtered,
     )
     return found.length === 1 ? found[0]! : found.flat()
+  }
+
+  /**
+   * The other side's records of some links, read through its filter; `outside` are the keys
+   * whose record exists but is outside the filter (told apart from the ones that are gone).
+   */
+  async #targetsInFilter(
+    t: Side,
+    keys: readonly string[],
+  ): Promise<{ found: Map<string, FieldValues>; outside: ReadonlySet<string> }> {
+    const found = new Map<string, FieldValues>()
+    for (const r of await this.#readByKeys(t, keys, true)) found.set(r.key, r.values)
+    if (!this.#ctx.pair.sides[t].filter || found.size === keys.length) {
+      return { found, outside: NO_KEYS }
+    }
+    const missing = keys.filter((k) => !found.has(k))
+    const outside = new Set((await this.#readByKeys(t, missing)).map((r) => r.key))
+    return { found, outside }
   }
 
   /**
@@ -1282,7 +1374,12 @@ export class PairRun {
    * reads at a time: a lookup by key is a random read on the other system's disk, and two
    * of them overlap where one after the other wait twice (docs/benchmarks.md).
    */
-  async #readWhere(s: Side, exprs: readonly (FilterExpr | undefined)[]): Promise<SourceRecord[][]> {
+  async #readWhere(
+    s: Side,
+    exprs: readonly (FilterExpr | undefined)[],
+    filtered = false,
+  ): Promise<SourceRecord[][]> {
+    const own = filtered ? this.#ctx.pair.sides[s].filter : undefined
     const out: SourceRecord[][] = exprs.map(() => [])
     let next = 0
     let failed = false
@@ -1295,7 +1392,7 @@ export class PairRun {
         try {
           for await (const batch of this.#ctx.conns[s].read(this.#ctx.pair.sides[s].type, {
             ...this.#keyed(s),
-            filter: { expr },
+            filter: own ? { all: [own, { expr }] } : { expr },
             batchSize: LOOKUP_CHUNK * 2,
           })) {
             for (let j = 0; j < batch.records.length; j++) records.push(batch.records[j]!)
@@ -1384,6 +1481,11 @@ function storedBases(base: readonly [Base, Base], same = false): [string, string
 }
 
 const SAME_AS_FIRST = '='
+
+/** Whether a link sleeps because one of its records is outside its filter. */
+function isDormant(link: Link): boolean {
+  return link.outside !== undefined && link.outside !== null
+}
 
 /** The base of one side of a link (see {@link storedBases}). */
 function baseOf(link: Link, side: Side): Base {

@@ -19,6 +19,24 @@ export interface Link {
   readonly syncedAt: string
   /** A side whose record is gone while the link is kept as a tombstone. */
   readonly deleted?: Side | null
+  /**
+   * A side whose record is outside its filter: the link is dormant, so neither record is
+   * written while it lasts, and the base is kept for the merge when the record comes back.
+   */
+  readonly outside?: Side | null
+}
+
+/**
+ * The `deleted` column holds a link's state: null (live), 0 or 1 (that side's record is
+ * gone, a tombstone), or {@link OUTSIDE} + side (that side's record is outside its filter).
+ * One column rather than two keeps every link statement as it was.
+ */
+const OUTSIDE = 2
+
+function stateOf(link: Link): number | null {
+  if (link.deleted !== undefined && link.deleted !== null) return link.deleted
+  if (link.outside !== undefined && link.outside !== null) return OUTSIDE + link.outside
+  return null
 }
 
 /** Links of a task's pairs. Every method is a handful of statements, whatever the batch size. */
@@ -346,13 +364,13 @@ interface LinkRow {
 function linkRows(dialect: StoreDialect, links: readonly Link[]): AliasedRawBuilder<LinkRow, 'r'> {
   if (dialect === 'postgres') {
     const text = (value: (l: Link) => string) => textArray(links.map(value))
-    const deleted = int4Array(links.map((l) => l.deleted ?? null))
+    const deleted = int4Array(links.map(stateOf))
     return sql<LinkRow>`unnest(${text((l) => l.keys[0])}::text[], ${text((l) => l.keys[1])}::text[], ${text((l) => l.base[0])}::text[], ${text((l) => l.base[1])}::text[], ${deleted}::integer[])`.as<'r'>(
       sql`r(key0, key1, base0, base1, deleted)`,
     )
   }
   const values = links.map(
-    (l) => sql`(${l.keys[0]}, ${l.keys[1]}, ${l.base[0]}, ${l.base[1]}, ${l.deleted ?? null})`,
+    (l) => sql`(${l.keys[0]}, ${l.keys[1]}, ${l.base[0]}, ${l.base[1]}, ${stateOf(l)})`,
   )
   // SQLite names VALUES columns column1…columnN and takes no column list on an alias.
   return sql<LinkRow>`(select column1 as key0, column2 as key1, column3 as base0, column4 as base1, column5 as deleted from (values ${sql.join(values)}))`.as(
@@ -369,5 +387,8 @@ function toLink(taskId: string, pairId: string, row: Selectable<LinkTable>): Lin
     syncedAt: row.synced_at,
   }
   // Absent rather than null when live, so a link reads back exactly as the engine wrote it.
-  return row.deleted === null ? link : { ...link, deleted: row.deleted as Side }
+  if (row.deleted === null) return link
+  return row.deleted >= OUTSIDE
+    ? { ...link, outside: (row.deleted - OUTSIDE) as Side }
+    : { ...link, deleted: row.deleted as Side }
 }

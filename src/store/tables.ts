@@ -35,7 +35,10 @@ export interface LinkTable {
   base0: string
   base1: string
   synced_at: string
-  /** The side whose record is gone while the link is kept as a tombstone. */
+  /**
+   * The link's state: null (live); 0 or 1, the side whose record is gone while the link is
+   * kept as a tombstone; 2 or 3, side 0 or 1's record is outside its filter (dormant).
+   */
   deleted: number | null
 }
 

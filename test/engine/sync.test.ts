@@ -261,6 +261,121 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
     })
   })
 
+  // A record outside a side's filter is never matched, linked, merged or written by any pass.
+  describe('filters hold in both passes', () => {
+    const filters = {
+      'key-value': { city: 'Berlin' },
+      sql: "city = 'Berlin'",
+    } as const
+    type Filtered = 'crm' | 'erp' | 'both'
+
+    /** Ten Berlin records linked on both sides, two Paris records of the filtered side that never sync. */
+    async function setup(filtered: Filtered, kind: keyof typeof filters, winner: 'crm' | 'erp') {
+      const t = await fx.contacts()
+      const home = filtered === 'erp' ? 'erp' : 'crm'
+      await fx.insert(home, t, [...people(10, 0, 'Berlin'), ...people(2, 10, 'Paris')])
+      const filter = filters[kind]
+      const task = fx.task(
+        t,
+        `    direction: both\n    deletes: propagate\n    conflict: { winner: ${winner} }`,
+        {
+          ...(filtered !== 'erp' ? { crmFilter: filter } : {}),
+          ...(filtered !== 'crm' ? { erpFilter: filter } : {}),
+        },
+      )
+      await runTwice(task)
+      const other = home === 'crm' ? 'erp' : 'crm'
+      expect(await fx.count(other, t)).toBe(10)
+      return { t, task, home, other } as const
+    }
+
+    const email = 'p1@example.com'
+    for (const filtered of ['crm', 'erp', 'both'] as const) {
+      for (const kind of ['key-value', 'sql'] as const) {
+        for (const winner of ['crm', 'erp'] as const) {
+          it(`${kind} filter on ${filtered}, ${winner} wins: a record that leaves is unlinked once, never written, and links again when it comes back`, async () => {
+            const { t, task, home, other } = await setup(filtered, kind, winner)
+            // It leaves the filter and changes a field in the same update.
+            await fx.sql(
+              home,
+              `UPDATE "${t}" SET "city" = 'Hamburg', "name" = 'Outside' WHERE "email" = '${email}'`,
+            )
+            const left = await fx.run(task)
+            expect(left.status).toBe('succeeded')
+            expect(left.totals.unlinked).toBe(1)
+            expect(written(left), JSON.stringify(left.changes)).toBe(0)
+            expect((await fx.rows(other, t)).get(email)).toEqual({
+              name: 'Person 1',
+              city: 'Berlin',
+              score: '1.50',
+            })
+            expect((await fx.rows(home, t)).get(email)).toMatchObject({ name: 'Outside' })
+
+            const quiet = await fx.run(task)
+            expect(quiet.totals.unlinked).toBe(0)
+            expect(written(quiet)).toBe(0)
+            expect(quiet.totals.conflicts).toBe(0)
+
+            // An edit on the other side does not reach the record outside the filter.
+            await fx.sql(other, `UPDATE "${t}" SET "name" = 'Edited' WHERE "email" = '${email}'`)
+            const edited = await fx.run(task)
+            expect(written(edited), JSON.stringify(edited.changes)).toBe(0)
+            expect((await fx.rows(home, t)).get(email)).toMatchObject({
+              name: 'Outside',
+              city: 'Hamburg',
+            })
+
+            // Back in the filter: linked again, no duplicate, merged against the base it had.
+            await fx.sql(home, `UPDATE "${t}" SET "city" = 'Berlin' WHERE "email" = '${email}'`)
+            const back = await fx.run(task)
+            expect(back.status).toBe('succeeded')
+            expect(back.totals.created).toBe(0)
+            expect(back.totals.conflicts).toBe(1)
+            const name = winner === home ? 'Outside' : 'Edited'
+            for (const side of ['crm', 'erp'] as const) {
+              expect((await fx.rows(side, t)).get(email)).toEqual({
+                name,
+                city: 'Berlin',
+                score: '1.50',
+              })
+            }
+            expect(await fx.count(other, t)).toBe(10)
+            expect(await fx.count(home, t)).toBe(12)
+            const settled = await fx.run(task)
+            expect(written(settled)).toBe(0)
+            expect(settled.totals.unlinked).toBe(0)
+          })
+        }
+      }
+    }
+
+    for (const kind of ['key-value', 'sql'] as const) {
+      it(`${kind} filter: a record outside the filter is never matched by the other side's records, and is when it enters`, async () => {
+        const { t, task } = await setup('crm', kind, 'erp')
+        // p10 is a Paris record of the crm, outside its filter; the erp gets one of the same e-mail.
+        await fx.insert('erp', t, [['p10@example.com', 'ERP p10', 'Berlin', '3.00']])
+        const result = await fx.run(task)
+        expect(written(result), JSON.stringify(result.changes)).toBe(0)
+        expect((await fx.rows('crm', t)).get('p10@example.com')).toEqual({
+          name: 'Person 10',
+          city: 'Paris',
+          score: '10.50',
+        })
+        expect(written(await fx.run(task))).toBe(0)
+        // It enters the filter: matched and linked, not duplicated on either side.
+        await fx.sql('crm', `UPDATE "${t}" SET "city" = 'Berlin' WHERE "email" = 'p10@example.com'`)
+        const entered = await fx.run(task)
+        expect(entered.totals.created).toBe(0)
+        expect(await fx.count('crm', t)).toBe(12)
+        expect(await fx.count('erp', t)).toBe(11)
+        expect((await fx.rows('crm', t)).get('p10@example.com')).toEqual(
+          (await fx.rows('erp', t)).get('p10@example.com'),
+        )
+        expect(written(await fx.run(task))).toBe(0)
+      })
+    }
+  })
+
   it('re-creating a task (its metadata deleted) links by match keys instead of duplicating', async () => {
     const t = await fx.contacts()
     await fx.insert('crm', t, people(25))

@@ -85,7 +85,9 @@ export class SyncFixture {
     pair = '',
     options: {
       id?: string
-      crmFilter?: string
+      /** An SQL condition, or field = value pairs (a key-value filter). */
+      crmFilter?: string | Readonly<Record<string, string | number | boolean>>
+      erpFilter?: string | Readonly<Record<string, string | number | boolean>>
       lag?: number
       crmType?: string
       crmKey?: string
@@ -93,9 +95,13 @@ export class SyncFixture {
     } = {},
   ): ResolvedTask {
     const id = options.id ?? table
-    const filter = options.crmFilter
-      ? `, filter: { sql: ${JSON.stringify(options.crmFilter)} }`
-      : ''
+    const filterOf = (f: (typeof options)['crmFilter']) =>
+      f === undefined
+        ? ''
+        : typeof f === 'string'
+          ? `, filter: { sql: ${JSON.stringify(f)} }`
+          : `, filter: { keyValue: ${JSON.stringify(f)} }`
+    const filter = filterOf(options.crmFilter)
     const lag = options.lag !== undefined ? `, lag: ${options.lag}` : ''
     // Snapshot mode: no cursor, every run reads everything and compares it with the base.
     const cursor = options.snapshot ? '' : ', cursor: updated_at'
@@ -106,7 +112,7 @@ systems:
   erp: { bridge: ${this.erpHarness.bridge.name}, connection: ${JSON.stringify(this.erp.values)} }
 pairs:
   - crm: { type: ${options.crmType ?? table}${cursor}${lag}${filter}${options.crmKey ? `, key: [${options.crmKey}]` : ''} }
-    erp: { type: ${table}${cursor}${lag} }
+    erp: { type: ${table}${cursor}${lag}${filterOf(options.erpFilter)} }
     fields:
       email: email
       name: name

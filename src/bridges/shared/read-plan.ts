@@ -150,6 +150,10 @@ export function filterExpr(
   fields: readonly FieldInfo[],
 ): FilterExpr {
   if ('sql' in filter) return parseSqlFilter(filter.sql, dialect, fields)
+  if ('all' in filter) {
+    const operands = filter.all.map((f) => filterExpr(f, dialect, fields))
+    return operands.length === 1 ? operands[0]! : { kind: 'and', operands }
+  }
   const names = new Set(fields.map((f) => f.name))
   if ('expr' in filter) {
     for (const name of filterColumns(filter.expr)) {

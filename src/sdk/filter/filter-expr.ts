@@ -11,6 +11,12 @@ export type Filter =
   | { readonly sql: string }
   | { readonly keyValue: Readonly<Record<string, string | number | boolean | null>> }
   | { readonly expr: FilterExpr }
+  /**
+   * Records that match every filter: the engine's lookups by key or match values on a side
+   * with a filter of its own (a record outside a side's filter is never looked up). Only
+   * sent to bridges that accept the side's filter kind.
+   */
+  | { readonly all: readonly Filter[] }
 
 /** A literal value inside a filter expression. */
 export type FilterLiteral = null | boolean | string | { readonly number: string }
