@@ -151,6 +151,25 @@ describe.each(dialects)('store on $name', (dialect) => {
       expect(live?.deleted).toBeUndefined()
     })
 
+    it('keeps a dormant link (a record outside its filter) apart from a tombstone, and wakes it', async () => {
+      const taskId = newTask()
+      const asleep = { ...link(taskId, 'people', 1), outside: 1 as const }
+      const gone = link(taskId, 'people', 2, { deleted: 1 })
+      await store.links.upsert([asleep, gone])
+      const found = await store.links.find(taskId, 'people', 0, ['a1', 'a2'])
+      expect(found.get('a1')).toEqual(asleep)
+      expect(found.get('a1')?.deleted).toBeUndefined()
+      expect(found.get('a2')).toEqual(gone)
+      expect(found.get('a2')?.outside).toBeUndefined()
+      const [scanned] = await Array.fromAsync(store.links.scan(taskId, 'people'))
+      expect(scanned?.map((l) => l.outside ?? null)).toEqual([1, null])
+
+      await store.links.upsert([{ ...asleep, outside: null }])
+      expect((await store.links.find(taskId, 'people', 0, ['a1'])).get('a1')).toEqual(
+        link(taskId, 'people', 1),
+      )
+    })
+
     it('keeps keys and base state byte for byte, whatever characters they hold', async () => {
       const taskId = newTask()
       const odd = ['Zoë "Q" \\ back', '東京,{x}', '😀 NULL', "it's", 'NULL', '', ' ']
