@@ -23,7 +23,7 @@ import {
   sameCanonical,
 } from './fingerprint.ts'
 import { keysFilter, matchFilter } from './key-filters.ts'
-import { type Counts, direction, type Protocol } from './protocol.ts'
+import { type Counts, direction, type Protocol, RECORD_CONFLICT } from './protocol.ts'
 import type {
   FieldMapping,
   FieldValues,
@@ -193,6 +193,11 @@ export class PairRun {
   /** Dry run only: links as the run would have left them, and links already handled. */
   readonly #overlay = [new Map<string, Link | null>(), new Map<string, Link | null>()] as const
   readonly #touched = new Set<string>()
+  /**
+   * Per side, records to read again in that side's pass whatever the cursor says: they won a
+   * conflict against a delete on the other side, which lost its link and creates them again.
+   */
+  readonly #restore = [new Set<string>(), new Set<string>()] as const
   /** Whether a side may have recorded errors to clear (it had some, or this run made some). */
   readonly #mayHaveErrors: [boolean, boolean] = [true, true]
   /** Whether the pair had links when the run began: on a first sync no link can be stale. */
@@ -302,6 +307,7 @@ export class PairRun {
     const counts = this.#counts(s)
 
     const retry = new Set(await store.recordErrors.pending(task.id, pair.id, s))
+    for (const key of this.#restore[s]) retry.add(key)
     // Quarantined records are not pending but still clear when they sync: only a pair that
     // never had an error at all skips the clearing.
     this.#mayHaveErrors[s] = this.#hadLinks || retry.size > 0
@@ -311,11 +317,20 @@ export class PairRun {
     this.#targetEmpty =
       this.#matchMappings.length > 0 && !this.#ctx.dryRun && (await this.#isEmpty((1 - s) as Side))
     if (retry.size > 0) {
-      this.#ctx.protocol.log(
-        'info',
-        `retrying ${retry.size} record(s) of ${side.type} that failed or were interrupted before`,
-        pair.id,
-      )
+      const restored = this.#restore[s].size
+      const again = retry.size - restored
+      if (again > 0)
+        this.#ctx.protocol.log(
+          'info',
+          `retrying ${again} record(s) of ${side.type} that failed or were interrupted before`,
+          pair.id,
+        )
+      if (restored > 0)
+        this.#ctx.protocol.log(
+          'info',
+          `restoring ${restored} record(s) of ${side.type} whose edit won against a delete`,
+          pair.id,
+        )
       await this.#pipelined(async () => {
         for (const chunk of chunks([...retry], batchSize)) {
           await this.#processBatch(s, await this.#readByKeys(s, chunk, true), undefined)
@@ -1055,6 +1070,8 @@ export class PairRun {
     const side = pair.sides[s]
     const counts = this.#counts(s)
     if (!(await store.links.exists(task.id, pair.id))) return
+    // When the deletes found now were first seen: what `newest` dates them by.
+    const seenAt = new Date().toISOString()
     const present = new Set<string>()
     const scan = conns[s].readKeys
       ? conns[s].readKeys!(side.type, {
@@ -1150,6 +1167,7 @@ export class PairRun {
         { details: { recordType: side.type, count: gone.length, total } },
       )
     }
+    gone = await this.#deletesAgainstEdits(s, gone, seenAt)
     for (const chunk of chunks(gone, batchSize)) {
       throwIfAborted(signal)
       const results: readonly WriteResult[] = dryRun
@@ -1187,6 +1205,111 @@ export class PairRun {
       this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'deletes', counts })
     }
     if (!dryRun) await this.#ctx.flush()
+  }
+
+  /**
+   * Of the links whose record side `s` deleted, the ones whose other record may be deleted
+   * too. A record edited on the other side since the last sync is a conflict, decided by the
+   * pair's strategy: the deleting side wins (deleted), the editing side wins (the link goes
+   * and the record is created again on side `s` by the other side's pass: a new link, no
+   * duplicate), `newest` compares the edit with `seenAt`, `manual` parks it (the link stays
+   * as a tombstone until a person decides). A record that is gone or outside its filter on
+   * the other side too just loses its link.
+   */
+  async #deletesAgainstEdits(s: Side, gone: readonly Link[], seenAt: string): Promise<Link[]> {
+    const { task, pair, protocol, dryRun } = this.#ctx
+    const t = (1 - s) as Side
+    const counts = this.#counts(s)
+    const { found } = await this.#targetsInFilter(
+      t,
+      gone.map((l) => l.keys[t]),
+    )
+    const deletes: Link[] = []
+    const unlink: Link[] = []
+    const parked: Link[] = []
+    const conflicts: ParkedConflict[] = []
+    for (const link of gone) {
+      const values = found.get(link.keys[t])
+      if (!values) {
+        unlink.push(link)
+        continue
+      }
+      // One way from s, the other side's edits never flow back: the delete goes through.
+      if (!pair.flows[t] || this.#sameAsBase(t, values, baseOf(link, t))) {
+        deletes.push(link)
+        continue
+      }
+      counts.conflicts++
+      const winner = this.#deleteWinner(t, values, seenAt)
+      const edited = jsonable(pick(values, this.#mappedFields(t)))
+      const both: [unknown, unknown] = s === 0 ? [null, edited] : [edited, null]
+      const names = this.#ctx.task.systems
+      protocol.log(
+        'info',
+        `conflict on ${pair.sides[s].type} ${link.keys[s]}: deleted in ${names[s].key}, edited in ${names[t].key} — ${winner === 'manual' ? 'parked for a decision' : `${names[winner].key} wins`}`,
+        pair.id,
+      )
+      protocol.change({
+        pairId: pair.id,
+        direction: direction(s),
+        op: 'conflict',
+        sourceKey: link.keys[s],
+        targetKey: link.keys[t],
+        values: { mapping: RECORD_CONFLICT, values: both },
+      })
+      if (winner === s) deletes.push(link)
+      else if (winner === 'manual') {
+        parked.push({ ...link, deleted: s })
+        conflicts.push({
+          taskId: task.id,
+          pairId: pair.id,
+          keys: link.keys,
+          mapping: RECORD_CONFLICT,
+          values: both,
+        })
+      } else {
+        unlink.push(link)
+        this.#restore[t].add(link.keys[t])
+      }
+    }
+    if (dryRun) {
+      for (const l of unlink) this.#setOverlay(l, null)
+      for (const l of parked) this.#setOverlay(l, l)
+    } else if (unlink.length > 0 || parked.length > 0) {
+      await this.#commit(async (tx) => {
+        if (unlink.length > 0)
+          await tx.links.remove(
+            task.id,
+            pair.id,
+            s,
+            unlink.map((l) => l.keys[s]),
+          )
+        if (parked.length > 0) {
+          await tx.links.upsert(parked)
+          await tx.conflicts.park(conflicts)
+        }
+      })
+    }
+    return deletes
+  }
+
+  /** Who wins a delete on one side against an edit on side `t` (see #deletesAgainstEdits). */
+  #deleteWinner(t: Side, values: FieldValues, seenAt: string): Side | 'manual' {
+    const { conflict, sides } = this.#ctx.pair
+    if (conflict.winner !== 'newest') return conflict.winner
+    const s = (1 - t) as Side
+    const cursor = sides[t].cursor
+    const type = cursor ? this.#fields[t].get(cursor)?.type : undefined
+    const stamp = cursor ? values[cursor] : undefined
+    // Without a time of the edit (no timestamp cursor) the delete goes through.
+    if (typeof stamp !== 'string' || (type !== 'timestamptz' && type !== 'timestamp')) return s
+    const edited = Date.parse(stamp.endsWith('Z') ? stamp : `${stamp}Z`)
+    return edited > Date.parse(seenAt) ? t : s
+  }
+
+  /** The fields of side `s` that the pair's mappings use. */
+  #mappedFields(s: Side): string[] {
+    return [...new Set(this.#ctx.pair.mappings.flatMap((m) => m.fields[s]))]
   }
 
   // ---------------------------------------------------------------- lookups

@@ -20,6 +20,12 @@ export interface PlannedChange {
   readonly values?: unknown
 }
 
+/**
+ * The mapping id of a conflict about a whole record: deleted on one side, edited on the
+ * other. Its values are `null` on the deleting side and the edited record on the other.
+ */
+export const RECORD_CONFLICT = '(record)'
+
 /** The direction a record flows in when it goes from `from`. */
 export function direction(from: Side): Direction {
   return from === 0 ? '0->1' : '1->0'

@@ -250,6 +250,73 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
       expect(await fx.count('erp', t)).toBe(20)
     })
 
+    // Delete a linked record on one side, edit it on the other: a conflict the strategy decides.
+    for (const [deleter, editor] of [
+      ['crm', 'erp'],
+      ['erp', 'crm'],
+    ] as const) {
+      describe(`deleted in ${deleter}, edited in ${editor}`, () => {
+        async function deleteAgainstEdit(winner: string) {
+          const { t, task } = await setup(`propagate\n    conflict: { winner: ${winner} }`)
+          await fx.sql(deleter, `DELETE FROM "${t}" WHERE "email" = 'p1@example.com'`)
+          await fx.sql(
+            editor,
+            `UPDATE "${t}" SET "name" = 'Edited' WHERE "email" = 'p1@example.com'`,
+          )
+          return { t, task, result: await fx.run(task) }
+        }
+
+        it(`${deleter} (the deleting side) wins: the record is deleted on ${editor} too, a counted conflict`, async () => {
+          const { t, task, result } = await deleteAgainstEdit(deleter)
+          expect(result.status).toBe('succeeded')
+          expect(result.totals.conflicts).toBe(1)
+          expect(result.totals.deleted).toBe(1)
+          expect(await fx.count(editor, t)).toBe(19)
+          expect(await fx.count(deleter, t)).toBe(19)
+          expect(written(await fx.run(task))).toBe(0)
+        })
+
+        it(`${editor} (the editing side) wins: the record is restored on ${deleter} with the edit, no duplicate`, async () => {
+          const { t, task, result } = await deleteAgainstEdit(editor)
+          expect(result.status).toBe('succeeded')
+          expect(result.totals.conflicts).toBe(1)
+          expect(result.totals.deleted).toBe(0)
+          expect(result.totals.created).toBe(1)
+          expect(await fx.count(deleter, t)).toBe(20)
+          expect(await fx.count(editor, t)).toBe(20)
+          for (const side of ['crm', 'erp'] as const)
+            expect((await fx.rows(side, t)).get('p1@example.com')).toMatchObject({ name: 'Edited' })
+          const again = await fx.run(task)
+          expect(written(again)).toBe(0)
+          expect(again.totals.conflicts).toBe(0)
+        })
+
+        it('newest: the edit, made before the delete was first seen, loses', async () => {
+          const { t, result } = await deleteAgainstEdit('newest')
+          expect(result.totals.conflicts).toBe(1)
+          expect(result.totals.deleted).toBe(1)
+          expect(await fx.count(editor, t)).toBe(19)
+        })
+
+        it('manual parks it: nothing deleted, nothing restored, quiet until decided', async () => {
+          const { t, task, result } = await deleteAgainstEdit('manual')
+          expect(result.totals.conflicts).toBe(1)
+          expect(written(result)).toBe(0)
+          expect(await fx.count(editor, t)).toBe(20)
+          expect(await fx.count(deleter, t)).toBe(19)
+          const open = await fx.store.conflicts.open(task.id)
+          expect(open).toHaveLength(1)
+          expect(open[0]!.mapping).toBe('(record)')
+          const edited = open[0]!.values[deleter === 'crm' ? 1 : 0] as Record<string, unknown>
+          expect(edited.name).toBe('Edited')
+          expect(open[0]!.values[deleter === 'crm' ? 0 : 1]).toBeNull()
+          const again = await fx.run(task)
+          expect(written(again)).toBe(0)
+          expect(again.totals.conflicts).toBe(0)
+        })
+      })
+    }
+
     it('the guard stops a run that would delete more than the allowed share, and says so', async () => {
       const { t, task } = await setup('{ policy: propagate, maxShare: 0.25 }', 40)
       await fx.sql('crm', `DELETE FROM "${t}" WHERE "email" <> 'p1@example.com'`)
