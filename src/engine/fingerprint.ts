@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto'
-import type { FieldInfo, FieldType, Value } from '../sdk/index.ts'
+import {
+  canonicalJsonNumber,
+  type FieldInfo,
+  type FieldType,
+  isJsonNumber,
+  type Value,
+} from '../sdk/index.ts'
 
 /**
  * A fingerprint is the canonical text of a mapping's values, used as the base state of a
@@ -51,7 +57,11 @@ function decimalText(text: string): string {
 }
 
 function stableJson(value: unknown): string {
+  // Numbers by value, however they were written (`1.50`, `1.5e0`) or held (exact text).
+  if (typeof value === 'number') return canonicalJsonNumber(String(value))
+  if (typeof value === 'bigint') return value.toString()
   if (value === null || typeof value !== 'object') return JSON.stringify(value)
+  if (isJsonNumber(value)) return canonicalJsonNumber(value.rawJSON)
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
   const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
     a < b ? -1 : a > b ? 1 : 0,

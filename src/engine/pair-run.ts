@@ -6,6 +6,7 @@ import {
   type FieldType,
   type FilterExpr,
   OpenSyncError,
+  parseJson,
   type RecordTypeInfo,
   type SourceRecord,
   throwIfAborted,
@@ -1645,9 +1646,9 @@ function sameMatch(set: Readonly<Record<string, Value>>, values: FieldValues): b
   return matchText(set) === matchText(pick(values, Object.keys(set)))
 }
 
-/** Values as JSON-safe data for protocols and parked conflicts. */
+/** Values as JSON-safe data for protocols and parked conflicts; JSON numbers stay exact. */
 function jsonable(value: unknown): unknown {
-  return JSON.parse(
+  return parseJson(
     JSON.stringify(value, (_k, v) =>
       typeof v === 'bigint'
         ? v.toString()

@@ -4,11 +4,20 @@
  * stays bytes, and SQL NULL (`null`) is distinct from the empty string.
  */
 
+/**
+ * A JSON number a double cannot hold exactly, kept as its text: Node's `JSON.rawJSON`, which
+ * `JSON.stringify` writes back as it is. Made by {@link parseJson}.
+ */
+export interface JsonNumber {
+  readonly rawJSON: string
+}
+
 /** A JSON document stored in a JSON column. */
 export type JsonValue =
   | null
   | boolean
   | number
+  | JsonNumber
   | string
   | JsonValue[]
   | { [key: string]: JsonValue }
@@ -28,7 +37,7 @@ export type JsonValue =
  * | `timestamp`   | `'YYYY-MM-DDTHH:MM:SS.ffffff'` (no zone: wall-clock time)           |
  * | `timestamptz` | `'YYYY-MM-DDTHH:MM:SS.ffffffZ'` (an instant, always in UTC)         |
  * | `binary`      | `Uint8Array`                                                       |
- * | `json`        | the parsed document, a {@link JsonValue}                           |
+ * | `json`        | the parsed document, a {@link JsonValue}; exact numbers (see `parseJson`) |
  *
  * Timestamps always carry six fractional digits, so equal instants are equal strings and
  * text order is time order.

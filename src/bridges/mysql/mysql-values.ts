@@ -1,4 +1,11 @@
-import type { FieldInfo, FieldType, FilterExpr, Value } from '../../sdk/index.ts'
+import {
+  type FieldInfo,
+  type FieldType,
+  type FilterExpr,
+  parseJson,
+  stringifyJson,
+  type Value,
+} from '../../sdk/index.ts'
 import { formatMicros } from '../shared/lag-window.ts'
 
 /**
@@ -128,7 +135,7 @@ export function toDriver(value: Value | undefined, field: FieldInfo): DriverValu
   if (value === null || value === undefined) return null
   switch (field.type) {
     case 'json':
-      return JSON.stringify(value, jsonBigints)
+      return stringifyJson(value)
     case 'timestamp':
     case 'timestamptz':
       if (typeof value === 'string') return mysqlDateTime(value)
@@ -175,7 +182,7 @@ export function toParam(value: Value): DriverValue {
       if (value instanceof Uint8Array) {
         return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
       }
-      return JSON.stringify(value, jsonBigints)
+      return stringifyJson(value)
   }
 }
 
@@ -303,7 +310,7 @@ function readJson(v: unknown): Value {
   if (v === null || v === undefined) return null
   const text = Buffer.isBuffer(v) ? v.toString('utf8') : String(v)
   try {
-    return JSON.parse(text) as Value
+    return parseJson(text)
   } catch {
     // A MariaDB JSON column is LONGTEXT; a view over it may hold text that is not JSON.
     return text
@@ -314,17 +321,10 @@ function readText(v: unknown): Value {
   if (v === null || v === undefined) return null
   if (typeof v === 'string') return v
   if (Buffer.isBuffer(v)) return v.toString('utf8')
-  if (typeof v === 'object') return JSON.stringify(v)
+  if (typeof v === 'object') return stringifyJson(v)
   return String(v)
 }
 
 function nullOr(v: unknown): Value {
   return v === undefined ? null : (v as Value)
-}
-
-/** JSON.stringify replacer that keeps bigints as exact JSON numbers. */
-function jsonBigints(_key: string, value: unknown): unknown {
-  if (typeof value !== 'bigint') return value
-  const raw = (JSON as unknown as { rawJSON?: (text: string) => unknown }).rawJSON
-  return raw ? raw(value.toString()) : value.toString()
 }

@@ -4,6 +4,7 @@ import {
   mysqlDialect,
   OpenSyncError,
   type RecordValues,
+  stringifyJson,
   type WriteOp,
 } from '../../sdk/index.ts'
 import { keyOf } from '../shared/read-plan.ts'
@@ -57,7 +58,7 @@ export function textSizeOf(op: WriteOp): number {
     const value = values[name]
     if (typeof value === 'string') size += value.length * 2 + 4
     else if (value instanceof Uint8Array) size += value.byteLength * 2 + 4
-    else if (value !== null && typeof value === 'object') size += JSON.stringify(value).length + 4
+    else if (value !== null && typeof value === 'object') size += stringifyJson(value).length + 4
     else size += 24
   }
   return size

@@ -1,5 +1,11 @@
 import pg from 'pg'
-import type { FieldInfo, FieldType, Value } from '../../sdk/index.ts'
+import {
+  type FieldInfo,
+  type FieldType,
+  parseJson,
+  stringifyJson,
+  type Value,
+} from '../../sdk/index.ts'
 
 /** Portable field types by PostgreSQL type name (`pg_type.typname`). */
 export const FIELD_TYPES: Readonly<Record<string, FieldType>> = {
@@ -28,7 +34,15 @@ export const FIELD_TYPES: Readonly<Record<string, FieldType>> = {
   citext: 'string',
 }
 
-const OID = { int8: 20, timestamp: 1114, timestamptz: 1184, date: 1082, money: 790 } as const
+const OID = {
+  int8: 20,
+  json: 114,
+  jsonb: 3802,
+  timestamp: 1114,
+  timestamptz: 1184,
+  date: 1082,
+  money: 790,
+} as const
 const TIMESTAMP =
   /^(\d{4,}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?( BC)?$/
 const UTC_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?\+00$/
@@ -48,6 +62,10 @@ export const typeParsers: pg.CustomTypesConfig = {
         return (text: string) => canonicalTimestamp(text, true)
       case OID.date:
         return (text: string) => text
+      // pg's own parser is JSON.parse, which rounds numbers beyond a double.
+      case OID.json:
+      case OID.jsonb:
+        return parseJson
       default:
         return pg.types.getTypeParser(oid, format ?? 'text')
     }
@@ -88,7 +106,7 @@ export function toParam(value: Value | undefined, field: FieldInfo | undefined):
   if (value === undefined || value === null) return null
   if (typeof value === 'bigint') return value.toString()
   if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? value : Buffer.from(value)
-  if (field?.type === 'json') return JSON.stringify(value)
-  if (typeof value === 'object') return JSON.stringify(value)
+  if (field?.type === 'json') return stringifyJson(value)
+  if (typeof value === 'object') return stringifyJson(value)
   return value
 }

@@ -8,8 +8,9 @@
 import {
   type CheckpointValue,
   type FieldType,
-  type JsonValue,
   OpenSyncError,
+  parseJson,
+  stringifyJson,
   type Value,
 } from '../../sdk/index.ts'
 import { formatMicros } from '../shared/lag-window.ts'
@@ -202,7 +203,7 @@ export function codecFor(field: CodecField, recordType: string): FieldCodec {
         read: (s) => {
           if (typeof s === 'string') {
             try {
-              return JSON.parse(s) as JsonValue
+              return parseJson(s)
             } catch {
               return s
             }
@@ -214,7 +215,7 @@ export function codecFor(field: CodecField, recordType: string): FieldCodec {
           if (v === null) return null
           if (v instanceof Uint8Array || typeof v === 'bigint') return wrong('a JSON document', v)
           try {
-            return JSON.stringify(v)
+            return stringifyJson(v)
           } catch {
             return wrong('a JSON document', v)
           }
@@ -265,7 +266,7 @@ function writeLoose(value: Value): unknown {
   if (typeof value === 'bigint') return value
   if (typeof value === 'boolean') return value ? 1 : 0
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.length)
-  return JSON.stringify(value)
+  return stringifyJson(value)
 }
 
 function integer(n: bigint): number | bigint {
