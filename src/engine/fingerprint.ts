@@ -16,6 +16,7 @@ import {
 export type Fingerprint = string
 
 const LONG = 64
+const TIME = /^\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?$/
 
 /**
  * Canonical text of one value, so values that mean the same compare equal however the
@@ -32,6 +33,9 @@ export function canonical(value: Value | undefined, type?: FieldType): string {
     if (isNumeric(type) && /^-?\d+(\.\d+)?$/.test(value)) {
       return `n${decimalText(value)}`
     }
+    // `12:00:00` and `12:00:00.000000` are one time of day; systems print either.
+    if (type === 'time' && TIME.test(value))
+      return `s${value.slice(0, 8)}.${(value.slice(9) || '').padEnd(6, '0')}`
     return `s${value}`
   }
   return `j${stableJson(value)}`
@@ -89,12 +93,12 @@ export function fingerprintOf(value: Value | undefined, type?: FieldType): Finge
  * is not a number, short enough to be kept as it is.
  */
 export function isPlainText(value: Value | undefined, type?: FieldType): value is string {
-  return typeof value === 'string' && !isNumeric(type) && value.length < LONG
+  return typeof value === 'string' && !isNumeric(type) && type !== 'time' && value.length < LONG
 }
 
 /** Whether a value has the same canonical text as a field of either type (see {@link canonical}). */
 export function sameCanonical(a?: FieldType, b?: FieldType): boolean {
-  return isNumeric(a) === isNumeric(b)
+  return isNumeric(a) === isNumeric(b) && (a === 'time') === (b === 'time')
 }
 
 function isNumeric(type?: FieldType): boolean {

@@ -2,9 +2,11 @@ import {
   type BridgeConnection,
   type Checkpoint,
   coerceError,
+  conformValue,
   type FieldInfo,
   type FieldType,
   type FilterExpr,
+  needsConforming,
   OpenSyncError,
   parseJson,
   type RecordTypeInfo,
@@ -91,6 +93,9 @@ interface Direct {
   readonly to: string
   readonly fromType: FieldType | undefined
   readonly toType: FieldType | undefined
+  /** The target field, when a value must be put in the form it stores (see conformValue). */
+  readonly conform: FieldInfo | undefined
+  /** Both read a value alike: one fingerprint serves both sides. */
   readonly sameText: boolean
 }
 
@@ -177,6 +182,14 @@ export class PairRun {
   /** Per side, per mapping (in order): how a plain rename is copied without converting. */
   readonly #direct: readonly [readonly (Direct | undefined)[], readonly (Direct | undefined)[]]
   /**
+   * Per side, the mappings whose values going from that side must be put in the form the
+   * other side stores (see conformValue), with the target fields concerned.
+   */
+  readonly #conformed: readonly [
+    ReadonlyMap<FieldMapping, readonly FieldInfo[]>,
+    ReadonlyMap<FieldMapping, readonly FieldInfo[]>,
+  ]
+  /**
    * Per side, when every mapping is a plain rename whose fingerprint reads alike on both
    * sides: the target's values with every field in place, for creates to copy.
    */
@@ -253,12 +266,32 @@ export class PairRun {
         if (!m.plain?.[s]) return undefined
         const [from] = m.fields[s] as [string]
         const [to] = m.fields[t] as [string]
-        const fromType = this.#fields[s].get(from)?.type
-        const toType = this.#fields[t].get(to)?.type
-        return { from, to, fromType, toType, sameText: sameCanonical(fromType, toType) }
+        const fromField = this.#fields[s].get(from)
+        const toField = this.#fields[t].get(to)
+        const fromType = fromField?.type
+        const toType = toField?.type
+        const conform = needsConforming(fromField, toField) ? toField : undefined
+        const sameText = !conform && sameCanonical(fromType, toType)
+        return { from, to, fromType, toType, conform, sameText }
       })
     }
     this.#direct = [direct(0), direct(1)]
+    const conformed = (s: Side) => {
+      const t = (1 - s) as Side
+      const out = new Map<FieldMapping, FieldInfo[]>()
+      ctx.pair.mappings.forEach((m, i) => {
+        const d = this.#direct[s][i]
+        // A transform's output has no source field to compare with: every target field is conformed.
+        const fields = d
+          ? d.conform
+            ? [d.conform]
+            : []
+          : m.fields[t].flatMap((f) => this.#fields[t].get(f) ?? [])
+        if (fields.length > 0) out.set(m, fields)
+      })
+      return out
+    }
+    this.#conformed = [conformed(0), conformed(1)]
     const alike = (s: Side) => this.#direct[s].every((d) => d?.sameText === true)
     const outTemplate = (s: Side): Readonly<Record<string, Value>> | undefined => {
       if (!alike(s)) return undefined
@@ -548,7 +581,7 @@ export class PairRun {
         const from: Side = changed[0] ? 0 : 1
         const to = (1 - from) as Side
         if (pair.flows[from]) {
-          const out = await m.convert(from, values[from])
+          const out = await this.#convert(from, m, values[from])
           Object.assign(writes[to], out)
           next[to][m.id] = this.#fp(to, out, m)
         }
@@ -556,13 +589,13 @@ export class PairRun {
         continue
       }
       // Changed on both sides (or first sync): equal after mapping is no conflict.
-      const from0 = pair.flows[0] ? await m.convert(0, values[0]) : undefined
+      const from0 = pair.flows[0] ? await this.#convert(0, m, values[0]) : undefined
       if (from0 && this.#fp(1, from0, m) === now[1]) {
         next[0][m.id] = now[0]
         next[1][m.id] = now[1]
         continue
       }
-      const from1 = pair.flows[1] ? await m.convert(1, values[1]) : undefined
+      const from1 = pair.flows[1] ? await this.#convert(1, m, values[1]) : undefined
       if (from1 && this.#fp(0, from1, m) === now[0]) {
         next[0][m.id] = now[0]
         next[1][m.id] = now[1]
@@ -605,6 +638,17 @@ export class PairRun {
     if (Object.keys(writes[s]).length > 0)
       p.toSource = { op: 'update', key: record.key, values: writes[s] }
     return p
+  }
+
+  /**
+   * A mapping's values from side `from` for the other side, in the form it stores them (see
+   * conformValue): synchronously unless a transform is asynchronous.
+   */
+  #convert(from: Side, m: FieldMapping, values: FieldValues): FieldValues | Promise<FieldValues> {
+    const out = m.convert(from, values)
+    const fields = this.#conformed[from].get(m)
+    if (!fields) return out
+    return out instanceof Promise ? out.then((o) => conformAll(o, fields)) : conformAll(out, fields)
   }
 
   /** Which side wins a conflict: a named side, the newer change, or a person (manual). */
@@ -682,11 +726,13 @@ export class PairRun {
       const m = mappings[i]!
       const d = direct[i]
       if (d) {
-        // A plain rename: the value as it is, fingerprinted once when both sides read it alike.
+        // A plain rename: the value as it is (or as the target stores it), fingerprinted once
+        // when both sides read it alike.
         const value = record.values[d.from] ?? null
-        out[d.to] = value
+        const stored = d.conform ? conformValue(value, d.conform) : value
+        out[d.to] = stored
         const fromSource = fingerprintOf(value, d.fromType)
-        const onTarget = d.sameText ? fromSource : fingerprintOf(value, d.toType)
+        const onTarget = d.sameText ? fromSource : fingerprintOf(stored, d.toType)
         base[s][m.id] = fromSource
         base[t][m.id] = onTarget
         same &&= fromSource === onTarget
@@ -725,7 +771,7 @@ export class PairRun {
     let pending = false
     for (let i = 0; i < mappings.length; i++) {
       if (direct[i]) continue
-      const converted = mappings[i]!.convert(s, values)
+      const converted = this.#convert(s, mappings[i]!, values)
       if (converted instanceof Promise) pending = true
       out[i] = converted
     }
@@ -1388,7 +1434,7 @@ export class PairRun {
     for (const r of records) {
       const set: Record<string, Value> = {}
       for (const m of this.#matchMappings) {
-        Object.assign(set, await m.convert(s, r.values))
+        Object.assign(set, await this.#convert(s, m, r.values))
       }
       const text = matchText(set)
       if (text !== undefined && !wanted.has(text)) {
@@ -1605,6 +1651,13 @@ function storedBases(base: readonly [Base, Base], same = false): [string, string
 }
 
 const SAME_AS_FIRST = '='
+
+/** Values with the given fields put in the form their field stores (see conformValue). */
+function conformAll(values: FieldValues, fields: readonly FieldInfo[]): FieldValues {
+  const out: Record<string, Value> = { ...values }
+  for (const f of fields) if (f.name in out) out[f.name] = conformValue(out[f.name], f)
+  return out
+}
 
 /** Whether a link sleeps because one of its records is outside its filter. */
 function isDormant(link: Link): boolean {

@@ -3,6 +3,7 @@
  * @module
  */
 export * from './bridge.ts'
+export * from './conform-value.ts'
 export * from './connection-fields.ts'
 export * from './errors.ts'
 export * from './filter/compile-sql-filter.ts'

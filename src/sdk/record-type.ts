@@ -11,6 +11,11 @@ export interface FieldInfo {
   readonly generated?: boolean
   /** Longest text the field accepts, when the system says. */
   readonly maxLength?: number
+  /**
+   * Digits after the decimal point the field keeps, when the system says: a decimal's scale,
+   * or the fractional-second digits of a time or timestamp. Values with more are rounded.
+   */
+  readonly scale?: number
 }
 
 /** One record type (a table or view) of a system, as discovered. */

@@ -38,7 +38,8 @@ export async function introspect(
     db,
     `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType,
             COLUMN_TYPE AS columnType, IS_NULLABLE AS nullable, EXTRA AS extra,
-            CHARACTER_MAXIMUM_LENGTH AS maxLength
+            CHARACTER_MAXIMUM_LENGTH AS maxLength, NUMERIC_SCALE AS numericScale,
+            DATETIME_PRECISION AS datetimePrecision
      FROM information_schema.COLUMNS
      WHERE TABLE_SCHEMA = DATABASE()${only} ORDER BY TABLE_NAME, ORDINAL_POSITION`,
     params,
@@ -81,6 +82,13 @@ export async function introspect(
       (dataType === 'char' || dataType === 'varchar') && c.maxLength != null
         ? Number(c.maxLength)
         : undefined
+    const scale =
+      type === 'decimal' && c.numericScale != null
+        ? Number(c.numericScale)
+        : (type === 'timestamp' || type === 'timestamptz' || type === 'time') &&
+            c.datetimePrecision != null
+          ? Number(c.datetimePrecision)
+          : undefined
     const field: FieldInfo = {
       name,
       type,
@@ -88,6 +96,7 @@ export async function introspect(
       nullable: c.nullable === 'YES',
       ...(autoIncrement || computed ? { generated: true } : {}),
       ...(maxLength !== undefined ? { maxLength } : {}),
+      ...(scale !== undefined ? { scale } : {}),
     }
     const list = fieldsOf.get(table)
     if (list) list.push(field)

@@ -24,6 +24,7 @@ interface ColumnRow {
   not_null: boolean
   is_generated: boolean
   max_length: number | null
+  scale: number | null
   key_position: number | null
 }
 
@@ -35,6 +36,9 @@ SELECT c.relname AS table_name, c.relkind::text AS relkind, a.attname AS column_
        a.attnotnull AS not_null,
        (a.attidentity <> '' OR a.attgenerated <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid), '') LIKE 'nextval(%') AS is_generated,
        CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_length,
+       CASE WHEN t.typname = 'numeric' AND a.atttypmod >= 4 THEN (a.atttypmod - 4) & 65535
+            WHEN t.typname IN ('timestamp', 'timestamptz', 'time', 'timetz')
+              THEN CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE 6 END END AS scale,
        array_position(pk.conkey, a.attnum) AS key_position
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -73,6 +77,7 @@ export async function introspect(
       nullable: !c.not_null,
       ...(c.is_generated ? { generated: true } : {}),
       ...(c.max_length ? { maxLength: c.max_length } : {}),
+      ...(c.scale !== null ? { scale: c.scale } : {}),
       arrayCast: c.typname === 'bpchar' ? 'bpchar' : c.base_type,
     }))
     const keyFields = columns
