@@ -124,6 +124,7 @@ function conformDecimal(value: Value, scale: number | undefined): Value {
 function plainNumber(n: number): string {
   const text = String(n)
   if (!/e/i.test(text)) return text
+  if (Number.isInteger(n)) return BigInt(n).toString()
   return n
     .toFixed(Math.min(100, Math.max(0, -Math.floor(Math.log10(Math.abs(n))) + 20)))
     .replace(/\.?0+$/, '')

@@ -44,7 +44,7 @@ describe('values in the form the target field stores them', () => {
     expect(roundDecimal('9.995', 2)).toBe('10.00')
     expect(roundDecimal('-0.004', 2)).toBe('0.00')
     expect(roundDecimal('12.3', 2)).toBe('12.3')
-    expect(conformValue(1.5, field('decimal', 2))).toBe('1.50'.slice(0, 3))
+    expect(conformValue(1.5, field('decimal', 2))).toBe('1.5')
     expect(conformValue(1e21, field('decimal'))).toBe('1000000000000000000000')
   })
 
