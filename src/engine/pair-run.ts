@@ -396,12 +396,19 @@ export class PairRun {
       batchSize,
       ...(signal ? { signal } : {}),
     })
+    // Records without a cursor value sort first and are read by a full read only: once, on
+    // the first sync (or after a reset); a read since a checkpoint never sees them again.
+    let noCursor = 0
     await this.#pipelined(async () => {
       for await (const batch of readAhead(stream)) {
         throwIfAborted(signal)
         // A record retried above is not processed twice when the cursor reads it again.
         const records =
           retried.size > 0 ? batch.records.filter((r) => !retried.has(r.key)) : batch.records
+        if (side.cursor && !since) {
+          for (let i = 0; i < records.length; i++)
+            if (records[i]!.values[side.cursor] == null) noCursor++
+        }
         const checkpoint: StoredCheckpoint | undefined = batch.checkpoint
           ? { ...batch.checkpoint, readAt }
           : undefined
@@ -409,6 +416,13 @@ export class PairRun {
         this.#ctx.onProgress?.({ pairId: pair.id, direction: direction(s), phase: 'read', counts })
       }
     })
+    if (noCursor > 0)
+      this.#ctx.protocol.log(
+        'warn',
+        `${noCursor} record(s) of ${side.type} have no ${side.cursor}: synced now, but later changes to them are not seen until ${side.cursor} has a value (or use snapshot mode: no cursor)`,
+        pair.id,
+        { field: side.cursor, count: noCursor },
+      )
   }
 
   /**

@@ -91,6 +91,8 @@ export class SyncFixture {
       lag?: number
       crmType?: string
       crmKey?: string
+      /** The crm side's change cursor (default updated_at). */
+      crmCursor?: string
       snapshot?: boolean
     } = {},
   ): ResolvedTask {
@@ -111,7 +113,7 @@ systems:
   crm: { bridge: ${this.crmHarness.bridge.name}, connection: ${JSON.stringify(this.crm.values)} }
   erp: { bridge: ${this.erpHarness.bridge.name}, connection: ${JSON.stringify(this.erp.values)} }
 pairs:
-  - crm: { type: ${options.crmType ?? table}${cursor}${lag}${filter}${options.crmKey ? `, key: [${options.crmKey}]` : ''} }
+  - crm: { type: ${options.crmType ?? table}${options.crmCursor ? `, cursor: ${options.crmCursor}` : cursor}${lag}${filter}${options.crmKey ? `, key: [${options.crmKey}]` : ''} }
     erp: { type: ${table}${cursor}${lag}${filterOf(options.erpFilter)} }
     fields:
       email: email
