@@ -967,23 +967,29 @@ export class PairRun {
             mapping: c.mapping,
             values: c.values,
           })
-      if (p.toTarget && protocol.keepsChanges)
+      // Values only while the report keeps them; the stored protocol keeps keys.
+      const withValues = protocol.keepsChanges
+      if (p.toTarget)
         protocol.change({
           pairId: pair.id,
           direction: direction(s),
           op: op!,
           sourceKey: p.sourceKey,
           targetKey: p.targetKey,
-          values: jsonable(p.toTarget.op === 'delete' ? {} : p.toTarget.values),
+          ...(withValues
+            ? { values: jsonable(p.toTarget.op === 'delete' ? {} : p.toTarget.values) }
+            : {}),
         })
-      if (p.toSource && protocol.keepsChanges)
+      if (p.toSource)
         protocol.change({
           pairId: pair.id,
           direction: direction(t),
           op: 'update',
           sourceKey: p.targetKey,
           targetKey: p.sourceKey,
-          values: jsonable(p.toSource.op === 'delete' ? {} : p.toSource.values),
+          ...(withValues
+            ? { values: jsonable(p.toSource.op === 'delete' ? {} : p.toSource.values) }
+            : {}),
         })
       for (const c of p.conflicts)
         protocol.change({
@@ -1004,6 +1010,13 @@ export class PairRun {
         pair.id,
         { code: error.code },
       )
+      protocol.change({
+        pairId: pair.id,
+        direction: direction(s),
+        op: 'error',
+        sourceKey: key,
+        values: { code: error.code, message: error.message },
+      })
     }
     return { links, created, failed, conflicts }
   }
@@ -1251,6 +1264,14 @@ export class PairRun {
             `delete of ${l.keys[t]} in ${pair.sides[t].type} failed: ${r.error.message}`,
             pair.id,
           )
+          protocol.change({
+            pairId: pair.id,
+            direction: direction(s),
+            op: 'error',
+            sourceKey: l.keys[s],
+            targetKey: l.keys[t],
+            values: { code: r.error.code, message: r.error.message },
+          })
         }
       })
       counts.deleted += done.length

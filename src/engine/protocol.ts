@@ -1,4 +1,4 @@
-import type { Counts, ExecutionCounts, LogEntry } from '../store/index.ts'
+import type { ChangeEntry, ChangeOp, Counts, ExecutionCounts, LogEntry } from '../store/index.ts'
 import type { Side } from './task/resolved-task.ts'
 
 /** A direction label: records flowing from side 0 to side 1, or back. */
@@ -11,14 +11,26 @@ export type { Counts, ExecutionCounts, LogEntry }
 export interface PlannedChange {
   readonly pairId: string
   readonly direction: Direction
-  readonly op: 'create' | 'update' | 'upsert' | 'delete' | 'conflict' | 'unlink' | 'link' | 'flag'
+  readonly op:
+    | 'create'
+    | 'update'
+    | 'upsert'
+    | 'delete'
+    | 'conflict'
+    | 'unlink'
+    | 'link'
+    | 'flag'
+    | 'error'
   /** The key of the record that changed (source side). */
   readonly sourceKey: string
   /** The key of the record written (target side), when it exists yet. */
   readonly targetKey?: string
-  /** Field values written, or the two values of a conflict. */
+  /** Field values written, the two values of a conflict, or a failure's code and message. */
   readonly values?: unknown
 }
+
+/** Records kept per pair, direction and kind of change for the stored protocol. */
+export const STORED_CHANGES_PER_KIND = 1000
 
 /**
  * The mapping id of a conflict about a whole record: deleted on one side, edited on the
@@ -53,12 +65,18 @@ export class Protocol {
   readonly counts: ExecutionCounts = {}
   readonly changes: PlannedChange[] = []
   #pending: LogEntry[] = []
+  /** Changes by key for the stored protocol, not yet written (see drainChanges). */
+  #pendingChanges: ChangeEntry[] = []
+  /** How many changes of each pair, direction and kind the stored protocol holds. */
+  readonly #stored = new Map<string, number>()
   readonly #keepChanges: boolean
   readonly #maxChanges: number
+  readonly #storedPerKind: number
 
-  constructor(options: { keepChanges: boolean; maxChanges?: number }) {
+  constructor(options: { keepChanges: boolean; maxChanges?: number; storedPerKind?: number }) {
     this.#keepChanges = options.keepChanges
     this.#maxChanges = options.maxChanges ?? 10_000
+    this.#storedPerKind = options.storedPerKind ?? STORED_CHANGES_PER_KIND
   }
 
   /** The counts of a pair and direction, created on first use. */
@@ -86,9 +104,27 @@ export class Protocol {
     return this.#keepChanges && this.changes.length < this.#maxChanges
   }
 
-  /** Records a planned or made change, for the dry-run report. */
+  /**
+   * Records a planned or made change: with its values for the report (the first
+   * `maxChanges`), and by key for the stored protocol (the first `storedPerKind` of each
+   * pair, direction and kind; the counts say how many there were in all).
+   */
   change(change: PlannedChange): void {
     if (this.#keepChanges && this.changes.length < this.#maxChanges) this.changes.push(change)
+    const op = storedOp(change.op)
+    if (!op) return
+    const kind = `${change.pairId}\u0000${change.direction}\u0000${op}`
+    const n = this.#stored.get(kind) ?? 0
+    if (n >= this.#storedPerKind) return
+    this.#stored.set(kind, n + 1)
+    this.#pendingChanges.push({
+      pairId: change.pairId,
+      direction: change.direction === '0->1' ? 0 : 1,
+      op,
+      sourceKey: change.sourceKey,
+      ...(change.targetKey !== undefined ? { targetKey: change.targetKey } : {}),
+      ...detailOf(change),
+    })
   }
 
   /** Takes the buffered lines. */
@@ -98,10 +134,31 @@ export class Protocol {
     return out
   }
 
+  /** Takes the buffered changes for the stored protocol. */
+  drainChanges(): ChangeEntry[] {
+    const out = this.#pendingChanges
+    this.#pendingChanges = []
+    return out
+  }
+
   /** Sums all counts. */
   totals(): Counts {
     return sumCounts(this.counts)
   }
+}
+
+function storedOp(op: PlannedChange['op']): ChangeOp | undefined {
+  if (op === 'upsert') return 'update'
+  return op === 'link' ? undefined : op
+}
+
+/** What a stored change keeps besides keys: never field values, which may be personal data. */
+function detailOf(change: PlannedChange): { detail?: ChangeEntry['detail'] } {
+  const v = change.values as { mapping?: unknown; code?: unknown; message?: unknown } | undefined
+  if (change.op === 'conflict' && typeof v?.mapping === 'string') return { detail: { mapping: v.mapping } }
+  if (change.op === 'error' && typeof v?.code === 'string')
+    return { detail: { code: v.code, ...(typeof v.message === 'string' ? { message: v.message } : {}) } }
+  return {}
 }
 
 /** Sums counts over every pair and direction (missing counts, as in old protocols, are 0). */

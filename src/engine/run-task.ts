@@ -133,9 +133,11 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         )
   const flush = async () => {
     const entries = protocol.drain()
+    const changes = protocol.drainChanges()
     fullLog.push(...entries)
-    if (executionId !== undefined && entries.length > 0)
-      await store.executions.log(executionId, entries)
+    if (executionId === undefined) return
+    if (entries.length > 0) await store.executions.log(executionId, entries)
+    if (changes.length > 0) await store.changes.add(executionId, changes)
   }
   const conns: BridgeConnection[] = []
   let status: RunResult['status'] = 'succeeded'

@@ -469,7 +469,7 @@ export function executionRepo(ctx: RepoContext): ExecutionRepo {
     },
 
     prune({ olderThan, keepPerTask }) {
-      return ctx.write('executions.prune', 2, async (db) => {
+      return ctx.write('executions.prune', 3, async (db) => {
         const doomed = db
           .selectFrom((eb) =>
             eb
@@ -488,6 +488,7 @@ export function executionRepo(ctx: RepoContext): ExecutionRepo {
         // Logs first, by the same question: the foreign key would cascade, but one bulk
         // delete is cheaper than a lookup per execution.
         await db.deleteFrom('osy_execution_logs').where('execution_id', 'in', doomed).execute()
+        await db.deleteFrom('osy_execution_changes').where('execution_id', 'in', doomed).execute()
         const result = await db
           .deleteFrom('osy_executions')
           .where('id', 'in', doomed)

@@ -5,6 +5,7 @@
  * See docs/store.md.
  * @module
  */
+export * from './change-repo.ts'
 export * from './checkpoint-repo.ts'
 export * from './conflict-repo.ts'
 export * from './execution-repo.ts'

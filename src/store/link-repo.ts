@@ -250,13 +250,15 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
     },
 
     async removeTask(taskId) {
-      await ctx.write('links.removeTask', TASK_TABLES.length + 3, async (db) => {
-        await db
-          .deleteFrom('osy_execution_logs')
-          .where('execution_id', 'in', (eb) =>
-            eb.selectFrom('osy_executions').select('id').where('task_id', '=', taskId),
-          )
-          .execute()
+      await ctx.write('links.removeTask', TASK_TABLES.length + 4, async (db) => {
+        for (const table of ['osy_execution_logs', 'osy_execution_changes'] as const) {
+          await db
+            .deleteFrom(table)
+            .where('execution_id', 'in', (eb) =>
+              eb.selectFrom('osy_executions').select('id').where('task_id', '=', taskId),
+            )
+            .execute()
+        }
         await db
           .deleteFrom('osy_links')
           .where('pair', 'in', (eb) =>

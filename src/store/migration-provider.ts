@@ -8,6 +8,7 @@ import {
 import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-service.ts'
 import * as m0003 from './migrations/0003-pairs.ts'
+import * as m0007 from './migrations/0007-execution-changes.ts'
 import type { StoreDialect } from './store.ts'
 
 /** What a migration may branch on: column types and table options differ by dialect. */
@@ -28,7 +29,11 @@ const MIGRATIONS: Readonly<Record<string, StoreMigration>> = {
   '0001-initial': m0001,
   '0002-service': m0002,
   '0003-pairs': m0003,
+  '0007-execution-changes': m0007,
 }
+
+/** The names of every migration, in order of application. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort()
 
 /** The migration table names; fixed forever, since Kysely finds applied migrations by them. */
 export const MIGRATION_TABLE = 'osy_migrations'

@@ -11,6 +11,7 @@ import {
 } from 'kysely'
 import pg from 'pg'
 import { OpenSyncError } from '../sdk/errors.ts'
+import { changeRepo } from './change-repo.ts'
 import { checkpointRepo } from './checkpoint-repo.ts'
 import { conflictRepo } from './conflict-repo.ts'
 import { executionRepo } from './execution-repo.ts'
@@ -198,6 +199,7 @@ function createRepos(ctx: RepoContext): StoreRepos {
     links: linkRepo(ctx),
     checkpoints: checkpointRepo(ctx),
     executions: executionRepo(ctx),
+    changes: changeRepo(ctx),
     recordErrors: recordErrorRepo(ctx),
     conflicts: conflictRepo(ctx),
     intents: intentRepo(ctx),

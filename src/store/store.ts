@@ -1,3 +1,4 @@
+import type { ChangeRepo } from './change-repo.ts'
 import type { CheckpointRepo } from './checkpoint-repo.ts'
 import type { ConflictRepo } from './conflict-repo.ts'
 import type { ExecutionRepo } from './execution-repo.ts'
@@ -21,6 +22,8 @@ export interface StoreRepos {
   readonly links: LinkRepo
   readonly checkpoints: CheckpointRepo
   readonly executions: ExecutionRepo
+  /** The records each execution touched, by key. */
+  readonly changes: ChangeRepo
   readonly recordErrors: RecordErrorRepo
   readonly conflicts: ConflictRepo
   readonly intents: IntentRepo

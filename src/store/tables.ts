@@ -10,6 +10,7 @@ export interface StoreTables {
   readonly osy_checkpoints: CheckpointTable
   readonly osy_executions: ExecutionTable
   readonly osy_execution_logs: ExecutionLogTable
+  readonly osy_execution_changes: ExecutionChangeTable
   readonly osy_record_errors: RecordErrorTable
   readonly osy_conflicts: ConflictTable
   readonly osy_intents: IntentTable
@@ -86,6 +87,21 @@ export interface ExecutionLogTable {
   message: string
   /** JSON text, or null when the line has no data. */
   data: string | null
+}
+
+/** A record an execution touched, by key; in order of `id`. */
+export interface ExecutionChangeTable {
+  id: Generated<number>
+  execution_id: number
+  pair_id: string
+  /** The side the change came from (0: from the first system to the second). */
+  direction: number
+  /** created, updated, deleted, conflict, failed, unlinked, flagged. */
+  op: string
+  source_key: string
+  target_key: string | null
+  /** JSON text: the conflict's mapping, the failure's code and message; never field values. */
+  detail: string | null
 }
 
 /** The last error of one record; primary key (task_id, pair_id, direction, record_key). */

@@ -726,6 +726,48 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
     expect(await fx.count('erp', t)).toBe(6)
   })
 
+  it('the stored protocol of a real run lists the records it created, updated, deleted, met in conflict and failed, by key', async () => {
+    const t = await fx.contacts({ erpNameLength: 20 })
+    await fx.insert('crm', t, [
+      ...people(4),
+      ['long@example.com', 'A name far too long for the ERP', 'Berlin', '1.00'],
+    ])
+    const task = fx.task(
+      t,
+      '    direction: both\n    deletes: propagate\n    conflict: { winner: manual }',
+      {
+        lag: 0,
+      },
+    )
+    const first = await fx.run(task)
+    const created = await fx.store.changes.list(first.executionId!, { op: 'create' })
+    expect(created.map((c) => c.direction)).toEqual([0, 0, 0, 0])
+    const [failed] = await fx.store.changes.list(first.executionId!, { op: 'error' })
+    expect(failed).toMatchObject({
+      direction: 0,
+      detail: { code: expect.stringMatching(/^OSY_(VALUE_TOO_LONG|CONSTRAINT_VIOLATION)$/) },
+    })
+
+    await fx.sql('crm', `UPDATE "${t}" SET "city" = 'Köln' WHERE "email" = 'p1@example.com'`)
+    await fx.sql('crm', `DELETE FROM "${t}" WHERE "email" = 'p2@example.com'`)
+    await fx.sql('crm', `UPDATE "${t}" SET "name" = 'CRM' WHERE "email" = 'p3@example.com'`)
+    await fx.sql('erp', `UPDATE "${t}" SET "name" = 'ERP' WHERE "email" = 'p3@example.com'`)
+    const second = await fx.run(task)
+    const all = await fx.store.changes.list(second.executionId!)
+    const ops = all.map((c) => c.op).sort()
+    expect(ops).toEqual(['conflict', 'delete', 'error', 'update'])
+    const conflict = all.find((c) => c.op === 'conflict')!
+    expect(conflict.detail).toEqual({ mapping: 'name' })
+    // Searchable by the key on either side; field values are never stored.
+    const p1 = all.find((c) => c.op === 'update')!
+    expect(await fx.store.changes.list(second.executionId!, { key: p1.targetKey! })).toEqual([p1])
+    expect(JSON.stringify(all)).not.toContain('Köln')
+    // Paged in order.
+    const [head] = await fx.store.changes.list(second.executionId!, { limit: 1 })
+    const rest = await fx.store.changes.list(second.executionId!, { after: head!.id })
+    expect([head, ...rest]).toEqual(all)
+  })
+
   it('a dry run reports exactly what the real run then does, and writes nothing', async () => {
     const t = await fx.contacts()
     await fx.insert('crm', t, people(12))

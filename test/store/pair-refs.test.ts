@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Link, openStore, type Store } from '../../src/store/index.ts'
+import { MIGRATION_NAMES } from '../../src/store/migration-provider.ts'
 import { dialects, Recorder, type Target } from './store-targets.ts'
 
 /** A task id no other test uses. */
@@ -66,7 +67,7 @@ describe.each(dialects)('pair refs on $name', (dialect) => {
       store = await openStore(target.options)
 
       const applied = await target.query('select name from osy_migrations order by name')
-      expect(applied.map((r) => r.name)).toEqual(['0001-initial', '0002-service', '0003-pairs'])
+      expect(applied.map((r) => r.name)).toEqual(MIGRATION_NAMES)
       const pairs = await target.query('select task_id, pair_id from osy_pairs order by id')
       expect(pairs).toEqual([
         { task_id: 't1', pair_id: 'orders' },

@@ -12,6 +12,7 @@ import {
   type Side,
   type Store,
 } from '../../src/store/index.ts'
+import { MIGRATION_NAMES } from '../../src/store/migration-provider.ts'
 import { dialects, PG_URL, Recorder, type Target } from './store-targets.ts'
 
 let nextTask = 0
@@ -80,7 +81,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     try {
       expect(statements.filter((s) => /^\s*(create|alter|drop)\b/i.test(s.sql))).toEqual([])
       const applied = await target.query('select name from osy_migrations order by name')
-      expect(applied.map((r) => r.name)).toEqual(['0001-initial', '0002-service', '0003-pairs'])
+      expect(applied.map((r) => r.name)).toEqual(MIGRATION_NAMES)
       // Both stores see the same data.
       const taskId = newTask()
       await store.tasks.touch(taskId)
@@ -571,6 +572,9 @@ describe.each(dialects)('store on $name', (dialect) => {
       await store.executions.log(id, [
         { at: '2024-05-01T00:00:00.000Z', level: 'info', message: 'x' },
       ])
+      await store.changes.add(id, [
+        { pairId: 'people', direction: 0, op: 'create', sourceKey: 'a1', targetKey: 'b1' },
+      ])
       executions.set(taskId, id)
       await store.tasks.touch(taskId)
     }
@@ -596,6 +600,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     expect(await store.intents.open(gone, 'people', 0)).toEqual([])
     expect(await store.executions.list(gone)).toEqual([])
     expect(await store.executions.logs(executions.get(gone)!)).toEqual([])
+    expect(await store.changes.list(executions.get(gone)!)).toEqual([])
     expect(await store.tasks.get(gone)).toBeUndefined()
     for (const table of [
       'osy_checkpoints',
@@ -617,6 +622,7 @@ describe.each(dialects)('store on $name', (dialect) => {
     expect(await store.intents.open(kept, 'people', 0)).toHaveLength(1)
     expect(await store.executions.list(kept)).toHaveLength(1)
     expect(await store.executions.logs(executions.get(kept)!)).toHaveLength(1)
+    expect(await store.changes.list(executions.get(kept)!)).toHaveLength(1)
     expect(await store.tasks.get(kept)).toBeDefined()
   })
 
