@@ -155,9 +155,12 @@ function storedOp(op: PlannedChange['op']): ChangeOp | undefined {
 /** What a stored change keeps besides keys: never field values, which may be personal data. */
 function detailOf(change: PlannedChange): { detail?: ChangeEntry['detail'] } {
   const v = change.values as { mapping?: unknown; code?: unknown; message?: unknown } | undefined
-  if (change.op === 'conflict' && typeof v?.mapping === 'string') return { detail: { mapping: v.mapping } }
+  if (change.op === 'conflict' && typeof v?.mapping === 'string')
+    return { detail: { mapping: v.mapping } }
   if (change.op === 'error' && typeof v?.code === 'string')
-    return { detail: { code: v.code, ...(typeof v.message === 'string' ? { message: v.message } : {}) } }
+    return {
+      detail: { code: v.code, ...(typeof v.message === 'string' ? { message: v.message } : {}) },
+    }
   return {}
 }
 
