@@ -87,22 +87,72 @@ describe.concurrent('opensync: arguments', () => {
   it('--help prints the usage and exits 0', async () => {
     const r = await cli(cwd, ['--help'])
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain('Usage:')
-    expect(r.stdout).toContain(
-      'opensync run <task file | stored task id> [--dry-run] [--json] [--store <url>]',
-    )
-    expect(r.stdout).toContain('opensync tasks list')
-    expect(r.stdout).toContain('opensync start')
-    expect(r.stdout).toContain('opensync executions <task file>')
-    expect(r.stdout).toContain('opensync demo')
+    expect(r.stdout).toContain('Usage: opensync [options] [command]')
+    for (const command of [
+      'run [options] <task>',
+      'executions [options] <task> [execution]',
+      'demo [options] [folder]',
+      'bridges',
+      'start',
+      'worker',
+      'tasks',
+      'migrate',
+    ]) {
+      // Each command on a line of its own, with its one-line description.
+      const line = r.stdout.split('\n').find((l) => l.startsWith(`  ${command} `))
+      expect(line, command).toMatch(/ {2}[A-Z]/)
+    }
+    expect(r.stdout).toMatch(/^Exit codes:$/m)
     expect(r.stderr).toBe('')
+  })
+
+  it('every command and subcommand has its own --help with its options and an example', async () => {
+    const commands = [
+      ['run'],
+      ['executions'],
+      ['demo'],
+      ['bridges'],
+      ['start'],
+      ['worker'],
+      ['migrate'],
+      ['tasks'],
+      ...[
+        'list',
+        'show',
+        'import',
+        'export',
+        'activate',
+        'deactivate',
+        'delete',
+        'start',
+        'cancel',
+      ].map((sub) => ['tasks', sub]),
+    ]
+    await Promise.all(
+      commands.map(async (command) => {
+        const r = await cli(cwd, [...command, '--help'])
+        const name = command.join(' ')
+        expect(r.code, name).toBe(0)
+        expect(r.stdout, name).toContain(`Usage: opensync ${name} `)
+        expect(r.stdout, name).toMatch(/^Options:$/m)
+        expect(r.stdout, name).toMatch(/^Examples?:\n {2}(\S+=\S+ )*opensync /m)
+        // `help <command>` (`tasks help <subcommand>`) says the same.
+        const help = [...command.slice(0, -1), 'help', command.at(-1)!]
+        expect((await cli(cwd, help)).stdout, name).toBe(r.stdout)
+      }),
+    )
+    const run = await cli(cwd, ['run', '--help'])
+    for (const option of ['--dry-run', '--json', '--batch-size <n>', '--store <url>'])
+      expect(run.stdout).toContain(`  ${option}`)
+    const version = await cli(cwd, ['--version'])
+    expect(version.stdout).toMatch(/^opensync \d+\.\d+\.\d+\n$/)
   })
 
   it('without a command prints the usage to stderr and exits 2', async () => {
     const r = await cli(cwd, [])
     expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toContain('Usage:')
+    expect(r.stderr).toContain('Usage: opensync [options] [command]')
   })
 
   it('an unknown command exits 2 and names it and the commands there are', async () => {
