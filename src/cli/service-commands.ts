@@ -53,6 +53,19 @@ export async function resolveStoredTask(
   }
 }
 
+/** A stored task for listings (id, subject, systems, pairs), without opening its secrets. */
+export async function outlineStoredTask(
+  id: string,
+  ctx: Pick<ServiceCommandContext, 'registry' | 'storeUrl'>,
+): Promise<ResolvedTask> {
+  const { store, tasks } = await openAll(ctx)
+  try {
+    return await tasks.outline(id)
+  } finally {
+    await store.close()
+  }
+}
+
 /**
  * `opensync start`: the scheduler and worker in this process, until SIGINT/SIGTERM. On a
  * PostgreSQL store it joins the cluster, as `opensync worker` does.

@@ -30,9 +30,15 @@ export async function taskToRun(arg: string, source: StoredTaskSource): Promise<
 
 /**
  * The task to list runs of: its id, subject, systems and pairs, without secrets. A task file
- * whose `${VAR}`s are not set is read with the references as written.
+ * whose `${VAR}`s are not set is read with the references as written; a stored task is read
+ * without opening its secrets.
  */
-export async function taskToList(arg: string, _source: StoredTaskSource): Promise<ResolvedTask> {
+export async function taskToList(arg: string, source: StoredTaskSource): Promise<ResolvedTask> {
+  if (!isTaskFile(arg)) {
+    const { outlineStoredTask } = await import('./service-commands.ts')
+    const { registry } = await import('./cli-kit.ts')
+    return outlineStoredTask(arg, { registry, ...source })
+  }
   const { loadTaskFile, parseTaskFile } = await import('../engine/task/index.ts')
   try {
     return await loadTaskFile(arg)

@@ -170,6 +170,28 @@ export class TaskManager {
     return compileTask(validateTaskFile(substituteEnv(opened, this.#env, `task ${taskId}`)))
   }
 
+  /**
+   * The task as listings and reports need it (id, subject, systems, pairs), compiled without
+   * opening its secrets or reading the environment. A draft, which may not compile, keeps
+   * its systems' keys and no pairs.
+   */
+  async outline(taskId: string): Promise<ResolvedTask> {
+    const task = await this.#stored(taskId)
+    const document = JSON.parse(task.document) as TaskFile
+    if (!task.draft)
+      return compileTask(validateTaskFile(resolveEnvLoosely(maskTask(document, this.#registry))))
+    const keys = Object.keys((document as { systems?: object }).systems ?? {})
+    const system = (key: string | undefined, i: number) =>
+      Object.freeze({ key: key ?? String(i), bridge: '', connection: Object.freeze({}) })
+    return Object.freeze({
+      id: task.taskId,
+      subject: task.subject,
+      systems: Object.freeze([system(keys[0], 0), system(keys[1], 1)] as const),
+      pairs: Object.freeze([]),
+      plan: planOf(document) ?? ({ kind: 'manual', active: false } as const),
+    })
+  }
+
   async #stored(taskId: string): Promise<StoredTask> {
     const task = await this.#store.taskDefs.get(taskId)
     if (!task) throw new OpenSyncError('OSY_TASK_NOT_FOUND', `no task "${taskId}"`)

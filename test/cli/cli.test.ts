@@ -774,6 +774,22 @@ describe('stored tasks', () => {
     expect(run.code, run.stderr).toBe(0)
     expect((JSON.parse(run.stdout) as RunJson).totals.created).toBeGreaterThan(1000)
 
+    // `executions` takes a stored task's id as `run` does.
+    const runs = await cli(cwd, ['executions', 'stored'])
+    expect(runs.code, runs.stderr).toBe(0)
+    expect(runs.stdout).toContain('Executions of "CRM addresses ↔ ERP customers" (task stored)')
+    expect(runs.stdout).toMatch(/^\s*\d+\s+succeeded\s+cli\s/m)
+    const executionId = (JSON.parse(run.stdout) as RunJson).executionId!
+    const one = await cli(cwd, ['executions', 'stored', String(executionId)])
+    expect(one.code, one.stderr).toBe(0)
+    expect(one.stdout).toContain(
+      `Execution ${executionId} of "CRM addresses ↔ ERP customers": succeeded`,
+    )
+    expect(tableRow(one.stdout, 'crm → erp').read).toBeGreaterThan(1000)
+    const unknown = await cli(cwd, ['executions', 'nosuchtask'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('no task "nosuchtask"')
+
     const show = await cli(cwd, ['tasks', 'show', 'stored'])
     expect(show.stdout).toContain('every 15 minutes')
     expect(show.stdout).toMatch(/succeeded\s+cli/)
