@@ -115,7 +115,10 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
     // The quick start: demo CRM and ERP databases in the data folder, their task stored.
     const { createDemo } = await import('./demo.ts')
     const { readFile } = await import('node:fs/promises')
-    const file = createDemo(`${dataDir()}/demo`)
+    // A demo left in the data folder (its task deleted since) is stored again, not overwritten.
+    const { existsSync } = await import('node:fs')
+    const left = `${dataDir()}/demo/demo.task.yaml`
+    const file = existsSync(left) ? left : createDemo(`${dataDir()}/demo`)
     const task = await tasks.save(await readFile(file, 'utf8'))
     log.info(
       { taskId: task.id, file },

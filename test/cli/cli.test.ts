@@ -493,14 +493,37 @@ describe('opensync demo: two demos in one store', () => {
     expect(written(await run(tasks[0]!))).toBe(0)
     expect(written(await run(tasks[1]!))).toBe(0)
 
-    // Made anew in the same folder, with or without its run: the same first run as the
-    // first time, not one mixed with the links of the old databases.
-    const again = await cli(cwd, ['demo', 'one', '--records', '400'])
+    // A folder with a demo in it is never overwritten without --force.
+    const { readFileSync, statSync } = await import('node:fs')
+    const files = ['crm.db', 'erp.db', 'demo.task.yaml'].map((f) => join(cwd, 'one', f))
+    const snapshot = () =>
+      files.map((f) => [readFileSync(f).toString('base64'), statSync(f).mtimeMs])
+    const kept = snapshot()
+    const refused = await cli(cwd, ['demo', 'one', '--records', '50'])
+    expect(refused.code).toBe(2)
+    expect(refused.stdout).toBe('')
+    expect(refused.stderr).toBe(
+      'opensync: demo: one already holds crm.db, erp.db and demo.task.yaml; nothing was changed. Add --force to make the demo anew there (overwriting them), or name another folder\n',
+    )
+    expect((await cli(cwd, ['demo', 'one', '--no-run'])).code).toBe(2)
+    expect(snapshot()).toEqual(kept)
+    // One file of a demo is enough to refuse: a folder of other files the demo would not touch.
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(join(cwd, 'three'))
+    writeFileSync(join(cwd, 'three', 'erp.db'), 'mine')
+    const partly = await cli(cwd, ['demo', 'three', '--no-run'])
+    expect(partly.code).toBe(2)
+    expect(partly.stderr).toContain('three already holds erp.db;')
+    expect(readFileSync(join(cwd, 'three', 'erp.db'), 'utf8')).toBe('mine')
+
+    // Made anew in the same folder (--force), with or without its run: the same first run as
+    // the first time, not one mixed with the links of the old databases.
+    const again = await cli(cwd, ['demo', 'one', '--records', '400', '--force'])
     expect(again.code, again.stderr).toBe(0)
     for (const label of ['crm → erp', 'erp → crm'] as const) {
       expect(tableRow(again.stdout, label)).toEqual(tableRow(first.stdout, label))
     }
-    const fresh = await cli(cwd, ['demo', 'one', '--records', '400', '--no-run'])
+    const fresh = await cli(cwd, ['demo', 'one', '--records', '400', '--no-run', '--force'])
     expect(fresh.code, fresh.stderr).toBe(0)
     const rerun = await run(tasks[0]!)
     expect(rerun.counts['addresses-customers']!['0->1']).toEqual(

@@ -12,6 +12,7 @@ interface DemoOptions extends StoreOption {
   readonly records?: number
   /** False with `--no-run`. */
   readonly run: boolean
+  readonly force?: boolean
 }
 
 /** `opensync demo`. */
@@ -25,6 +26,7 @@ export const demoCommands: CommandGroup = (program, cli) => {
     .argument('[folder]', 'where the demo goes', 'opensync-demo')
     .option('--records <n>', 'addresses in the CRM (default 3000)', positiveInt('--records'))
     .option('--no-run', 'create the demo without running its task')
+    .option('--force', 'make the demo anew in a folder that holds one (its files are overwritten)')
   storeOption(demo)
   example(
     demo.action(
@@ -35,6 +37,7 @@ export const demoCommands: CommandGroup = (program, cli) => {
           folder,
           ...(opts.records ? { records: opts.records } : {}),
           run: opts.run,
+          force: opts.force === true,
           registry: await registry(),
           ...(url ? { storeUrl: url } : {}),
         })
@@ -42,5 +45,6 @@ export const demoCommands: CommandGroup = (program, cli) => {
     ),
     'opensync demo                      # ./opensync-demo, then runs the task',
     'opensync demo try --records 20000 --no-run',
+    'opensync demo try --force          # anew, overwriting the demo in ./try',
   )
 }
