@@ -847,6 +847,16 @@ describe('stored tasks', () => {
     const activate = await cli(cwd, ['tasks', 'activate', 'half-done'])
     expect(activate.code).toBe(2)
     expect(activate.stderr).toContain('is a draft')
+    // A draft is not started: the refusal says what is missing, and nothing is queued.
+    const start = await cli(cwd, ['tasks', 'start', 'half-done'])
+    expect(start.code).toBe(2)
+    expect(start.stdout).toBe('')
+    expect(start.stderr).toMatch(
+      /^opensync: task half-done is a draft: complete it before starting it \(.*systems.*\) \[OSY_TASK_DRAFT\]\n$/,
+    )
+    const runs = await cli(cwd, ['executions', 'half-done', '--json'])
+    expect(runs.code, runs.stderr).toBe(0)
+    expect(JSON.parse(runs.stdout)).toEqual([])
   })
 })
 

@@ -134,6 +134,13 @@ plan: { kind: manual }
     expect(draft).toMatchObject({ id: 'half-done', draft: true, active: false })
     expect(draft.issues.length).toBeGreaterThan(0)
     await expect(tasks.activate('half-done')).rejects.toMatchObject({ code: 'OSY_TASK_DRAFT' })
+    // A draft cannot be started either: no run is queued that could only fail.
+    const refused = tasks.start('half-done')
+    await expect(refused).rejects.toMatchObject({ code: 'OSY_TASK_DRAFT' })
+    await expect(refused).rejects.toThrow(
+      /task half-done is a draft: complete it before starting it \(.*systems/,
+    )
+    expect(await store.executions.queued('half-done')).toBeUndefined()
     const service = new Service({ store, registry, tasks, now: () => new Date() })
     await service.tick()
     expect(await store.executions.list('half-done')).toHaveLength(0)

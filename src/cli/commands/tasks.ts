@@ -221,17 +221,12 @@ export const tasksCommands: CommandGroup = (program, cli) => {
 
   sub(
     'start',
-    'Queues a manual run of a stored task (behind a running one); a running service picks it up.',
+    'Queues a manual run of a stored task (behind a running one); a running service picks it up. A draft is refused.',
     withId,
-    async ({ store, tasks }, id, opts) => {
-      await tasks.get(id)
-      const { id: executionId, created } = await store.executions.enqueue({
-        taskId: id,
-        trigger: 'manual',
-      })
-      const running = await store.executions.running(id)
+    async ({ tasks }, id, opts) => {
+      const { executionId, created, runningId } = await tasks.start(id)
       const text = created
-        ? `Queued execution ${executionId} of task ${id}${running ? `, after the running execution ${running.id}` : ''}; a running service picks it up.`
+        ? `Queued execution ${executionId} of task ${id}${runningId !== undefined ? `, after the running execution ${runningId}` : ''}; a running service picks it up.`
         : `Execution ${executionId} of task ${id} is queued already; it runs once.`
       return done(opts.json ? toJson({ executionId, created }) : text)
     },
