@@ -835,6 +835,51 @@ describe('stored tasks', () => {
     expect(gone.stderr).toContain('no task "stored"')
   })
 
+  it('tasks list and tasks show say why the last run failed', async () => {
+    const cwd = tempDir()
+    const missing = join(cwd, 'gone.db')
+    const erp = join(cwd, 'erp.db')
+    const db = new Database(erp)
+    db.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)')
+    db.close()
+    const file = join(cwd, 'broken.yaml')
+    writeFileSync(
+      file,
+      `id: broken
+subject: Broken
+systems:
+  crm: { bridge: sqlite, connection: { file: ${JSON.stringify(missing)} } }
+  erp: { bridge: sqlite, connection: { file: ${JSON.stringify(erp)} } }
+pairs:
+  - crm: { type: customers }
+    erp: { type: customers }
+    fields: { email: email }
+plan: { kind: manual }
+`,
+    )
+    expect((await cli(cwd, ['tasks', 'import', file])).code).toBe(0)
+    const run = await cli(cwd, ['run', 'broken'])
+    expect(run.code).toBe(1)
+    const reason = `SQLite database file ${missing} does not exist`
+    const list = await cli(cwd, ['tasks', 'list'])
+    expect(list.code, list.stderr).toBe(0)
+    expect(list.stdout).toMatch(/^broken\s+Broken\s+active\s+manual.*failed \d{4}-/m)
+    expect(list.stdout).toContain(`Why the last run failed:\n  broken: ${reason}`)
+    expect(list.stdout).toMatch(/\[OSY_UNKNOWN_DATABASE\]$/m)
+    const json = JSON.parse((await cli(cwd, ['tasks', 'list', '--json'])).stdout) as {
+      lastRun: { status: string; error: { code: string } }
+    }[]
+    expect(json[0]!.lastRun).toMatchObject({
+      status: 'failed',
+      error: { code: 'OSY_UNKNOWN_DATABASE' },
+    })
+    const show = await cli(cwd, ['tasks', 'show', 'broken'])
+    expect(show.stdout).toMatch(
+      /^ {2}last run: {2}failed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(execution \d+\): /m,
+    )
+    expect(show.stdout).toContain(reason)
+  })
+
   it('keeps an incomplete task as a draft with --draft, and says what is missing', async () => {
     const cwd = tempDir()
     const file = join(cwd, 'half.yaml')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { TaskManager } from '../../service/task-manager.ts'
-import type { Store } from '../../store/index.ts'
+import type { ExecutionRow, Store } from '../../store/index.ts'
 import {
   type CommandGroup,
   describeArgument,
@@ -80,7 +80,17 @@ export const tasksCommands: CommandGroup = (program, cli) => {
     (c) => c,
     async ({ store, tasks }, _id, opts) => {
       const list = await tasks.list()
-      if (opts.json) return done(toJson(list.map(({ document: _d, ...t }) => t)))
+      const lastRuns = new Map<string, ExecutionRow | undefined>()
+      for (const t of list) lastRuns.set(t.id, (await store.executions.list(t.id, 1))[0])
+      if (opts.json)
+        return done(
+          toJson(
+            list.map(({ document: _d, ...t }) => {
+              const last = lastRuns.get(t.id)
+              return { ...t, ...(last ? { lastRun: last } : {}) }
+            }),
+          ),
+        )
       if (list.length === 0)
         return done('No stored tasks. Add one: opensync tasks import <task file>')
       const { describePlan, describeNext } = await import('../../service/timekeeper.ts')
@@ -88,8 +98,11 @@ export const tasksCommands: CommandGroup = (program, cli) => {
       const { table } = await import('../service-commands.ts')
       const now = new Date()
       const rows = [['id', 'subject', 'state', 'plan', 'next run', 'last run']]
+      const failures: string[] = []
       for (const t of list) {
-        const last = (await store.executions.list(t.id, 1))[0]
+        const last = lastRuns.get(t.id)
+        if (last?.error && last.status === 'failed')
+          failures.push(`  ${t.id}: ${last.error.message} [${last.error.code}]`)
         rows.push([
           t.id,
           t.subject,
@@ -99,7 +112,8 @@ export const tasksCommands: CommandGroup = (program, cli) => {
           last ? `${last.status} ${localTime(last.startedAt)}` : 'never executed',
         ])
       }
-      return done(table(rows))
+      const why = failures.length > 0 ? `\n\nWhy the last run failed:\n${failures.join('\n')}` : ''
+      return done(`${table(rows)}${why}`)
     },
     'opensync tasks list --json',
   )
@@ -121,6 +135,11 @@ export const tasksCommands: CommandGroup = (program, cli) => {
         `  plan:      ${t.plan ? describePlan(t.plan) : '—'}`,
         `  next run:  ${t.nextRunAt ? `${localTime(t.nextRunAt)} (${describeNext(new Date(t.nextRunAt), new Date())})` : 'not scheduled'}`,
       ]
+      const last = runs.find((r) => r.status !== 'queued')
+      if (last)
+        lines.push(
+          `  last run:  ${last.status} ${localTime(last.startedAt)} (execution ${last.id})${last.error ? `: ${last.error.message} [${last.error.code}]` : ''}`,
+        )
       for (const issue of t.issues) lines.push(`  missing:   ${issue.path}: ${issue.message}`)
       lines.push(
         '',
