@@ -6,6 +6,7 @@ import { runTask } from '../engine/run-task.ts'
 import { loadTaskFile } from '../engine/task/index.ts'
 import type { BridgeRegistry } from '../sdk/index.ts'
 import { DEFAULT_SQLITE_FILE, openStore, type Store } from '../store/index.ts'
+import { andList, usage } from './cli-kit.ts'
 import { quoteArg, summary } from './format.ts'
 import { fmt, ProgressLine } from './progress.ts'
 
@@ -15,6 +16,8 @@ export interface DemoOptions {
   /** Addresses in the CRM. Default 3000. */
   readonly records?: number
   readonly run: boolean
+  /** Make the demo anew even where its files are already: they are overwritten. */
+  readonly force?: boolean
   readonly registry: BridgeRegistry
   readonly storeUrl?: string
 }
@@ -112,9 +115,22 @@ export function demoTaskId(folder: string): string {
   return `demo-${createHash('sha256').update(resolve(folder)).digest('hex').slice(0, 8)}`
 }
 
-/** Creates the demo's two databases and task file; returns the task file's path. */
-export function createDemo(folder: string, records = 3000): string {
+/** The files a demo makes in its folder. */
+export const DEMO_FILES = ['crm.db', 'erp.db', 'demo.task.yaml'] as const
+
+/**
+ * Creates the demo's two databases and task file; returns the task file's path. Files of
+ * an earlier demo in the folder are overwritten only with `force`; without it, a folder that
+ * holds any of them is refused (exit 2) and nothing is changed.
+ */
+export function createDemo(folder: string, records = 3000, force = false): string {
   const dir = resolve(folder)
+  const there = DEMO_FILES.filter((f) => existsSync(join(dir, f)))
+  if (there.length > 0 && !force) {
+    throw usage(
+      `demo: ${displayPath(dir)} already holds ${andList(there)}; nothing was changed. Add --force to make the demo anew there (overwriting ${there.length === 1 ? 'it' : 'them'}), or name another folder`,
+    )
+  }
   mkdirSync(dir, { recursive: true })
   const crmFile = join(dir, 'crm.db')
   const erpFile = join(dir, 'erp.db')
@@ -265,7 +281,7 @@ plan: { kind: interval, every: 15, unit: minutes }
 /** `opensync demo`: creates the demo and runs its task once. */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const records = options.records ?? 3000
-  const taskFile = createDemo(options.folder, records)
+  const taskFile = createDemo(options.folder, records, options.force === true)
   const shown = displayPath(taskFile)
   const folder = displayPath(dirname(taskFile))
   process.stdout.write(

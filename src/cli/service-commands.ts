@@ -1,28 +1,25 @@
-import { createInterface } from 'node:readline/promises'
-import { stringify } from 'yaml'
 import type { ResolvedTask } from '../engine/task/resolved-task.ts'
 import type { BridgeRegistry } from '../sdk/index.ts'
-import { executionsTable, localTime } from './format.ts'
+import { usage } from './cli-kit.ts'
 
 /** Where the embedded service keeps its store, key file and lock: OPENSYNC_DATA_DIR or ./.data. */
 export function dataDir(): string {
   return process.env.OPENSYNC_DATA_DIR ?? '.data'
 }
 
-/** What the service commands need from main.ts. */
+/** What the service commands need. */
 export interface ServiceCommandContext {
   readonly registry: () => Promise<BridgeRegistry>
   readonly storeUrl?: string
-  readonly json: boolean
-  readonly yes: boolean
-  readonly draft: boolean
   /** `start --demo`: store the demo task (and create its databases) when it is not there. */
   readonly demo?: boolean
-  readonly write: (text: string) => void
-  readonly usage: (message: string) => Error
 }
 
-async function openAll(ctx: Pick<ServiceCommandContext, 'registry' | 'storeUrl'>) {
+/**
+ * The store (`storeUrl`, else the data folder's SQLite file), the bridges, and the task
+ * manager with the secret key. The caller closes the store.
+ */
+export async function openAll(ctx: Pick<ServiceCommandContext, 'registry' | 'storeUrl'>) {
   const { openStore } = await import('../store/index.ts')
   const { openSecretBox } = await import('../service/secrets.ts')
   const { TaskManager } = await import('../service/task-manager.ts')
@@ -56,149 +53,14 @@ export async function resolveStoredTask(
   }
 }
 
-/** `opensync tasks <list|show|import|export|activate|deactivate|delete|start> …` */
-export async function tasksCommand(
-  sub: string,
-  args: readonly string[],
-  ctx: ServiceCommandContext,
-): Promise<number> {
+/** A stored task for listings (id, subject, systems, pairs), without opening its secrets. */
+export async function outlineStoredTask(
+  id: string,
+  ctx: Pick<ServiceCommandContext, 'registry' | 'storeUrl'>,
+): Promise<ResolvedTask> {
   const { store, tasks } = await openAll(ctx)
-  const { describePlan, describeNext } = await import('../service/timekeeper.ts')
-  const need = (what: string) => {
-    if (!args[0]) throw ctx.usage(`tasks ${sub}: ${what} is missing; see opensync --help`)
-    return args[0]
-  }
   try {
-    switch (sub) {
-      case 'list': {
-        const list = await tasks.list()
-        if (ctx.json)
-          return done(
-            ctx,
-            list.map(({ document: _d, ...t }) => t),
-          )
-        if (list.length === 0)
-          return done(ctx, 'No stored tasks. Add one: opensync tasks import <task file>')
-        const now = new Date()
-        const rows = [['id', 'subject', 'state', 'plan', 'next run', 'last run']]
-        for (const t of list) {
-          const last = (await store.executions.list(t.id, 1))[0]
-          rows.push([
-            t.id,
-            t.subject,
-            t.draft ? 'draft' : t.active ? 'active' : 'inactive',
-            t.plan ? describePlan(t.plan) : '—',
-            t.nextRunAt ? describeNext(new Date(t.nextRunAt), now) : '—',
-            last ? `${last.status} ${localTime(last.startedAt)}` : 'never executed',
-          ])
-        }
-        return done(ctx, table(rows))
-      }
-      case 'show': {
-        const t = await tasks.get(need('the task id'))
-        const runs = await store.executions.list(t.id, 5)
-        if (ctx.json) return done(ctx, { ...t, executions: runs })
-        const lines = [
-          `${t.subject} (task ${t.id}, revision ${t.revision})`,
-          `  state:     ${t.draft ? 'draft — not scheduled until complete' : t.active ? 'active' : 'inactive (manual starts only)'}`,
-          `  plan:      ${t.plan ? describePlan(t.plan) : '—'}`,
-          `  next run:  ${t.nextRunAt ? `${localTime(t.nextRunAt)} (${describeNext(new Date(t.nextRunAt), new Date())})` : 'not scheduled'}`,
-        ]
-        for (const issue of t.issues) lines.push(`  missing:   ${issue.path}: ${issue.message}`)
-        lines.push(
-          '',
-          runs.length > 0 ? executionsTable(runs) : 'Never executed.',
-          '',
-          stringify(t.document).trimEnd(),
-        )
-        return done(ctx, lines.join('\n'))
-      }
-      case 'import': {
-        const { readFile } = await import('node:fs/promises')
-        const file = need('the task file')
-        const text = await readFile(file, 'utf8').catch(() => {
-          throw ctx.usage(`tasks import: cannot read ${file}`)
-        })
-        const t = await tasks.save(text, { draft: ctx.draft })
-        if (ctx.json) return done(ctx, t)
-        return done(
-          ctx,
-          t.draft
-            ? `Saved "${t.subject}" as draft ${t.id}: ${t.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
-            : `Saved "${t.subject}" as task ${t.id} (revision ${t.revision}, ${t.active ? 'active' : 'inactive'}).`,
-        )
-      }
-      case 'export': {
-        const doc = await tasks.export(need('the task id'))
-        return done(ctx, ctx.json ? JSON.stringify(doc, null, 2) : stringify(doc).trimEnd(), true)
-      }
-      case 'activate':
-      case 'deactivate': {
-        const t =
-          sub === 'activate'
-            ? await tasks.activate(need('the task id'))
-            : await tasks.deactivate(need('the task id'))
-        return done(
-          ctx,
-          ctx.json
-            ? t
-            : `Task ${t.id} is ${t.active ? 'active: it runs on its plan' : 'inactive: it runs only when started by hand'}.`,
-        )
-      }
-      case 'delete': {
-        const id = need('the task id')
-        const t = await tasks.get(id)
-        if (!ctx.yes) {
-          if (!process.stdin.isTTY)
-            throw ctx.usage(
-              `tasks delete: add --yes to delete task ${id} and all its links without asking`,
-            )
-          const rl = createInterface({ input: process.stdin, output: process.stderr })
-          const answer = await rl.question(
-            `Delete "${t.subject}" (${id}) with its links, checkpoints and protocols? [y/N] `,
-          )
-          rl.close()
-          if (!/^y(es)?$/i.test(answer.trim())) return done(ctx, 'Nothing deleted.')
-        }
-        await tasks.remove(id)
-        return done(ctx, ctx.json ? { deleted: id } : `Deleted task ${id} and its metadata.`)
-      }
-      case 'start': {
-        const id = need('the task id')
-        await tasks.get(id)
-        const { id: executionId, created } = await store.executions.enqueue({
-          taskId: id,
-          trigger: 'manual',
-        })
-        const running = await store.executions.running(id)
-        const text = created
-          ? `Queued execution ${executionId} of task ${id}${running ? `, after the running execution ${running.id}` : ''}; a running service picks it up.`
-          : `Execution ${executionId} of task ${id} is queued already; it runs once.`
-        return done(ctx, ctx.json ? { executionId, created } : text)
-      }
-      case 'cancel': {
-        const id = need('the task id')
-        await tasks.get(id)
-        const target = (await store.executions.running(id)) ?? (await store.executions.queued(id))
-        if (!target)
-          return done(
-            ctx,
-            ctx.json ? { cancelled: null } : `Task ${id} has no running or queued execution.`,
-          )
-        const outcome = await store.executions.requestCancel(target.id)
-        const text =
-          outcome === 'requested'
-            ? `Asked execution ${target.id} to stop: it ends as cancelled after the batch in flight.`
-            : outcome === 'cancelled'
-              ? `Cancelled the queued execution ${target.id}.`
-              : `Execution ${target.id} had already ended.`
-        return done(ctx, ctx.json ? { executionId: target.id, outcome } : text)
-      }
-      default:
-        throw ctx.usage(
-          `tasks: unknown subcommand "${sub}"; the subcommands are list, show, import, export, activate, deactivate, delete, start and cancel`,
-        )
-    }
+    return await tasks.outline(id)
   } finally {
     await store.close()
   }
@@ -218,7 +80,7 @@ export async function startCommand(ctx: ServiceCommandContext): Promise<number> 
  */
 export async function workerCommand(ctx: ServiceCommandContext): Promise<number> {
   if (!isPostgres(ctx.storeUrl)) {
-    throw ctx.usage(
+    throw usage(
       'worker: cluster mode needs a PostgreSQL store; set OPENSYNC_DATABASE_URL (or --store) to a postgres:// URL',
     )
   }
@@ -230,21 +92,21 @@ function isPostgres(url: string | undefined): boolean {
 }
 
 /** A whole positive number from the environment, or the default. */
-function envInt(ctx: ServiceCommandContext, name: string): number | undefined {
+function envInt(name: string): number | undefined {
   const text = process.env[name]
   if (text === undefined || text === '') return undefined
   const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw ctx.usage(`${name} must be a whole number above 0`)
+  if (!Number.isInteger(n) || n < 1) throw usage(`${name} must be a whole number above 0`)
   return n
 }
 
 async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<number> {
   // Tuning from the environment, so a deployment (or a test) sets it per process.
-  const leaseMs = envInt(ctx, 'OPENSYNC_LEASE_MS')
-  const batchSize = envInt(ctx, 'OPENSYNC_BATCH_SIZE')
-  const concurrency = envInt(ctx, 'OPENSYNC_CONCURRENCY')
-  const retentionDays = envInt(ctx, 'OPENSYNC_RETENTION_DAYS')
-  const retentionKeep = envInt(ctx, 'OPENSYNC_RETENTION_KEEP')
+  const leaseMs = envInt('OPENSYNC_LEASE_MS')
+  const batchSize = envInt('OPENSYNC_BATCH_SIZE')
+  const concurrency = envInt('OPENSYNC_CONCURRENCY')
+  const retentionDays = envInt('OPENSYNC_RETENTION_DAYS')
+  const retentionKeep = envInt('OPENSYNC_RETENTION_KEEP')
   const { store, registry, tasks } = await openAll(ctx)
   const { Service } = await import('../service/service.ts')
   const { pino } = await import('pino')
@@ -253,7 +115,10 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
     // The quick start: demo CRM and ERP databases in the data folder, their task stored.
     const { createDemo } = await import('./demo.ts')
     const { readFile } = await import('node:fs/promises')
-    const file = createDemo(`${dataDir()}/demo`)
+    // A demo left in the data folder (its task deleted since) is stored again, not overwritten.
+    const { existsSync } = await import('node:fs')
+    const left = `${dataDir()}/demo/demo.task.yaml`
+    const file = existsSync(left) ? left : createDemo(`${dataDir()}/demo`)
     const task = await tasks.save(await readFile(file, 'utf8'))
     log.info(
       { taskId: task.id, file },
@@ -315,14 +180,8 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
   return 0
 }
 
-function done(ctx: ServiceCommandContext, value: unknown, raw = false): number {
-  ctx.write(
-    typeof value === 'string' && (raw || !ctx.json) ? value : JSON.stringify(value, null, 2),
-  )
-  return 0
-}
-
-function table(rows: readonly (readonly string[])[]): string {
+/** Rows as a table of columns padded to their widest cell. */
+export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   return rows
     .map((r) =>

@@ -30,6 +30,16 @@ export interface TaskView {
   readonly document: unknown
 }
 
+/** What {@link TaskManager.start} queued. */
+export interface QueuedRun {
+  /** The queued execution: a new one, or the one that was queued already. */
+  readonly executionId: number
+  /** False when a run was queued already: it runs once. */
+  readonly created: boolean
+  /** The execution running now, which the queued one waits for. */
+  readonly runningId?: number
+}
+
 /** Options of {@link TaskManager.save}. */
 export interface SaveOptions {
   /** Keep an incomplete document as a draft instead of refusing it. */
@@ -118,17 +128,23 @@ export class TaskManager {
   /** Turns the plan on; a draft cannot be activated. */
   async activate(taskId: string): Promise<TaskView> {
     const task = await this.#stored(taskId)
-    if (task.draft) {
-      throw new OpenSyncError(
-        'OSY_TASK_DRAFT',
-        `task ${taskId} is a draft: complete it before activating it (${issuesOf(task)
-          .map((i) => `${i.path}: ${i.message}`)
-          .join('; ')})`,
-      )
-    }
+    if (task.draft) throw draftError(taskId, issuesOf(task), 'activate')
     await this.#store.taskDefs.setActive(taskId, true)
     await this.#store.taskDefs.setSchedule(taskId, { nextRunAt: null })
     return this.get(taskId)
+  }
+
+  /**
+   * Queues a run of the task (a manual start: the CLI's `tasks start`, the API): behind a
+   * running one, and once however often it is asked for. A draft is refused with
+   * OSY_TASK_DRAFT listing its issues, so no run is queued that can only fail.
+   */
+  async start(taskId: string, trigger = 'manual'): Promise<QueuedRun> {
+    const task = await this.#stored(taskId)
+    if (task.draft) throw draftError(taskId, issuesOf(task), 'start')
+    const { id, created } = await this.#store.executions.enqueue({ taskId, trigger })
+    const running = await this.#store.executions.running(taskId)
+    return { executionId: id, created, ...(running ? { runningId: running.id } : {}) }
   }
 
   /** Turns the plan off: no scheduled runs; manual starts still work. */
@@ -164,10 +180,31 @@ export class TaskManager {
   /** The task as the engine runs it: secrets decrypted, `${VAR}` from the environment. */
   async resolve(taskId: string): Promise<ResolvedTask> {
     const task = await this.#stored(taskId)
-    if (task.draft)
-      throw new OpenSyncError('OSY_TASK_DRAFT', `task ${taskId} is a draft and cannot run`)
+    if (task.draft) throw draftError(taskId, issuesOf(task), 'run')
     const opened = openTask(JSON.parse(task.document) as TaskFile, this.#box)
     return compileTask(validateTaskFile(substituteEnv(opened, this.#env, `task ${taskId}`)))
+  }
+
+  /**
+   * The task as listings and reports need it (id, subject, systems, pairs), compiled without
+   * opening its secrets or reading the environment. A draft, which may not compile, keeps
+   * its systems' keys and no pairs.
+   */
+  async outline(taskId: string): Promise<ResolvedTask> {
+    const task = await this.#stored(taskId)
+    const document = JSON.parse(task.document) as TaskFile
+    if (!task.draft)
+      return compileTask(validateTaskFile(resolveEnvLoosely(maskTask(document, this.#registry))))
+    const keys = Object.keys((document as { systems?: object }).systems ?? {})
+    const system = (key: string | undefined, i: number) =>
+      Object.freeze({ key: key ?? String(i), bridge: '', connection: Object.freeze({}) })
+    return Object.freeze({
+      id: task.taskId,
+      subject: task.subject,
+      systems: Object.freeze([system(keys[0], 0), system(keys[1], 1)] as const),
+      pairs: Object.freeze([]),
+      plan: planOf(document) ?? ({ kind: 'manual', active: false } as const),
+    })
   }
 
   async #stored(taskId: string): Promise<StoredTask> {
@@ -193,6 +230,22 @@ export class TaskManager {
       document: task.draft ? document : maskTask(document as TaskFile, this.#registry),
     }
   }
+}
+
+/** OSY_TASK_DRAFT: the draft cannot be activated, started or run, and why. */
+function draftError(
+  taskId: string,
+  issues: readonly TaskIssue[],
+  what: 'activate' | 'start' | 'run',
+): OpenSyncError {
+  const verb = what === 'activate' ? 'activating' : what === 'start' ? 'starting' : 'running'
+  return new OpenSyncError(
+    'OSY_TASK_DRAFT',
+    `task ${taskId} is a draft: complete it before ${verb} it (${issues
+      .map((i) => `${i.path}: ${i.message}`)
+      .join('; ')})`,
+    { details: { taskId, issues } },
+  )
 }
 
 function parseText(text: string): unknown {

@@ -114,15 +114,21 @@ export class Worker {
         ...(this.#o.batchSize ? { batchSize: this.#o.batchSize } : {}),
         log,
       })
-      log.info(
-        {
-          taskId: task.id,
-          executionId: execution.id,
-          status: result.status,
-          totals: result.totals,
-        },
-        'run ended',
-      )
+      const ended = {
+        taskId: task.id,
+        executionId: execution.id,
+        status: result.status,
+        totals: result.totals,
+      }
+      // A failed run says why on its own line, at error level, so an alert on errors sees it.
+      if (result.status === 'failed' && result.error) {
+        log.error(
+          { ...ended, err: result.error },
+          `run failed: ${result.error.message} [${result.error.code}]`,
+        )
+      } else {
+        log.info(ended, 'run ended')
+      }
       if (this.#stopping && result.status === 'cancelled') {
         // Interrupted by shutdown, not by a person: it runs again when a worker is back.
         await store.executions.enqueue({ taskId: execution.taskId, trigger: execution.trigger })
@@ -130,7 +136,10 @@ export class Worker {
     } catch (error) {
       // The task could not even be resolved (deleted, draft, a missing ${VAR}): the run fails.
       const e = coerceError(error)
-      log.error({ err: e.toJSON(), executionId: execution.id }, 'run could not start')
+      log.error(
+        { err: e.toJSON(), taskId: execution.taskId, executionId: execution.id },
+        `run could not start: ${e.message} [${e.code}]`,
+      )
       await store.executions
         .finish(execution.id, {
           status: 'failed',

@@ -87,22 +87,72 @@ describe.concurrent('opensync: arguments', () => {
   it('--help prints the usage and exits 0', async () => {
     const r = await cli(cwd, ['--help'])
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain('Usage:')
-    expect(r.stdout).toContain(
-      'opensync run <task file | stored task id> [--dry-run] [--json] [--store <url>]',
-    )
-    expect(r.stdout).toContain('opensync tasks list')
-    expect(r.stdout).toContain('opensync start')
-    expect(r.stdout).toContain('opensync executions <task file>')
-    expect(r.stdout).toContain('opensync demo')
+    expect(r.stdout).toContain('Usage: opensync [options] [command]')
+    for (const command of [
+      'run [options] <task>',
+      'executions [options] <task> [execution]',
+      'demo [options] [folder]',
+      'bridges',
+      'start',
+      'worker',
+      'tasks',
+      'migrate',
+    ]) {
+      // Each command on a line of its own, with its one-line description.
+      const line = r.stdout.split('\n').find((l) => l.startsWith(`  ${command} `))
+      expect(line, command).toMatch(/ {2}[A-Z]/)
+    }
+    expect(r.stdout).toMatch(/^Exit codes:$/m)
     expect(r.stderr).toBe('')
+  })
+
+  it('every command and subcommand has its own --help with its options and an example', async () => {
+    const commands = [
+      ['run'],
+      ['executions'],
+      ['demo'],
+      ['bridges'],
+      ['start'],
+      ['worker'],
+      ['migrate'],
+      ['tasks'],
+      ...[
+        'list',
+        'show',
+        'import',
+        'export',
+        'activate',
+        'deactivate',
+        'delete',
+        'start',
+        'cancel',
+      ].map((sub) => ['tasks', sub]),
+    ]
+    await Promise.all(
+      commands.map(async (command) => {
+        const r = await cli(cwd, [...command, '--help'])
+        const name = command.join(' ')
+        expect(r.code, name).toBe(0)
+        expect(r.stdout, name).toContain(`Usage: opensync ${name} `)
+        expect(r.stdout, name).toMatch(/^Options:$/m)
+        expect(r.stdout, name).toMatch(/^Examples?:\n {2}(\S+=\S+ )*opensync /m)
+        // `help <command>` (`tasks help <subcommand>`) says the same.
+        const help = [...command.slice(0, -1), 'help', command.at(-1)!]
+        expect((await cli(cwd, help)).stdout, name).toBe(r.stdout)
+      }),
+    )
+    const run = await cli(cwd, ['run', '--help'])
+    for (const option of ['--dry-run', '--json', '--batch-size <n>', '--store <url>'])
+      expect(run.stdout).toContain(`  ${option}`)
+    const version = await cli(cwd, ['--version'])
+    expect(version.stdout).toMatch(/^opensync \d+\.\d+\.\d+\n$/)
   })
 
   it('without a command prints the usage to stderr and exits 2', async () => {
     const r = await cli(cwd, [])
     expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toContain('Usage:')
+    expect(r.stderr).toContain('Usage: opensync [options] [command]')
   })
 
   it('an unknown command exits 2 and names it and the commands there are', async () => {
@@ -443,14 +493,37 @@ describe('opensync demo: two demos in one store', () => {
     expect(written(await run(tasks[0]!))).toBe(0)
     expect(written(await run(tasks[1]!))).toBe(0)
 
-    // Made anew in the same folder, with or without its run: the same first run as the
-    // first time, not one mixed with the links of the old databases.
-    const again = await cli(cwd, ['demo', 'one', '--records', '400'])
+    // A folder with a demo in it is never overwritten without --force.
+    const { readFileSync, statSync } = await import('node:fs')
+    const files = ['crm.db', 'erp.db', 'demo.task.yaml'].map((f) => join(cwd, 'one', f))
+    const snapshot = () =>
+      files.map((f) => [readFileSync(f).toString('base64'), statSync(f).mtimeMs])
+    const kept = snapshot()
+    const refused = await cli(cwd, ['demo', 'one', '--records', '50'])
+    expect(refused.code).toBe(2)
+    expect(refused.stdout).toBe('')
+    expect(refused.stderr).toBe(
+      'opensync: demo: one already holds crm.db, erp.db and demo.task.yaml; nothing was changed. Add --force to make the demo anew there (overwriting them), or name another folder\n',
+    )
+    expect((await cli(cwd, ['demo', 'one', '--no-run'])).code).toBe(2)
+    expect(snapshot()).toEqual(kept)
+    // One file of a demo is enough to refuse: a folder of other files the demo would not touch.
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(join(cwd, 'three'))
+    writeFileSync(join(cwd, 'three', 'erp.db'), 'mine')
+    const partly = await cli(cwd, ['demo', 'three', '--no-run'])
+    expect(partly.code).toBe(2)
+    expect(partly.stderr).toContain('three already holds erp.db;')
+    expect(readFileSync(join(cwd, 'three', 'erp.db'), 'utf8')).toBe('mine')
+
+    // Made anew in the same folder (--force), with or without its run: the same first run as
+    // the first time, not one mixed with the links of the old databases.
+    const again = await cli(cwd, ['demo', 'one', '--records', '400', '--force'])
     expect(again.code, again.stderr).toBe(0)
     for (const label of ['crm → erp', 'erp → crm'] as const) {
       expect(tableRow(again.stdout, label)).toEqual(tableRow(first.stdout, label))
     }
-    const fresh = await cli(cwd, ['demo', 'one', '--records', '400', '--no-run'])
+    const fresh = await cli(cwd, ['demo', 'one', '--records', '400', '--no-run', '--force'])
     expect(fresh.code, fresh.stderr).toBe(0)
     const rerun = await run(tasks[0]!)
     expect(rerun.counts['addresses-customers']!['0->1']).toEqual(
@@ -724,6 +797,22 @@ describe('stored tasks', () => {
     expect(run.code, run.stderr).toBe(0)
     expect((JSON.parse(run.stdout) as RunJson).totals.created).toBeGreaterThan(1000)
 
+    // `executions` takes a stored task's id as `run` does.
+    const runs = await cli(cwd, ['executions', 'stored'])
+    expect(runs.code, runs.stderr).toBe(0)
+    expect(runs.stdout).toContain('Executions of "CRM addresses ↔ ERP customers" (task stored)')
+    expect(runs.stdout).toMatch(/^\s*\d+\s+succeeded\s+cli\s/m)
+    const executionId = (JSON.parse(run.stdout) as RunJson).executionId!
+    const one = await cli(cwd, ['executions', 'stored', String(executionId)])
+    expect(one.code, one.stderr).toBe(0)
+    expect(one.stdout).toContain(
+      `Execution ${executionId} of "CRM addresses ↔ ERP customers": succeeded`,
+    )
+    expect(tableRow(one.stdout, 'crm → erp').read).toBeGreaterThan(1000)
+    const unknown = await cli(cwd, ['executions', 'nosuchtask'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('no task "nosuchtask"')
+
     const show = await cli(cwd, ['tasks', 'show', 'stored'])
     expect(show.stdout).toContain('every 15 minutes')
     expect(show.stdout).toMatch(/succeeded\s+cli/)
@@ -746,6 +835,51 @@ describe('stored tasks', () => {
     expect(gone.stderr).toContain('no task "stored"')
   })
 
+  it('tasks list and tasks show say why the last run failed', async () => {
+    const cwd = tempDir()
+    const missing = join(cwd, 'gone.db')
+    const erp = join(cwd, 'erp.db')
+    const db = new Database(erp)
+    db.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)')
+    db.close()
+    const file = join(cwd, 'broken.yaml')
+    writeFileSync(
+      file,
+      `id: broken
+subject: Broken
+systems:
+  crm: { bridge: sqlite, connection: { file: ${JSON.stringify(missing)} } }
+  erp: { bridge: sqlite, connection: { file: ${JSON.stringify(erp)} } }
+pairs:
+  - crm: { type: customers }
+    erp: { type: customers }
+    fields: { email: email }
+plan: { kind: manual }
+`,
+    )
+    expect((await cli(cwd, ['tasks', 'import', file])).code).toBe(0)
+    const run = await cli(cwd, ['run', 'broken'])
+    expect(run.code).toBe(1)
+    const reason = `SQLite database file ${missing} does not exist`
+    const list = await cli(cwd, ['tasks', 'list'])
+    expect(list.code, list.stderr).toBe(0)
+    expect(list.stdout).toMatch(/^broken\s+Broken\s+active\s+manual.*failed \d{4}-/m)
+    expect(list.stdout).toContain(`Why the last run failed:\n  broken: ${reason}`)
+    expect(list.stdout).toMatch(/\[OSY_UNKNOWN_DATABASE\]$/m)
+    const json = JSON.parse((await cli(cwd, ['tasks', 'list', '--json'])).stdout) as {
+      lastRun: { status: string; error: { code: string } }
+    }[]
+    expect(json[0]!.lastRun).toMatchObject({
+      status: 'failed',
+      error: { code: 'OSY_UNKNOWN_DATABASE' },
+    })
+    const show = await cli(cwd, ['tasks', 'show', 'broken'])
+    expect(show.stdout).toMatch(
+      /^ {2}last run: {2}failed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(execution \d+\): /m,
+    )
+    expect(show.stdout).toContain(reason)
+  })
+
   it('keeps an incomplete task as a draft with --draft, and says what is missing', async () => {
     const cwd = tempDir()
     const file = join(cwd, 'half.yaml')
@@ -758,6 +892,16 @@ describe('stored tasks', () => {
     const activate = await cli(cwd, ['tasks', 'activate', 'half-done'])
     expect(activate.code).toBe(2)
     expect(activate.stderr).toContain('is a draft')
+    // A draft is not started: the refusal says what is missing, and nothing is queued.
+    const start = await cli(cwd, ['tasks', 'start', 'half-done'])
+    expect(start.code).toBe(2)
+    expect(start.stdout).toBe('')
+    expect(start.stderr).toMatch(
+      /^opensync: task half-done is a draft: complete it before starting it \(.*systems.*\) \[OSY_TASK_DRAFT\]\n$/,
+    )
+    const runs = await cli(cwd, ['executions', 'half-done', '--json'])
+    expect(runs.code, runs.stderr).toBe(0)
+    expect(JSON.parse(runs.stdout)).toEqual([])
   })
 })
 

@@ -134,6 +134,13 @@ plan: { kind: manual }
     expect(draft).toMatchObject({ id: 'half-done', draft: true, active: false })
     expect(draft.issues.length).toBeGreaterThan(0)
     await expect(tasks.activate('half-done')).rejects.toMatchObject({ code: 'OSY_TASK_DRAFT' })
+    // A draft cannot be started either: no run is queued that could only fail.
+    const refused = tasks.start('half-done')
+    await expect(refused).rejects.toMatchObject({ code: 'OSY_TASK_DRAFT' })
+    await expect(refused).rejects.toThrow(
+      /task half-done is a draft: complete it before starting it \(.*systems/,
+    )
+    expect(await store.executions.queued('half-done')).toBeUndefined()
     const service = new Service({ store, registry, tasks, now: () => new Date() })
     await service.tick()
     expect(await store.executions.list('half-done')).toHaveLength(0)
@@ -253,6 +260,34 @@ plan: { kind: manual }
     } finally {
       await service.stop()
     }
+  })
+
+  it("logs a failed run's reason at error level", async () => {
+    const files = systemsDb(dir, 0)
+    await tasks.save(
+      taskYaml('broken', { ...files, crm: join(dir, 'gone.db') }, '{ kind: manual }'),
+    )
+    const lines: string[] = []
+    const log = pino({}, { write: (line: string) => lines.push(line) })
+    const service = new Service({ store, registry, tasks, log, tickMs: 20 })
+    await tasks.start('broken')
+    await service.start()
+    for (let i = 0; i < 500 && (await store.executions.list('broken'))[0]?.status !== 'failed'; i++)
+      await new Promise((r) => setTimeout(r, 20))
+    await service.stop()
+    const entries = lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: unknown })
+    const failed = entries.find((e) => /^run failed/.test(e.msg))
+    expect(failed, lines.join('')).toMatchObject({
+      level: 50,
+      msg: expect.stringMatching(
+        new RegExp(
+          `^run failed: SQLite database file ${join(dir, 'gone.db')} does not exist.*\\[OSY_UNKNOWN_DATABASE\\]$`,
+        ),
+      ),
+      err: { code: 'OSY_UNKNOWN_DATABASE' },
+      taskId: 'broken',
+    })
+    expect(entries.some((e) => e.msg === 'run ended')).toBe(false)
   })
 
   it('puts no plain secret in logs, protocols, task output or the store; a wrong key fails closed', async () => {
