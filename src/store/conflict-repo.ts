@@ -44,6 +44,8 @@ export interface ConflictRepo {
   open(taskId: string, pairId?: string): Promise<ConflictRow[]>
   /** Chooses the winner; allowed until the resolution is applied. */
   resolve(id: number, winner: Side): Promise<void>
+  /** Resolved conflicts of a pair that no run has applied yet, oldest first (at most `limit`). */
+  decided(taskId: string, pairId: string, limit?: number): Promise<ConflictRow[]>
   /** Resolved conflicts of these records (by key on side 0) that no run has applied yet. */
   resolvedFor(taskId: string, pairId: string, key0s: readonly string[]): Promise<ConflictRow[]>
   /** Marks resolutions as applied, so they are not applied again. */
@@ -124,6 +126,22 @@ export function conflictRepo(ctx: RepoContext): ConflictRepo {
             { details: { field: 'id' } },
           )
         }
+      })
+    },
+
+    decided(taskId, pairId, limit = 10_000) {
+      return ctx.run('conflicts.decided', async (db) => {
+        const rows = await db
+          .selectFrom('osy_conflicts')
+          .selectAll()
+          .where('task_id', '=', taskId)
+          .where('pair_id', '=', pairId)
+          .where('resolved_at', 'is not', null)
+          .where('applied_at', 'is', null)
+          .orderBy('id')
+          .limit(limit)
+          .execute()
+        return rows.map(toConflict)
       })
     },
 

@@ -240,6 +240,19 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
       expect((await fx.rows('erp', second.t)).get('p1@example.com')!.city).toBe('CRM city')
     })
 
+    it('a decided conflict is applied by the next run, once: the winner takes both sides', async () => {
+      const { t, task } = await conflict('manual')
+      const [open] = await fx.store.conflicts.open(task.id)
+      await fx.store.conflicts.resolve(open!.id, 1)
+      const applied = await fx.run(task)
+      expect(applied.status).toBe('succeeded')
+      for (const side of ['crm', 'erp'] as const)
+        expect((await fx.rows(side, t)).get('p1@example.com')!.city).toBe('ERP city')
+      expect(await fx.store.conflicts.open(task.id)).toEqual([])
+      expect(await fx.store.conflicts.decided(task.id, task.pairs[0]!.id)).toEqual([])
+      expect(written(await fx.run(task))).toBe(0)
+    })
+
     it('manual parks the conflict and syncs the rest of the record', async () => {
       const { t, task, result } = await conflict('manual')
       expect(result.totals.conflicts).toBe(1)
@@ -342,6 +355,29 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
           expect(result.totals.deleted).toBe(1)
           expect(await fx.count(editor, t)).toBe(19)
         })
+
+        for (const decision of ['deleter', 'editor'] as const) {
+          it(`manual, decided for the ${decision === 'deleter' ? 'deleting' : 'editing'} side: the next run ${decision === 'deleter' ? 'deletes the edited record' : 'restores the record'}`, async () => {
+            const { t, task } = await deleteAgainstEdit('manual')
+            const [open] = await fx.store.conflicts.open(task.id)
+            const side = (name: string) => (name === 'crm' ? 0 : 1) as 0 | 1
+            await fx.store.conflicts.resolve(
+              open!.id,
+              side(decision === 'deleter' ? deleter : editor),
+            )
+            const applied = await fx.run(task)
+            expect(applied.status).toBe('succeeded')
+            const expected = decision === 'deleter' ? 19 : 20
+            expect(await fx.count('crm', t)).toBe(expected)
+            expect(await fx.count('erp', t)).toBe(expected)
+            if (decision === 'editor')
+              expect((await fx.rows(deleter, t)).get('p1@example.com')).toMatchObject({
+                name: 'Edited',
+              })
+            expect(await fx.store.conflicts.open(task.id)).toEqual([])
+            expect(written(await fx.run(task))).toBe(0)
+          })
+        }
 
         it('manual parks it: nothing deleted, nothing restored, quiet until decided', async () => {
           const { t, task, result } = await deleteAgainstEdit('manual')
