@@ -338,11 +338,11 @@ describe('cluster mode', () => {
       const ended = await until(
         () => `the stale worker to end its run; its log:\n${stale.out.slice(-4000)}`,
         () =>
-          stale.out
-            .split('\n')
-            .find(
-              (line) => line.includes('"run ended"') && line.includes(`"executionId":${first}`),
-            ),
+          stale.out.split('\n').find(
+            // A failed run's line says why (`run failed: …`); any other says `run ended`.
+            (line) =>
+              /"msg":"run (ended|failed)/.test(line) && line.includes(`"executionId":${first}`),
+          ),
         20_000,
       )
       expect(JSON.parse(ended)).toMatchObject({ status: 'failed' })
