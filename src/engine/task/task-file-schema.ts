@@ -168,8 +168,13 @@ const connectionSchema = z.record(
   union([z.string(), z.number(), z.boolean()], 'must be a string, a number, true or false'),
 )
 
+/** The system profile a system was made from (docs/profiles.md): for "a newer version is offered". */
+const profileRefSchema = strict({ id: text, version: text })
+
 const systemSchema = strict({
   bridge: text,
+  /** Where the system came from; the document holds everything else it needs. */
+  profile: profileRefSchema.optional(),
   connection: connectionSchema,
   /** Bridge-specific settings that are not connection values (the REST bridge's manifest). */
   settings: z.record(z.string(), jsonValue).optional(),
@@ -212,8 +217,15 @@ const systemsSchema = z.record(z.string(), systemSchema).superRefine(checkSystem
 
 // ---------------------------------------------------------------- pairs
 
+const parameterName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+  error: 'a parameter name uses letters, digits and _ and does not start with a digit',
+})
 const filterSchema = union(
-  [strict({ sql: text }), strict({ keyValue: nonEmptyRecord(scalar) })],
+  [
+    // `parameters` are bound into the parsed condition as values, never spliced into its text.
+    strict({ sql: text, parameters: z.record(parameterName, scalar).optional() }),
+    strict({ keyValue: nonEmptyRecord(scalar) }),
+  ],
   'must be { sql: <condition> } or { keyValue: { <field>: <value> } }',
 )
 
