@@ -173,11 +173,11 @@ const profileRefSchema = strict({ id: text, version: text })
 
 const systemSchema = strict({
   bridge: text,
-  /** Where the system came from; the document holds everything else it needs. */
-  profile: profileRefSchema.optional(),
   connection: connectionSchema,
   /** Bridge-specific settings that are not connection values (the REST bridge's manifest). */
   settings: z.record(z.string(), jsonValue).optional(),
+  /** The profile the system was made from; the document holds everything else it needs. */
+  profile: profileRefSchema.optional(),
 })
 
 // Keys are checked in a refinement rather than by the record's key schema, so the count of
