@@ -58,6 +58,8 @@ export const ERRORS = {
   OSY_ALREADY_STARTED: { kind: 'user', status: 409, title: 'service already running' },
   OSY_ABORTED: { kind: 'transient', status: 499, title: 'aborted' },
   OSY_SYSTEM_ERROR: { kind: 'transient', status: 502, title: 'system error' },
+  OSY_INVALID_PROFILE: { kind: 'user', status: 400, title: 'invalid system profile' },
+  OSY_PROFILE_NOT_FOUND: { kind: 'user', status: 404, title: 'system profile not found' },
   OSY_INTERNAL: { kind: 'bug', status: 500, title: 'internal error' },
 } as const satisfies Record<string, ErrorDefinition>
 

@@ -242,7 +242,8 @@ const pairSideSchema = strict({
 export type PairSideFile = z.output<typeof pairSideSchema>
 
 const deletePolicySchema = z.enum(['propagate', 'ignore', 'flag'])
-const deletesSchema = union(
+/** What a delete does to the other side: a policy, or `{ policy, maxShare }`. */
+export const deletesSchema = union(
   [
     deletePolicySchema,
     strict({ policy: deletePolicySchema, maxShare: z.number().min(0).max(1).default(0.25) }),
@@ -315,7 +316,8 @@ const timezone = z.string().refine(isTimeZone, {
 })
 const active = z.boolean().default(true)
 
-const planSchema = z.discriminatedUnion('kind', [
+/** The execution plan: manual, continuous, interval or daily. */
+export const planSchema = z.discriminatedUnion('kind', [
   strict({ kind: z.literal('manual'), active }),
   strict({ kind: z.literal('continuous'), active }),
   strict({
