@@ -89,7 +89,10 @@ export function parseSqlFilter(
   if (text.trim() === '') reject('the condition is empty', text)
   for (const name of Object.keys(parameters)) {
     if (!FILTER_PARAMETER_NAME.test(name)) {
-      reject(`parameter name "${name}" must be letters, digits and _ (not starting with a digit)`, text)
+      reject(
+        `parameter name "${name}" must be letters, digits and _ (not starting with a digit)`,
+        text,
+      )
     }
   }
   scanTokens(text, dialect)
@@ -124,7 +127,8 @@ export function parseSqlFilter(
   const used = new Set<string>()
   const expr = convert(select.where as AstNode, { text, dialect, columns, parameters, used })
   for (const name of Object.keys(parameters)) {
-    if (!used.has(name)) reject(`parameter "${name}" has a value but the condition has no :${name}`, text)
+    if (!used.has(name))
+      reject(`parameter "${name}" has a value but the condition has no :${name}`, text)
   }
   const isBooleanColumn = expr.kind === 'column' && columns.get(expr.name)?.type === 'boolean'
   const isBooleanLiteral = expr.kind === 'literal' && typeof expr.value === 'boolean'

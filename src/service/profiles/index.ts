@@ -38,6 +38,7 @@ export {
   type ProfileTask,
   pairsOffered,
   type SideFilterChoice,
+  systemKeysOf,
   type TaskChoices,
   taskFromProfiles,
 } from './task-from-profiles.ts'

@@ -103,7 +103,10 @@ export async function readProfileFile(
       .join(', ')
     add(['bridge'], `unknown bridge "${profile.bridge}" (known: ${known || 'none'})`)
     // Only the bridge is missing: its package may just not be loaded in this process.
-    if (issues.length === 1) return { ...fail(issues), unavailable: true } as ProfileReadResult
+    if (issues.length === 1) {
+      const [issue] = issues.map((i) => ({ source, ...i, profile: profile.profile }))
+      return { ok: false, issues: [issue!], unavailable: true }
+    }
     return fail(issues)
   }
   // Bridge settings, with the manifest read from its file (relative to the profile).

@@ -40,6 +40,14 @@ export class ProfileCatalog {
   get(id: string): LoadedProfile {
     const profile = this.#byId.get(id)
     if (!profile) {
+      const lacking = this.unavailable.find((i) => i.profile === id)
+      if (lacking) {
+        throw new OpenSyncError(
+          'OSY_PROFILE_NOT_FOUND',
+          `system profile "${id}" cannot be used here: ${lacking.message}; load its bridge with OPENSYNC_BRIDGES`,
+          { details: { field: 'profile' } },
+        )
+      }
       const known = [...this.#byId.keys()].join(', ') || 'none'
       throw new OpenSyncError(
         'OSY_PROFILE_NOT_FOUND',

@@ -8,6 +8,8 @@ export interface ProfileIssue {
   /** Where in the file, as `pairs[0].directions[1]`; empty for the file itself. */
   readonly path: string
   readonly message: string
+  /** The profile's id, when the file got far enough to say it. */
+  readonly profile?: string
 }
 
 /** An issue as one line: `profiles/x.yaml: pairs[0].directions[1]: must be one of …`. */

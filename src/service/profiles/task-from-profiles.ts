@@ -120,7 +120,7 @@ export function taskFromProfiles(
       `profile ${home.id} cannot be a home system (it has no home: section); home profiles: see opensync profiles list`,
     )
   }
-  const keys = systemKeys(home, other, choices.keys)
+  const keys = systemKeysOf(home, other, choices.keys)
   const key = (side: ProfileSide) => (side === 'home' ? keys[0] : keys[1])
   const missing: TaskIssue[] = []
   const env: string[] = []
@@ -171,10 +171,15 @@ export function taskFromProfiles(
 
 // ---------------------------------------------------------------- systems
 
-function systemKeys(
+/**
+ * The system keys of a task between two profiles: the chosen ones, else each profile's
+ * `systemKey`, else its id made into a key (`mailing-pro` → `mailing_pro`); the second gets
+ * `_2` when both would be the same.
+ */
+export function systemKeysOf(
   home: LoadedProfile,
   other: LoadedProfile,
-  chosen: TaskChoices['keys'],
+  chosen?: TaskChoices['keys'],
 ): readonly [string, string] {
   const homeKey = chosen?.home ?? home.profile.systemKey ?? keyOf(home.id)
   let otherKey = chosen?.other ?? other.profile.systemKey ?? keyOf(other.id)
