@@ -7,8 +7,10 @@ import type {
   PairChoices,
   ProfileCatalog,
   ProfileSide,
+  ProfileStatus,
   TaskChoices,
 } from '../service/profiles/index.ts'
+import type { ProfileRefDocument } from '../service/profiles/profile-updates.ts'
 
 /** What the profile commands need from main.ts. */
 export interface ProfileCommandContext {
@@ -17,6 +19,37 @@ export interface ProfileCommandContext {
   readonly write: (text: string) => void
   readonly warn: (text: string) => void
   readonly usage: (message: string) => Error
+}
+
+/**
+ * For `tasks show`: how each system of a task stands with the profile it was made from,
+ * and the lines saying so (empty when the task was not made from profiles).
+ */
+export async function profileNotes(
+  document: unknown,
+  registry: () => Promise<BridgeRegistry>,
+): Promise<{ statuses: readonly ProfileStatus[]; lines: readonly string[] }> {
+  const doc = document as ProfileRefDocument
+  const made = Object.values(doc.systems ?? {}).some((s) => s?.profile)
+  if (!made) return { statuses: [], lines: [] }
+  const { loadProfiles, profileStatus } = await import('../service/profiles/index.ts')
+  // A broken profile elsewhere must not hide the task: load leniently.
+  const catalog = await loadProfiles({ registry: await registry(), strict: false })
+  const statuses = profileStatus(doc, catalog)
+  const lines = statuses.map((s) => {
+    const what = `${s.system}: ${s.id} ${s.version}`
+    switch (s.status) {
+      case 'newer':
+        return `  profile:   ${what} — the profile now offers version ${s.available}; make a new task from it to take it up (this one keeps working as it is)`
+      case 'older':
+        return `  profile:   ${what} (the installed profile is older: ${s.available})`
+      case 'missing':
+        return `  profile:   ${what} (the profile is no longer installed; the task does not need it)`
+      default:
+        return `  profile:   ${what} (current)`
+    }
+  })
+  return { statuses, lines }
 }
 
 /** Options of `opensync tasks new`. */
