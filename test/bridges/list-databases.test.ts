@@ -58,10 +58,7 @@ describe('listDatabases on PostgreSQL', () => {
     try {
       const url = new URL(PG_URL)
       url.pathname = `/${ours}`
-      for (const named of [
-        { ...values, database: ours },
-        { url: url.toString() },
-      ]) {
+      for (const named of [{ ...values, database: ours }, { url: url.toString() }]) {
         const names = await postgresBridge.listDatabases!(named, ctx)
         expect(names).toContain(`${ours}_new`)
         expect(names).not.toContain(ours)
@@ -72,9 +69,9 @@ describe('listDatabases on PostgreSQL', () => {
   })
 
   it('reports a server it cannot reach as such', async () => {
-    const error = await postgresBridge
-      .listDatabases!({ ...values, port: 1 }, ctx)
-      .catch((e: unknown) => e)
+    const error = await postgresBridge.listDatabases!({ ...values, port: 1 }, ctx).catch(
+      (e: unknown) => e,
+    )
     expect(isOpenSyncError(error) && error.code).toBe('OSY_UNREACHABLE')
   })
 })
@@ -97,7 +94,8 @@ describe('listDatabases on MySQL/MariaDB', () => {
   })
 
   afterAll(async () => {
-    for (const host of ['%', 'localhost']) await admin.query(`DROP USER IF EXISTS '${user}'@'${host}'`)
+    for (const host of ['%', 'localhost'])
+      await admin.query(`DROP USER IF EXISTS '${user}'@'${host}'`)
     for (const name of [ours, other]) await admin.query(`DROP DATABASE IF EXISTS ${name}`)
     await admin.end()
   })
@@ -113,10 +111,7 @@ describe('listDatabases on MySQL/MariaDB', () => {
   })
 
   it('lists only the databases the user has rights on', async () => {
-    const names = await mysqlBridge.listDatabases!(
-      { ...values, user, password: `pw-${user}` },
-      ctx,
-    )
+    const names = await mysqlBridge.listDatabases!({ ...values, user, password: `pw-${user}` }, ctx)
     expect(names).toEqual([ours])
   })
 
@@ -128,9 +123,10 @@ describe('listDatabases on MySQL/MariaDB', () => {
   })
 
   it('reports a wrong password as an authentication failure', async () => {
-    const error = await mysqlBridge
-      .listDatabases!({ ...values, user, password: 'wrong' }, ctx)
-      .catch((e: unknown) => e)
+    const error = await mysqlBridge.listDatabases!(
+      { ...values, user, password: 'wrong' },
+      ctx,
+    ).catch((e: unknown) => e)
     expect(isOpenSyncError(error) && error.code).toBe('OSY_AUTH_FAILED')
   })
 })

@@ -217,13 +217,23 @@ const systemsSchema = z.record(z.string(), systemSchema).superRefine(checkSystem
 
 // ---------------------------------------------------------------- pairs
 
-const parameterName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
-  error: 'a parameter name uses letters, digits and _ and does not start with a digit',
+// Parameter names are checked by a refinement, not the record's key schema: zod reports a
+// bad key as "Invalid key in record" and drops the key schema's own message.
+const parameters = z.record(z.string(), scalar).superRefine((record, ctx) => {
+  for (const name of Object.keys(record)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: 'a parameter name uses letters, digits and _ and does not start with a digit',
+      })
+    }
+  }
 })
 const filterSchema = union(
   [
     // `parameters` are bound into the parsed condition as values, never spliced into its text.
-    strict({ sql: text, parameters: z.record(parameterName, scalar).optional() }),
+    strict({ sql: text, parameters: parameters.optional() }),
     strict({ keyValue: nonEmptyRecord(scalar) }),
   ],
   'must be { sql: <condition> } or { keyValue: { <field>: <value> } }',

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { deletesSchema, SYSTEM_KEY_PATTERN, transformSchema } from '../../engine/task/index.ts'
+import { FILTER_PARAMETER_NAME } from '../../sdk/index.ts'
 
 /**
  * The system profile (DESIGN.md §8, docs/profiles.md) as one zod schema: what a partner
@@ -110,9 +111,20 @@ export type ProfileRecordType = z.output<typeof recordTypeSchema>
 
 // ---------------------------------------------------------------- filters
 
-const parameterNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
-  error: 'a parameter name uses letters, digits and _ and does not start with a digit',
-})
+/** A record whose keys are parameter names; checked by a refinement, so the message is ours. */
+function byParameterName<T extends z.ZodType>(value: T) {
+  return z.record(z.string(), value).superRefine((record, ctx) => {
+    for (const name of Object.keys(record)) {
+      if (!FILTER_PARAMETER_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'a parameter name uses letters, digits and _ and does not start with a digit',
+        })
+      }
+    }
+  })
+}
 
 const filterParameterSchema = strict({
   /** What the form calls it ("Postal code"). */
@@ -137,7 +149,7 @@ const sideFilterSchema = strict({
   /** The kinds of filter the user may write for this side besides the parameters. */
   kinds: z.array(z.enum(FILTER_KINDS)).optional(),
   /** Named parameters: the form asks for their values, the task holds them. */
-  parameters: z.record(parameterNameSchema, filterParameterSchema).default({}),
+  parameters: byParameterName(filterParameterSchema).default({}),
 })
 
 /** The filter offer of one side of a pair, as written. */
