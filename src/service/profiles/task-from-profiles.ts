@@ -272,7 +272,7 @@ function systemOf(
  * substitution gives back exactly the profile's text.
  */
 function literal(value: unknown): unknown {
-  if (typeof value === 'string') return value.replaceAll('${', '$${')
+  if (typeof value === 'string') return value.replaceAll('${', () => '$${')
   if (Array.isArray(value)) return value.map(literal)
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, literal(v)]))
