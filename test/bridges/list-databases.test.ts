@@ -2,8 +2,14 @@ import { randomBytes } from 'node:crypto'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mysqlBridge, postgresBridge, sqliteBridge } from '../../src/bridges/index.ts'
+import {
+  createRegistry,
+  mysqlBridge,
+  postgresBridge,
+  sqliteBridge,
+} from '../../src/bridges/index.ts'
 import { capabilitiesOf, isOpenSyncError, silentLogger } from '../../src/sdk/index.ts'
+import { listHomeDatabases, loadProfiles } from '../../src/service/profiles/index.ts'
 import { MYSQL_HOST, MYSQL_PORT } from '../support/mysql-harness.ts'
 import { PG_URL } from '../support/postgres-harness.ts'
 
@@ -66,6 +72,17 @@ describe('listDatabases on PostgreSQL', () => {
     } finally {
       await admin.query(`ALTER DATABASE ${ours}_new RENAME TO ${ours}`)
     }
+  })
+
+  it("fills the home profile's database drop-down", async () => {
+    const registry = await createRegistry()
+    const catalog = await loadProfiles({ registry, sources: [] })
+    const names = await listHomeDatabases(catalog.get('postgres'), values, registry)
+    expect(names).toContain(ours)
+    const error = await listHomeDatabases(catalog.get('demo-crm'), {}, registry).catch(
+      (e: unknown) => e,
+    )
+    expect(isOpenSyncError(error) && error.code).toBe('OSY_UNSUPPORTED')
   })
 
   it('reports a server it cannot reach as such', async () => {
