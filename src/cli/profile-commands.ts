@@ -142,8 +142,12 @@ function summaryOf(p: LoadedProfile) {
   }
 }
 
-function reportProblems(catalog: ProfileCatalog, ctx: ProfileCommandContext): void {
-  for (const issue of catalog.unavailable) {
+function reportProblems(
+  catalog: ProfileCatalog,
+  ctx: ProfileCommandContext,
+  unavailable = true,
+): void {
+  for (const issue of unavailable ? catalog.unavailable : []) {
     ctx.warn(`opensync: not available: ${issue.source}: ${issue.message} (see OPENSYNC_BRIDGES)`)
   }
   for (const issue of catalog.problems) {
@@ -290,6 +294,8 @@ export async function tasksNewCommand(
     '../service/profiles/index.ts'
   )
   const catalog = await catalogue(ctx, false)
+  // Invalid profiles are worth a word; profiles of bridges not loaded only when asked for.
+  reportProblems(catalog, ctx, false)
   const home = catalog.get(options.from)
   const other = catalog.get(otherId)
   const [homeKey, otherKey] = systemKeysOf(home, other)
