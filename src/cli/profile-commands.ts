@@ -11,6 +11,8 @@ import type {
   TaskChoices,
 } from '../service/profiles/index.ts'
 import type { ProfileRefDocument } from '../service/profiles/profile-updates.ts'
+import { EXIT } from './cli-kit.ts'
+import { table } from './service-commands.ts'
 
 /** What the profile commands need from main.ts. */
 export interface ProfileCommandContext {
@@ -68,9 +70,6 @@ export interface TasksNewOptions {
   /** `--direction <pair>=<direction>`, repeated. */
   readonly direction?: readonly string[]
 }
-
-/** Exit codes, as main.ts has them. */
-const EXIT = { ok: 0, usage: 2 } as const
 
 async function catalogue(ctx: ProfileCommandContext, strict: boolean): Promise<ProfileCatalog> {
   const { loadProfiles } = await import('../service/profiles/index.ts')
@@ -438,16 +437,4 @@ function taskYaml(document: unknown, made: string): string {
     },
   })
   return `# Made by ${made}; it holds everything it needs, so it keeps working if the profiles change.\n${doc.toString({ lineWidth: 0 })}`
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')
 }

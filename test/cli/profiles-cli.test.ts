@@ -78,6 +78,34 @@ interface RunJson {
 }
 
 describe('opensync profiles', () => {
+  it('every profiles command and tasks new has its help with an example', async () => {
+    const cwd = tempDir()
+    for (const command of [
+      ['profiles'],
+      ['profiles', 'list'],
+      ['profiles', 'show'],
+      ['profiles', 'validate'],
+      ['tasks', 'new'],
+    ]) {
+      const r = await cli(cwd, [...command, '--help'])
+      const name = command.join(' ')
+      expect(r.code, name).toBe(0)
+      expect(r.stdout, name).toContain(`Usage: opensync ${name} `)
+      expect(r.stdout, name).toMatch(/^Examples?:\n {2}opensync /m)
+    }
+    const help = await cli(cwd, ['tasks', 'new', '--help'])
+    for (const option of [
+      '--from <home>',
+      '--pair <id>',
+      '--param <pair.system.name=value>',
+      '--out <file>',
+    ])
+      expect(help.stdout).toContain(`  ${option}`)
+    const missing = await cli(cwd, ['tasks', 'new', 'demo-erp'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/--from <home>/)
+  })
+
   it('lists the shipped profiles', async () => {
     const cwd = tempDir()
     const list = await cli(cwd, ['profiles', 'list'])
