@@ -12,5 +12,12 @@ export {
   type ResolvedTask,
   type TaskIssue,
 } from './engine/task/index.ts'
+export {
+  type LoadedProfile,
+  loadProfiles,
+  ProfileCatalog,
+  type TaskChoices,
+  taskFromProfiles,
+} from './service/profiles/index.ts'
 export { Service, type ServiceOptions } from './service/service.ts'
 export { openStore, type Store, type StoreOptions } from './store/index.ts'

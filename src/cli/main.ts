@@ -17,6 +17,7 @@ import { bridgesCommands } from './commands/bridges.ts'
 import { demoCommands } from './commands/demo.ts'
 import { executionsCommands } from './commands/executions.ts'
 import { migrateCommands } from './commands/migrate.ts'
+import { profilesCommands } from './commands/profiles.ts'
 import { runCommands } from './commands/run.ts'
 import { serviceCommands } from './commands/service.ts'
 import { tasksCommands } from './commands/tasks.ts'
@@ -29,6 +30,7 @@ const GROUPS: readonly CommandGroup[] = [
   bridgesCommands,
   serviceCommands,
   tasksCommands,
+  profilesCommands,
   migrateCommands,
 ]
 

@@ -49,6 +49,8 @@ export interface BridgeCapabilities {
   readonly snapshotReads: boolean
   /** The system rejects text longer than a field's declared length (SQLite does not). Default true. */
   readonly enforcesLength: boolean
+  /** `listDatabases` exists: the server's databases can be listed to pick one. Default false. */
+  readonly listDatabases: boolean
 }
 
 /** Capability defaults for flags a bridge does not set. */
@@ -58,6 +60,7 @@ export const DEFAULT_CAPABILITIES: BridgeCapabilities = {
   upsert: false,
   snapshotReads: false,
   enforcesLength: true,
+  listDatabases: false,
 }
 
 /** A bridge: the code that talks to one kind of system. Export one as a module's default. */
@@ -73,6 +76,14 @@ export interface Bridge {
   readonly capabilities: Partial<BridgeCapabilities>
   /** Opens a connection. Bad values throw `OSY_INVALID_CONNECTION`; nothing is contacted yet. */
   connect(values: ConnectionValues, ctx: BridgeContext): Promise<BridgeConnection>
+  /**
+   * Lists the databases of the server the values point at, by name and sorted, for the user
+   * to pick one as the connection's `database` (present when `capabilities.listDatabases`).
+   * The values need no database: the bridge connects wherever it can list from. Only
+   * databases the user can connect to are listed (no templates, no system schemas). Errors
+   * are classified as for {@link BridgeConnection.check}.
+   */
+  listDatabases?(values: ConnectionValues, ctx: BridgeContext): Promise<readonly string[]>
 }
 
 /** Options of one read. */

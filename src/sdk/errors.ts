@@ -39,6 +39,8 @@ export const ERRORS = {
   OSY_BRIDGE_NOT_FOUND: { kind: 'user', status: 404, title: 'bridge not found' },
   OSY_INVALID_BRIDGE: { kind: 'user', status: 400, title: 'invalid bridge module' },
   OSY_INVALID_TASK: { kind: 'user', status: 400, title: 'invalid task' },
+  OSY_INVALID_PROFILE: { kind: 'user', status: 400, title: 'invalid system profile' },
+  OSY_PROFILE_NOT_FOUND: { kind: 'user', status: 404, title: 'system profile not found' },
   OSY_MISSING_ENV: { kind: 'user', status: 400, title: 'missing environment variable' },
   OSY_TRANSFORM_FAILED: { kind: 'user', status: 422, title: 'field transform failed' },
   OSY_DELETE_GUARD: { kind: 'user', status: 409, title: 'mass delete stopped' },

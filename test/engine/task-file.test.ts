@@ -200,7 +200,7 @@ describe('validation errors', () => {
     )
     document.systems.erp = { ...document.systems.erp, pasword: 'x' } as never
     expect(await problems(() => compile(document))).toEqual([
-      'systems.erp.pasword: unknown key (allowed: bridge, connection, settings)',
+      'systems.erp.pasword: unknown key (allowed: bridge, connection, settings, profile)',
       'pairs[0].crm.fitler: unknown key (allowed: type, filter, cursor, lag, externalId, key)',
       'pairs[0].fields.name.toERP: unknown key (allowed: crm, erp, toErp, toCrm)',
       'pairs[0].conflicts: unknown key (allowed: crm, erp, id, direction, fields, match, conflict, deletes)',

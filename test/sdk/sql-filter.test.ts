@@ -28,6 +28,20 @@ function compile(sql: string, dialect: SqlDialect) {
 }
 
 describe.each(dialects)('SQL filters in %s', (_name, dialect) => {
+  it('binds a named parameter as a value: the SQL is that of a literal, the value a parameter', () => {
+    const attempt = "x' OR 1=1 --"
+    const bound = compileSqlFilter(
+      parseSqlFilter('zip1 = :zip', dialect, fields, { zip: attempt }),
+      dialect,
+    )
+    expect(bound).toEqual({ sql: compile("zip1 = 'any'", dialect).sql, params: [attempt] })
+    const typed = parseSqlFilter('score > :min AND active = :on', dialect, fields, {
+      min: 2.5,
+      on: true,
+    })
+    expect(typed).toEqual(parseSqlFilter('score > 2.5 AND active = TRUE', dialect, fields))
+  })
+
   it('compiles the DESIGN.md example with the string bound as a parameter', () => {
     const { sql, params } = compile("zip1 = '76137'", dialect)
     expect(sql).toBe(`(${dialect.quoteIdentifier('zip1')} = ${dialect.placeholder(1)})`)

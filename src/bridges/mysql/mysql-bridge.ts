@@ -53,59 +53,93 @@ export const mysqlBridge: Bridge = {
   version: '1.0.0',
   connectionFields: mysqlConnectionFields,
   filterKinds: ['sql', 'keyValue'],
-  capabilities: { cursorReads: true, keyScan: true, upsert: true, snapshotReads: true },
-  async connect(values: ConnectionValues, ctx: BridgeContext) {
-    throwIfAborted(ctx.signal)
-    const resolved = resolveConnectionValues(mysqlConnectionFields, values, {
-      requireOneOf: [['url', 'user']],
-    })
-    const settings = settingsOf(resolved, values)
-    const { password, ...target } = settings
-    // The driver and the connection code load with the first connection, so a process that
-    // connects to no MySQL system never loads them (mysql2 alone is 8–15 MB of RSS).
-    const [{ default: mysql }, { MysqlConnection }] = await Promise.all([
-      import('mysql2/promise'),
-      import('./mysql-connection.ts'),
-    ])
-    // A statement without values goes as it is. The driver would otherwise scan its text for
-    // placeholders all the same, and a batch of inserts carries its values escaped into the
-    // text (mysql-writer.ts): 200 KB of quoted strings a statement, skipped character by
-    // character. With values: the driver's own formatting, unchanged.
-    function queryFormat(
-      this: { config: { stringifyObjects?: boolean } },
-      sql: string,
-      values: unknown,
-      timezone: string,
-    ): string {
-      if (values === undefined || (Array.isArray(values) && values.length === 0)) return sql
-      return mysql.format(sql, values as never, this.config.stringifyObjects, timezone)
-    }
-    const createPool = () =>
-      mysql.createPool({
-        host: settings.host,
-        port: settings.port,
-        user: settings.user,
-        ...(password !== undefined ? { password } : {}),
-        ...(settings.database !== undefined ? { database: settings.database } : {}),
-        connectTimeout: settings.connectTimeout * 1000,
-        connectionLimit: POOL_SIZE,
-        maxIdle: POOL_SIZE,
-        charset: 'utf8mb4',
-        // Exact text for dates, BIGINT, DECIMAL and JSON; mysql-values.ts makes them canonical.
-        dateStrings: true,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        jsonStrings: true,
-        multipleStatements: false,
-        // Affected rows count the rows an UPDATE matched, changed or not (mysql2's default,
-        // relied on: updates that skip their locking read check their count with it).
-        flags: ['FOUND_ROWS'],
-        enableKeepAlive: true,
-        // mysql2 types the option as returning nothing; it returns the statement's text.
-        queryFormat: queryFormat as never,
-      }) as unknown as MysqlPool
-    return new MysqlConnection(createPool, target, ctx.log, password)
+  capabilities: {
+    cursorReads: true,
+    keyScan: true,
+    upsert: true,
+    snapshotReads: true,
+    listDatabases: true,
   },
+  async connect(values: ConnectionValues, ctx: BridgeContext) {
+    return open(values, ctx)
+  },
+  async listDatabases(values: ConnectionValues, ctx: BridgeContext) {
+    // Without a database the server lists them all; the one named may be gone (renamed).
+    const connection = await open(withoutDatabase(values), ctx)
+    try {
+      return await connection.listDatabases()
+    } finally {
+      await connection.close()
+    }
+  },
+}
+
+/** Opens a connection (the pool is made on first use). */
+async function open(values: ConnectionValues, ctx: BridgeContext) {
+  throwIfAborted(ctx.signal)
+  const resolved = resolveConnectionValues(mysqlConnectionFields, values, {
+    requireOneOf: [['url', 'user']],
+  })
+  const settings = settingsOf(resolved, values)
+  const { password, ...target } = settings
+  // The driver and the connection code load with the first connection, so a process that
+  // connects to no MySQL system never loads them (mysql2 alone is 8–15 MB of RSS).
+  const [{ default: mysql }, { MysqlConnection }] = await Promise.all([
+    import('mysql2/promise'),
+    import('./mysql-connection.ts'),
+  ])
+  // A statement without values goes as it is. The driver would otherwise scan its text for
+  // placeholders all the same, and a batch of inserts carries its values escaped into the
+  // text (mysql-writer.ts): 200 KB of quoted strings a statement, skipped character by
+  // character. With values: the driver's own formatting, unchanged.
+  function queryFormat(
+    this: { config: { stringifyObjects?: boolean } },
+    sql: string,
+    values: unknown,
+    timezone: string,
+  ): string {
+    if (values === undefined || (Array.isArray(values) && values.length === 0)) return sql
+    return mysql.format(sql, values as never, this.config.stringifyObjects, timezone)
+  }
+  const createPool = () =>
+    mysql.createPool({
+      host: settings.host,
+      port: settings.port,
+      user: settings.user,
+      ...(password !== undefined ? { password } : {}),
+      ...(settings.database !== undefined ? { database: settings.database } : {}),
+      connectTimeout: settings.connectTimeout * 1000,
+      connectionLimit: POOL_SIZE,
+      maxIdle: POOL_SIZE,
+      charset: 'utf8mb4',
+      // Exact text for dates, BIGINT, DECIMAL and JSON; mysql-values.ts makes them canonical.
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      jsonStrings: true,
+      multipleStatements: false,
+      // Affected rows count the rows an UPDATE matched, changed or not (mysql2's default,
+      // relied on: updates that skip their locking read check their count with it).
+      flags: ['FOUND_ROWS'],
+      enableKeepAlive: true,
+      // mysql2 types the option as returning nothing; it returns the statement's text.
+      queryFormat: queryFormat as never,
+    }) as unknown as MysqlPool
+  return new MysqlConnection(createPool, target, ctx.log, password)
+}
+
+/** The values without a database, in the URL too: the server's list needs none. */
+function withoutDatabase(values: ConnectionValues): ConnectionValues {
+  if (values.url !== undefined && values.url !== '') {
+    try {
+      const url = new URL(String(values.url))
+      url.pathname = '/'
+      return { ...values, url: url.toString(), database: undefined }
+    } catch {
+      // A malformed URL is reported by connecting, with the bridge's own message.
+    }
+  }
+  return { ...values, database: undefined }
 }
 
 type Settings = MysqlTarget & { readonly password?: string }

@@ -123,6 +123,26 @@ export class MysqlConnection implements BridgeConnection {
     }
   }
 
+  /**
+   * The databases (schemas) the user can see, without the server's own: information_schema
+   * lists only those the user has some privilege on.
+   */
+  async listDatabases(): Promise<readonly string[]> {
+    const conn = await this.#acquire()
+    try {
+      const [rows] = await conn.query(
+        `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA
+         WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
+         ORDER BY SCHEMA_NAME`,
+      )
+      return (rows as MysqlRow[]).map((r) => String(r.name))
+    } catch (error) {
+      throw this.#classify(error)
+    } finally {
+      conn.release()
+    }
+  }
+
   async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
     for await (const { rows, recordType } of this.#pages(type, options, true)) {
       yield rows.map((values) => keyOf(recordType, values))

@@ -3,7 +3,9 @@ import {
   type BridgeContext,
   type ConnectionValues,
   type FieldSpec,
+  isOpenSyncError,
   resolveConnectionValues,
+  throwIfAborted,
 } from '../../sdk/index.ts'
 import type { PostgresPool } from './postgres-driver.ts'
 
@@ -49,34 +51,68 @@ export const postgresBridge: Bridge = {
     upsert: true,
     snapshotReads: true,
     enforcesLength: true,
+    listDatabases: true,
   },
   async connect(values: ConnectionValues, _ctx: BridgeContext) {
-    const v = resolveConnectionValues(postgresConnectionFields, values)
-    const base = v.url ? { connectionString: String(v.url) } : {}
-    // The driver and the connection code load with the first connection, so a process that
-    // connects to no PostgreSQL system never loads them.
-    const [{ default: pg }, { PostgresConnection }, { typeParsers }] = await Promise.all([
-      import('pg'),
-      import('./postgres-connection.ts'),
-      import('./postgres-values.ts'),
-    ])
-    const pool = new pg.Pool({
-      ...base,
-      ...(v.url ? {} : { host: String(v.host), port: Number(v.port), user: String(v.user) }),
-      ...(v.password !== undefined ? { password: String(v.password) } : {}),
-      ...(v.database !== undefined ? { database: String(v.database) } : {}),
-      ...(v.ssl ? { ssl: true } : {}),
-      max: Number(v.poolSize),
-      connectionTimeoutMillis: Number(v.connectTimeout) * 1000,
-      options: '-c TimeZone=UTC -c DateStyle=ISO',
-      application_name: 'opensync',
-      types: typeParsers,
-    })
-    // An idle client that dies (server restart) must not crash the process.
-    pool.on('error', () => {})
-    const target = targetOf(v)
-    return new PostgresConnection(pool as unknown as PostgresPool, target)
+    return open(values)
   },
+  async listDatabases(values: ConnectionValues, ctx: BridgeContext) {
+    // Any database of the server lists them all. The one named may be gone (renamed: the
+    // very reason to list), so the maintenance databases are the fallbacks.
+    const named = targetOf(resolveConnectionValues(postgresConnectionFields, values)).database
+    const candidates = [...new Set([named, 'postgres', 'template1'])]
+    for (const [i, database] of candidates.entries()) {
+      throwIfAborted(ctx.signal)
+      const connection = await open(withDatabase(values, database))
+      try {
+        return await connection.listDatabases()
+      } catch (error) {
+        const last = i === candidates.length - 1
+        if (last || !isOpenSyncError(error) || error.code !== 'OSY_UNKNOWN_DATABASE') throw error
+      } finally {
+        await connection.close()
+      }
+    }
+    return []
+  },
+}
+
+async function open(values: ConnectionValues) {
+  const v = resolveConnectionValues(postgresConnectionFields, values)
+  const base = v.url ? { connectionString: String(v.url) } : {}
+  // The driver and the connection code load with the first connection, so a process that
+  // connects to no PostgreSQL system never loads them.
+  const [{ default: pg }, { PostgresConnection }, { typeParsers }] = await Promise.all([
+    import('pg'),
+    import('./postgres-connection.ts'),
+    import('./postgres-values.ts'),
+  ])
+  const pool = new pg.Pool({
+    ...base,
+    ...(v.url ? {} : { host: String(v.host), port: Number(v.port), user: String(v.user) }),
+    ...(v.password !== undefined ? { password: String(v.password) } : {}),
+    ...(v.database !== undefined ? { database: String(v.database) } : {}),
+    ...(v.ssl ? { ssl: true } : {}),
+    max: Number(v.poolSize),
+    connectionTimeoutMillis: Number(v.connectTimeout) * 1000,
+    options: '-c TimeZone=UTC -c DateStyle=ISO',
+    application_name: 'opensync',
+    types: typeParsers,
+  })
+  // An idle client that dies (server restart) must not crash the process.
+  pool.on('error', () => {})
+  const target = targetOf(v)
+  return new PostgresConnection(pool as unknown as PostgresPool, target)
+}
+
+/** The values pointed at another database of the same server (in the URL, when one is used). */
+function withDatabase(values: ConnectionValues, database: string): ConnectionValues {
+  if (values.url !== undefined && values.url !== '') {
+    const url = new URL(String(values.url))
+    url.pathname = `/${encodeURIComponent(database)}`
+    return { ...values, url: url.toString(), database: undefined }
+  }
+  return { ...values, database }
 }
 
 function targetOf(v: Readonly<Record<string, string | number | boolean>>) {

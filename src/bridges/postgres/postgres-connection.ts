@@ -79,6 +79,23 @@ export class PostgresConnection implements BridgeConnection {
     }
   }
 
+  /** The databases the user may connect to, templates left out. */
+  async listDatabases(): Promise<readonly string[]> {
+    const client = await this.#client()
+    try {
+      const { rows } = await client.query<{ name: string }>(
+        `SELECT datname AS name FROM pg_database
+         WHERE NOT datistemplate AND datallowconn AND has_database_privilege(datname, 'CONNECT')
+         ORDER BY datname`,
+      )
+      return rows.map((r) => r.name)
+    } catch (error) {
+      throw classifyConnectionError(error, this.#target)
+    } finally {
+      client.release()
+    }
+  }
+
   async discover(): Promise<PostgresRecordType[]> {
     const client = await this.#client()
     try {

@@ -149,7 +149,7 @@ export function filterExpr(
   dialect: SqlDialect,
   fields: readonly FieldInfo[],
 ): FilterExpr {
-  if ('sql' in filter) return parseSqlFilter(filter.sql, dialect, fields)
+  if ('sql' in filter) return parseSqlFilter(filter.sql, dialect, fields, filter.parameters)
   if ('all' in filter) {
     const operands = filter.all.map((f) => filterExpr(f, dialect, fields))
     return operands.length === 1 ? operands[0]! : { kind: 'and', operands }

@@ -14,6 +14,7 @@ import {
   usage,
   write,
 } from '../cli-kit.ts'
+import { tasksNewCommand } from './tasks-new.ts'
 
 interface TasksOptions extends StoreOption {
   readonly json?: boolean
@@ -73,6 +74,7 @@ export const tasksCommands: CommandGroup = (program, cli) => {
   }
   const withId = (c: Command) =>
     describeArgument(c.argument('<id>', 'the id of a stored task'), 'id', 'the task id')
+  tasksNewCommand(group, cli)
 
   sub(
     'list',
@@ -125,7 +127,9 @@ export const tasksCommands: CommandGroup = (program, cli) => {
     async ({ store, tasks }, id, opts) => {
       const t = await tasks.get(id)
       const runs = await store.executions.list(t.id, 5)
-      if (opts.json) return done(toJson({ ...t, executions: runs }))
+      const { profileNotes } = await import('../profile-commands.ts')
+      const profiles = await profileNotes(t.document, registry)
+      if (opts.json) return done(toJson({ ...t, executions: runs, profiles: profiles.statuses }))
       const { describePlan, describeNext } = await import('../../service/timekeeper.ts')
       const { executionsTable, localTime } = await import('../format.ts')
       const { stringify } = await import('yaml')
@@ -141,6 +145,7 @@ export const tasksCommands: CommandGroup = (program, cli) => {
           `  last run:  ${last.status} ${localTime(last.startedAt)} (execution ${last.id})${last.error ? `: ${last.error.message} [${last.error.code}]` : ''}`,
         )
       for (const issue of t.issues) lines.push(`  missing:   ${issue.path}: ${issue.message}`)
+      lines.push(...profiles.lines)
       lines.push(
         '',
         runs.length > 0 ? executionsTable(runs) : 'Never executed.',

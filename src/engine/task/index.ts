@@ -13,10 +13,12 @@ export { type Env, substituteEnv } from './env.ts'
 export { loadTaskFile, type ParseTaskFileOptions, parseTaskFile, readTaskDocument } from './load.ts'
 export type * from './resolved-task.ts'
 export {
+  deletesSchema,
   type MappingLongForm,
   type PairFile,
   type PairSideFile,
   type PlanFile,
+  planSchema,
   RESERVED_SYSTEM_KEYS,
   SYSTEM_KEY_PATTERN,
   type TaskFile,

@@ -168,11 +168,16 @@ const connectionSchema = z.record(
   union([z.string(), z.number(), z.boolean()], 'must be a string, a number, true or false'),
 )
 
+/** The system profile a system was made from (docs/profiles.md): for "a newer version is offered". */
+const profileRefSchema = strict({ id: text, version: text })
+
 const systemSchema = strict({
   bridge: text,
   connection: connectionSchema,
   /** Bridge-specific settings that are not connection values (the REST bridge's manifest). */
   settings: z.record(z.string(), jsonValue).optional(),
+  /** The profile the system was made from; the document holds everything else it needs. */
+  profile: profileRefSchema.optional(),
 })
 
 // Keys are checked in a refinement rather than by the record's key schema, so the count of
@@ -212,8 +217,25 @@ const systemsSchema = z.record(z.string(), systemSchema).superRefine(checkSystem
 
 // ---------------------------------------------------------------- pairs
 
+// Parameter names are checked by a refinement, not the record's key schema: zod reports a
+// bad key as "Invalid key in record" and drops the key schema's own message.
+const parameters = z.record(z.string(), scalar).superRefine((record, ctx) => {
+  for (const name of Object.keys(record)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: 'a parameter name uses letters, digits and _ and does not start with a digit',
+      })
+    }
+  }
+})
 const filterSchema = union(
-  [strict({ sql: text }), strict({ keyValue: nonEmptyRecord(scalar) })],
+  [
+    // `parameters` are bound into the parsed condition as values, never spliced into its text.
+    strict({ sql: text, parameters: parameters.optional() }),
+    strict({ keyValue: nonEmptyRecord(scalar) }),
+  ],
   'must be { sql: <condition> } or { keyValue: { <field>: <value> } }',
 )
 
@@ -230,7 +252,8 @@ const pairSideSchema = strict({
 export type PairSideFile = z.output<typeof pairSideSchema>
 
 const deletePolicySchema = z.enum(['propagate', 'ignore', 'flag'])
-const deletesSchema = union(
+/** What a delete does to the other side: a policy, or `{ policy, maxShare }`. */
+export const deletesSchema = union(
   [
     deletePolicySchema,
     strict({ policy: deletePolicySchema, maxShare: z.number().min(0).max(1).default(0.25) }),
@@ -303,7 +326,8 @@ const timezone = z.string().refine(isTimeZone, {
 })
 const active = z.boolean().default(true)
 
-const planSchema = z.discriminatedUnion('kind', [
+/** The execution plan: manual, continuous, interval or daily. */
+export const planSchema = z.discriminatedUnion('kind', [
   strict({ kind: z.literal('manual'), active }),
   strict({ kind: z.literal('continuous'), active }),
   strict({

@@ -8,7 +8,15 @@
  * engine built itself (to look records up by key or by match fields).
  */
 export type Filter =
-  | { readonly sql: string }
+  | {
+      readonly sql: string
+      /**
+       * Values of the condition's named parameters (`zip1 = :zip`), bound into the parsed
+       * expression as literals: a value is never part of the SQL text, so it cannot change
+       * what the condition means.
+       */
+      readonly parameters?: Readonly<Record<string, FilterParameterValue>>
+    }
   | { readonly keyValue: Readonly<Record<string, string | number | boolean | null>> }
   | { readonly expr: FilterExpr }
   /**
@@ -17,6 +25,12 @@ export type Filter =
    * sent to bridges that accept the side's filter kind.
    */
   | { readonly all: readonly Filter[] }
+
+/** The value of a named parameter of an SQL filter. */
+export type FilterParameterValue = string | number | boolean | null
+
+/** What a parameter name looks like (`:zip`, `:postal_code`). */
+export const FILTER_PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /** A literal value inside a filter expression. */
 export type FilterLiteral = null | boolean | string | { readonly number: string }

@@ -4,9 +4,12 @@ import { OpenSyncError } from '../errors.ts'
 import type { FieldInfo } from '../record-type.ts'
 import {
   FILTER_FUNCTIONS,
+  FILTER_PARAMETER_NAME,
   type FilterBinaryOperator,
   type FilterExpr,
   type FilterFunction,
+  type FilterLiteral,
+  type FilterParameterValue,
 } from './filter-expr.ts'
 import type { SqlDialect } from './sql-dialect.ts'
 
@@ -67,8 +70,13 @@ function reject(message: string, filter: string): never {
  * when it is one boolean expression over the record type's own columns, made of
  * comparisons, AND/OR/NOT, IN lists, BETWEEN, LIKE, IS NULL, literals, arithmetic and a
  * short list of pure functions ({@link FILTER_FUNCTIONS}). Everything else — several
- * statements, comments, subqueries, casts, parameters, other functions — is rejected with
+ * statements, comments, subqueries, casts, variables, other functions — is rejected with
  * an {@link OpenSyncError} (`OSY_INVALID_FILTER`) that names the problem.
+ *
+ * Named parameters (`zip1 = :zip`) take their values from `parameters`: each becomes a
+ * literal node of the expression tree after parsing, so a value is data whatever it holds
+ * (`x' OR 1=1 --` is a string to compare with, never SQL). A parameter without a value and
+ * a value no parameter uses are both rejected, so a typo cannot drop a condition.
  *
  * The result is a {@link FilterExpr}; bridges compile that, never the user's text.
  */
@@ -76,8 +84,17 @@ export function parseSqlFilter(
   text: string,
   dialect: SqlDialect,
   fields: readonly FieldInfo[],
+  parameters: Readonly<Record<string, FilterParameterValue>> = {},
 ): FilterExpr {
   if (text.trim() === '') reject('the condition is empty', text)
+  for (const name of Object.keys(parameters)) {
+    if (!FILTER_PARAMETER_NAME.test(name)) {
+      reject(
+        `parameter name "${name}" must be letters, digits and _ (not starting with a digit)`,
+        text,
+      )
+    }
+  }
   scanTokens(text, dialect)
   const parser = parserFor(dialect.parserDatabase)
   let ast: unknown
@@ -107,7 +124,12 @@ export function parseSqlFilter(
     reject('only a condition is allowed, found LIMIT', text)
 
   const columns = new Map(fields.map((f) => [f.name, f]))
-  const expr = convert(select.where as AstNode, { text, dialect, columns })
+  const used = new Set<string>()
+  const expr = convert(select.where as AstNode, { text, dialect, columns, parameters, used })
+  for (const name of Object.keys(parameters)) {
+    if (!used.has(name))
+      reject(`parameter "${name}" has a value but the condition has no :${name}`, text)
+  }
   const isBooleanColumn = expr.kind === 'column' && columns.get(expr.name)?.type === 'boolean'
   const isBooleanLiteral = expr.kind === 'literal' && typeof expr.value === 'boolean'
   const isComparison = expr.kind === 'binary' && expr.op in COMPARISON
@@ -124,6 +146,9 @@ interface Context {
   readonly text: string
   readonly dialect: SqlDialect
   readonly columns: ReadonlyMap<string, FieldInfo>
+  readonly parameters: Readonly<Record<string, FilterParameterValue>>
+  /** The parameters the condition refers to, filled while converting. */
+  readonly used: Set<string>
 }
 
 function convert(node: AstNode, ctx: Context): FilterExpr {
@@ -164,9 +189,10 @@ function convert(node: AstNode, ctx: Context): FilterExpr {
     case 'cast':
       reject('casts are not allowed; compare with a literal of the column type instead', ctx.text)
       break
-    case 'var':
     case 'param':
-      reject('parameters and variables are not allowed', ctx.text)
+      return parameter(String(node.value), ctx)
+    case 'var':
+      reject('variables are not allowed', ctx.text)
       break
     case 'aggr_func':
       reject('aggregate functions are not allowed', ctx.text)
@@ -203,6 +229,30 @@ function column(
     )
   }
   return { kind: 'column', name }
+}
+
+/** A named parameter becomes the literal of its value: bound as data, never read as SQL. */
+function parameter(name: string, ctx: Context): FilterExpr {
+  if (!Object.hasOwn(ctx.parameters, name)) {
+    const known = Object.keys(ctx.parameters)
+    throw new OpenSyncError(
+      'OSY_INVALID_FILTER',
+      `invalid SQL filter: parameter :${name} has no value (${known.length > 0 ? `values given: ${known.join(', ')}` : 'no values given'})`,
+      { details: { filter: ctx.text, parameter: name } },
+    )
+  }
+  ctx.used.add(name)
+  return { kind: 'literal', value: parameterLiteral(name, ctx.parameters[name]!, ctx.text) }
+}
+
+function parameterLiteral(name: string, value: FilterParameterValue, text: string): FilterLiteral {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'number') {
+    const raw = String(value)
+    if (!NUMBER.test(raw)) reject(`parameter "${name}" must be a finite number, not ${raw}`, text)
+    return { number: raw }
+  }
+  return reject(`parameter "${name}" must be a string, a number, true, false or null`, text)
 }
 
 function list(node: AstNode, ctx: Context): FilterExpr[] {
