@@ -1,0 +1,225 @@
+/**
+ * MariaDB → PostgreSQL: `opensync run` next to pgloader, the bulk loader, in one run on one
+ * machine (issue 14; figures in docs/benchmarks.md).
+ *
+ *   node bench/vs-pgloader.ts [N=1000000] [--store=sqlite|pg|both] [--keep]
+ *
+ * Builds a 9-column customers table of N rows in a fresh MariaDB database (one INSERT …
+ * SELECT, so every row has the same updated_at, as a bulk load gives them), then:
+ *
+ *   pgloader   `pgloader mysql://… pgsql://…` into a fresh PostgreSQL database (creates the
+ *              table, copies, builds the indexes; it writes no links)
+ *   initial    `opensync run` of a task customers → customers (cursor updated_at, match on
+ *              email) into another fresh PostgreSQL database whose table exists, empty, with
+ *              its primary key and unique e-mail index; the metadata store is the CLI's
+ *              default SQLite file (and, with --store=pg or both, a fresh PostgreSQL schema)
+ *   no-op      `opensync run` right after it: nothing changed
+ *   1%         `opensync run` after UPDATE … WHERE id % 100 = 0 on the source
+ *   start      `opensync --version`: what a process start costs, for the no-op target
+ *
+ * Every opensync figure is a whole CLI process (wall time, peak RSS from /proc VmHWM). The
+ * ratio is opensync's initial sync over pgloader's time. pgloader is installed from Debian's
+ * packages when it is missing (as root). Exits 0 whether or not the targets are met: a missed
+ * target is marked MISS.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import mysql from 'mysql2/promise'
+import pg from 'pg'
+
+const args = process.argv.slice(2)
+const N = Number(args.find((a) => !a.startsWith('--')) ?? 1_000_000)
+if (!Number.isSafeInteger(N) || N < 100) throw new Error(`N must be an integer ≥ 100, not ${N}`)
+const storeArg = args.find((a) => a.startsWith('--store='))?.slice('--store='.length) ?? 'both'
+if (!['sqlite', 'pg', 'both'].includes(storeArg)) throw new Error('--store is sqlite, pg or both')
+const KEEP = args.includes('--keep')
+
+const PG = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const MY = { host: '127.0.0.1', port: 3306, user: 'root', password: '' }
+const root = fileURLToPath(new URL('..', import.meta.url))
+const suffix = randomBytes(4).toString('hex')
+const source = `osy_src_${suffix}`
+const loaded = `osy_pgloader_${suffix}`
+const synced = `osy_sync_${suffix}`
+const work = mkdtempSync(join(tmpdir(), 'osy-vs-pgloader-'))
+
+/** A child process's wall time and peak RSS (sampled from /proc: the high-water mark). */
+async function measure(
+  command: string,
+  argv: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ seconds: number; rssMb: number; stdout: string }> {
+  const started = performance.now()
+  const child = spawn(command, argv, {
+    cwd: options.cwd ?? root,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => {
+    stdout += d
+  })
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
+  let hwm = 0
+  const sample = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
+      if (m) hwm = Math.max(hwm, Number(m[1]))
+    } catch {
+      // Gone already.
+    }
+  }, 20)
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
+  clearInterval(sample)
+  const seconds = (performance.now() - started) / 1000
+  if (code !== 0 && code !== 3) {
+    throw new Error(`${command} ${argv.join(' ')} exited ${code}:\n${stderr.slice(-3000)}`)
+  }
+  return { seconds, rssMb: hwm / 1024, stdout }
+}
+
+function ensurePgloader(): string {
+  const found = spawnSync('sh', ['-c', 'command -v pgloader'], { encoding: 'utf8' })
+  if (found.status === 0) return found.stdout.trim()
+  console.log('pgloader is missing: installing it from Debian’s packages')
+  for (const cmd of [
+    'apt-get install -y pgloader',
+    'apt-get update && apt-get install -y pgloader',
+  ]) {
+    if (spawnSync('sh', ['-c', cmd], { stdio: 'inherit' }).status === 0) return 'pgloader'
+  }
+  throw new Error('could not install pgloader (apt-get install -y pgloader, as root)')
+}
+
+async function main(): Promise<void> {
+  const pgloader = ensurePgloader()
+  console.log(
+    `N = ${N.toLocaleString('en')} customers, MariaDB → PostgreSQL; load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
+  const admin = new pg.Client({ connectionString: PG })
+  await admin.connect()
+  const my = await mysql.createConnection({ ...MY, multipleStatements: true })
+  const results: Record<string, string> = {}
+  try {
+    await my.query(`CREATE DATABASE ${source}`)
+    await my.query(`USE ${source}`)
+    await my.query(`CREATE TABLE customers (
+      id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(80) NOT NULL UNIQUE,
+      first_name VARCHAR(40), last_name VARCHAR(40), city VARCHAR(40), zip VARCHAR(10),
+      balance DECIMAL(12,2), active BOOLEAN,
+      updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))`)
+    const filled = performance.now()
+    await my.query(`INSERT INTO customers (email, first_name, last_name, city, zip, balance, active)
+      SELECT CONCAT('c', seq, '@example.com'), CONCAT('First', seq MOD 1000), CONCAT('Last', seq),
+             ELT(1 + seq MOD 5, 'Berlin', 'Karlsruhe', 'Köln', 'München', 'Hamburg'),
+             LPAD(seq MOD 99999, 5, '0'), (seq MOD 100000) / 100, seq MOD 2
+      FROM seq_1_to_${N}`)
+    console.log(`source filled in ${((performance.now() - filled) / 1000).toFixed(1)} s`)
+
+    for (const db of [loaded, synced]) await admin.query(`CREATE DATABASE ${db}`)
+    const targetUrl = (db: string) => PG.replace(/\/[^/]*$/, `/${db}`)
+    const target = new pg.Client({ connectionString: targetUrl(synced) })
+    await target.connect()
+    await target.query(`CREATE TABLE customers (
+      id integer PRIMARY KEY, email varchar(80) NOT NULL UNIQUE,
+      first_name varchar(40), last_name varchar(40), city varchar(40), zip varchar(10),
+      balance numeric(12,2), active boolean, updated_at timestamp(6) NOT NULL)`)
+
+    const pgl = await measure(pgloader, [
+      '--quiet',
+      `mysql://root@127.0.0.1:3306/${source}`,
+      `pgsql://postgres@127.0.0.1:5432/${loaded}`,
+    ])
+    console.log(`pgloader   ${pgl.seconds.toFixed(2)} s`)
+
+    writeFileSync(
+      join(work, 'customers.task.yaml'),
+      `subject: Customers MariaDB → PostgreSQL
+systems:
+  shop: { bridge: mysql, connection: { host: 127.0.0.1, user: root, database: ${source} } }
+  dwh: { bridge: postgres, connection: { url: "${targetUrl(synced)}" } }
+pairs:
+  - shop: { type: customers, cursor: updated_at }
+    dwh: { type: customers }
+    direction: shop->dwh
+    fields: { id: id, email: email, first_name: first_name, last_name: last_name, city: city, zip: zip, balance: balance, active: active, updated_at: updated_at }
+    match: [email]
+`,
+    )
+    const cli = (...more: string[]) => [
+      '--max-semi-space-size=32',
+      join(root, 'bin/opensync.js'),
+      ...more,
+    ]
+    const start = await measure(process.execPath, cli('--version'))
+    console.log(`start      ${start.seconds.toFixed(2)} s (opensync --version)`)
+    results.pgloader = `${pgl.seconds.toFixed(2)} s`
+    results.start = `${start.seconds.toFixed(2)} s`
+
+    const stores: [string, string][] = []
+    if (storeArg !== 'pg') stores.push(['sqlite', join(work, 'store.db')])
+    if (storeArg !== 'sqlite') {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS osy_store_${suffix}`)
+      stores.push(['pg', `${PG}?schema=osy_store_${suffix}`])
+    }
+    let round = 0
+    for (const [name, store] of stores) {
+      if (round++ > 0) {
+        // Each store starts from an empty target and a source as the bulk load left it.
+        await target.query('TRUNCATE customers')
+        await my.query(`UPDATE customers SET updated_at = '2026-01-01 00:00:00' WHERE 1`)
+      }
+      const run = (label: string) =>
+        measure(
+          process.execPath,
+          cli('run', join(work, 'customers.task.yaml'), '--json', '--store', store),
+        ).then((r) => {
+          const summary = JSON.parse(r.stdout) as { status: string; totals: Record<string, number> }
+          console.log(
+            `${label.padEnd(10)} ${r.seconds.toFixed(2)} s, ${r.rssMb.toFixed(0)} MB peak RSS (${name} store): ${summary.status}, ${JSON.stringify(summary.totals)}`,
+          )
+          return r
+        })
+      const initial = await run('initial')
+      const noop = await run('no-op')
+      await my.query("UPDATE customers SET city = CONCAT(city, '*') WHERE id % 100 = 0")
+      const one = await run('1%')
+      const ratio = initial.seconds / pgl.seconds
+      const mark = (ok: boolean) => (ok ? 'ok' : 'MISS')
+      results[`initial (${name} store) / pgloader`] =
+        `${ratio.toFixed(2)}× ${mark(ratio <= 1)} (target ≤ 1.0×)`
+      results[`no-op (${name} store)`] =
+        `${noop.seconds.toFixed(2)} s = start + ${(noop.seconds - start.seconds).toFixed(2)} s ${mark(noop.seconds - start.seconds <= 0.3)} (target ≤ 0.3 s + start)`
+      results[`1% (${name} store)`] =
+        `${one.seconds.toFixed(2)} s ${mark(one.seconds <= 1.5)} (target ≤ 1.5 s)`
+      results[`peak RSS (${name} store)`] =
+        `${Math.max(initial.rssMb, noop.rssMb, one.rssMb).toFixed(0)} MB ${mark(Math.max(initial.rssMb, noop.rssMb, one.rssMb) <= 250)} (target ≤ 250 MB)`
+    }
+    const rows = await target.query('SELECT count(*)::int AS n FROM customers')
+    if (rows.rows[0].n !== N) throw new Error(`the target holds ${rows.rows[0].n} rows, not ${N}`)
+    await target.end()
+    console.log('\nsummary')
+    for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(36)} ${v}`)
+  } finally {
+    if (!KEEP) {
+      await my.query(`DROP DATABASE IF EXISTS ${source}`).catch(() => {})
+      for (const db of [loaded, synced])
+        await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {})
+      await admin.query(`DROP SCHEMA IF EXISTS osy_store_${suffix} CASCADE`).catch(() => {})
+      rmSync(work, { recursive: true, force: true })
+    }
+    await my.end()
+    await admin.end()
+  }
+}
+
+await main()
