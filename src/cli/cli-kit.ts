@@ -6,7 +6,7 @@ import type { Store } from '../store/index.ts'
 // bridges are imported inside the actions that need them, so `--help` answers at once.
 
 /** The exit codes of every command (documented in `opensync --help` and the README). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
+export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3, interrupted: 130 } as const
 
 /** What main.ts hands each command group. */
 export interface Cli {

@@ -92,8 +92,12 @@ export function summary(
   const what = result.dryRun ? 'Dry run' : 'Run'
   const id = result.executionId !== undefined ? ` (execution ${result.executionId})` : ''
   const took = duration(result.startedAt, result.endedAt)
-  const when = result.status === 'succeeded' ? 'in' : 'after'
-  const lines = [`${what} of "${task.subject}" ${result.status} ${when} ${took}${id}.`]
+  const when = result.status === 'succeeded' || result.status === 'partial' ? 'in' : 'after'
+  const failed =
+    result.status === 'partial'
+      ? `: ${fmt(result.totals.errors)} ${plural(result.totals.errors, 'record')} failed`
+      : ''
+  const lines = [`${what} of "${task.subject}" ${result.status} ${when} ${took}${id}${failed}.`]
 
   const table = countsTable(task, result.counts)
   if (table) lines.push('', table)

@@ -44,6 +44,7 @@ Exit codes:
   0    success
   1    the run failed
   2    bad input (arguments, task file, a draft task)
+  3    the run finished, but some records failed (status partial; retried next run)
   130  interrupted (Ctrl-C)`
 
 /** The `opensync` program with every command group registered. */

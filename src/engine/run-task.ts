@@ -77,7 +77,11 @@ async function begin(
 export interface RunResult {
   /** The stored execution; absent in a dry run. */
   readonly executionId?: number
-  readonly status: 'succeeded' | 'failed' | 'cancelled'
+  /**
+   * `partial`: the run went through, but some records failed (counted in `errors`; they are
+   * retried by the next run). `succeeded` only when no record failed.
+   */
+  readonly status: 'succeeded' | 'partial' | 'failed' | 'cancelled'
   readonly dryRun: boolean
   readonly counts: ExecutionCounts
   readonly totals: Counts
@@ -204,6 +208,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
     await Promise.all(conns.map((c) => c.close().catch(() => {})))
   }
   const totals = protocol.totals()
+  if (status === 'succeeded' && totals.errors > 0) status = 'partial'
   protocol.log('info', `${dryRun ? 'dry run' : 'run'} ${status}: ${summary(totals)}`)
   await flush()
   const errorInfo = error ? { code: error.code, message: error.message } : undefined

@@ -3,7 +3,7 @@ import type { Counts } from '../store/index.ts'
 /** One finished run, as the metrics see it. */
 export interface RunObservation {
   readonly taskId: string
-  readonly status: 'succeeded' | 'failed' | 'cancelled'
+  readonly status: 'succeeded' | 'partial' | 'failed' | 'cancelled'
   readonly seconds: number
   readonly totals: Counts
   /** When the run was due (plans) and when it started: the scheduling lateness. */

@@ -126,6 +126,9 @@ export class Worker {
           { ...ended, err: result.error },
           `run failed: ${result.error.message} [${result.error.code}]`,
         )
+      } else if (result.status === 'partial') {
+        // Some records failed: the run is not a plain success, so it says so at warn level.
+        log.warn(ended, `run ended partial: ${result.totals.errors} record(s) failed`)
       } else {
         log.info(ended, 'run ended')
       }

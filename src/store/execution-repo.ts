@@ -6,8 +6,17 @@ import type { RepoContext } from './store-context.ts'
 import { isUniqueViolation } from './store-errors.ts'
 import type { ExecutionLogTable, ExecutionTable, StoreTables } from './tables.ts'
 
-/** Where an execution is in its life. */
-export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+/**
+ * Where an execution is in its life. `partial`: the run finished, but some records failed
+ * (they are retried by the next run); `succeeded` means every record read went through.
+ */
+export type ExecutionStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'partial'
+  | 'failed'
+  | 'cancelled'
 
 /**
  * What happened in one direction of one pair. A type rather than an interface, so counts pass

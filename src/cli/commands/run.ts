@@ -103,5 +103,6 @@ async function runCommand(task: ResolvedTask, arg: string, o: RunOptions): Promi
 /** The exit code of a run's result. */
 export function exitCodeOf(result: Pick<RunResult, 'status'>, interrupted: boolean): number {
   if (result.status === 'succeeded') return EXIT.ok
+  if (result.status === 'partial') return EXIT.partial
   return result.status === 'cancelled' && interrupted ? EXIT.interrupted : EXIT.failed
 }
