@@ -338,10 +338,12 @@ const REPOS = [
   'links',
   'checkpoints',
   'executions',
+  'changes',
   'recordErrors',
   'conflicts',
   'intents',
   'tasks',
+  'taskDefs',
 ] as const satisfies readonly (keyof StoreRepos)[]
 
 function timedRepos(repos: StoreRepos, prefix: string): StoreRepos {

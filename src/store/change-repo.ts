@@ -1,8 +1,8 @@
 import type { Selectable } from 'kysely'
 import { chunks, fromJsonText, rowsPerStatement, toJsonText } from './batching.ts'
-import type { Side } from './store.ts'
 import type { RepoContext } from './store-context.ts'
 import type { ExecutionChangeTable } from './tables.ts'
+import type { Side } from './types.ts'
 
 /** What an execution did to one record. */
 export type ChangeOp = 'create' | 'update' | 'delete' | 'conflict' | 'error' | 'unlink' | 'flag'

@@ -1,8 +1,8 @@
 import { OpenSyncError } from '../sdk/errors.ts'
 import type { Checkpoint } from '../sdk/values.ts'
 import { fromJsonText, now, toJsonText } from './batching.ts'
-import type { Side } from './store.ts'
 import type { RepoContext } from './store-context.ts'
+import type { Side } from './types.ts'
 
 /** A bridge's checkpoint plus when the read that reached it began (ISO), for the lag window. */
 export type StoredCheckpoint = Checkpoint & { readonly readAt?: string }

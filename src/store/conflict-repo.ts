@@ -10,9 +10,9 @@ import {
   rowsPerStatement,
   toJsonText,
 } from './batching.ts'
-import type { Side } from './store.ts'
 import type { RepoContext } from './store-context.ts'
 import type { ConflictTable } from './tables.ts'
+import type { Side } from './types.ts'
 
 /** A field changed on both sides to different values, parked for a person to decide. */
 export interface ConflictEntry {

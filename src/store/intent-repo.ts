@@ -8,9 +8,9 @@ import {
   rowsPerStatement,
   toJsonText,
 } from './batching.ts'
-import type { Side } from './store.ts'
 import type { RepoContext } from './store-context.ts'
 import type { IntentTable } from './tables.ts'
+import type { Side } from './types.ts'
 
 /** A create about to be sent to the target of a pair. */
 export interface IntentEntry {

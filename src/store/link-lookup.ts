@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely'
-import type { Side, StoreDialect } from './store.ts'
 import type { LinkTable, StoreTables } from './tables.ts'
+import type { Side, StoreDialect } from './types.ts'
 
 /**
  * Looks a pair's links up by key, one statement per slice of keys, in a form the planner gets

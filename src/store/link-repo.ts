@@ -3,9 +3,9 @@ import { chunks, distinct, IN_LIST_SIZE, lastByIdentity, rowsPerStatement } from
 import { linkLookup } from './link-lookup.ts'
 import { pairKey } from './pair-refs.ts'
 import { int4Array, textArray } from './pg-binary-array.ts'
-import type { Side, StoreDialect } from './store.ts'
 import type { PairGrowth, RepoContext } from './store-context.ts'
 import type { LinkTable, StoreTables } from './tables.ts'
+import type { Side, StoreDialect } from './types.ts'
 
 /** The stored pairing of a record of side 0 with a record of side 1, plus its base state. */
 export interface Link {

@@ -9,12 +9,7 @@ import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-service.ts'
 import * as m0003 from './migrations/0003-pairs.ts'
 import * as m0007 from './migrations/0007-execution-changes.ts'
-import type { StoreDialect } from './store.ts'
-
-/** What a migration may branch on: column types and table options differ by dialect. */
-export interface MigrationContext {
-  readonly dialect: StoreDialect
-}
+import type { MigrationContext } from './types.ts'
 
 /** One migration module: `up` gets the dialect besides the database. */
 interface StoreMigration {

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
-import type { StoreDialect } from './store.ts'
 import type { StoreTables } from './tables.ts'
+import type { StoreDialect } from './types.ts'
 
 /**
  * Keeps PostgreSQL's statistics of the links table in step with a pair's growth.

@@ -7,9 +7,9 @@ import {
   now,
   rowsPerStatement,
 } from './batching.ts'
-import type { Side } from './store.ts'
 import type { RepoContext } from './store-context.ts'
 import type { RecordErrorTable } from './tables.ts'
+import type { Side } from './types.ts'
 
 /** A record that failed to sync, as reported by the engine. */
 export interface RecordErrorEntry {

@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely'
-import type { StoreDialect } from './store.ts'
+import type { StoreDialect } from './types.ts'
 
 /**
  * The clock of leases: the database's, not the process's. In cluster mode the workers and

@@ -8,9 +8,9 @@ import {
   transactionPairRefs,
 } from './pair-refs.ts'
 import type { PlannerStatistics } from './planner-statistics.ts'
-import type { StoreDialect } from './store.ts'
 import { storeError } from './store-errors.ts'
 import type { StoreTables } from './tables.ts'
+import type { StoreDialect } from './types.ts'
 
 /** The connection a repository runs on: the whole store, or one transaction of it. */
 export interface RepoContext {

@@ -7,15 +7,9 @@ import type { LinkRepo } from './link-repo.ts'
 import type { RecordErrorRepo } from './record-error-repo.ts'
 import type { TaskDefRepo } from './task-def-repo.ts'
 import type { TaskMetaRepo } from './task-meta-repo.ts'
+import type { StoreDialect } from './types.ts'
 
-/**
- * The index of a side of a task: 0 for the first system, 1 for the second. The same type as
- * the engine's `Side`, declared here because the store sits below the engine.
- */
-export type Side = 0 | 1
-
-/** Which database holds the metadata. */
-export type StoreDialect = 'sqlite' | 'postgres'
+export type { Side, StoreDialect } from './types.ts'
 
 /** Every repository of the store, bound either to the store or to one transaction. */
 export interface StoreRepos {

@@ -1,5 +1,5 @@
 import { type ColumnDefinitionBuilder, type Kysely, sql } from 'kysely'
-import type { MigrationContext } from '../migration-provider.ts'
+import type { MigrationContext } from '../types.ts'
 
 /**
  * The first schema: links with their base state, checkpoints, executions and their

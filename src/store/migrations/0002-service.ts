@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import type { MigrationContext } from '../migration-provider.ts'
+import type { MigrationContext } from '../types.ts'
 
 /**
  * What the service needs: stored task definitions with their schedule, and a run queue with

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import type { MigrationContext } from '../migration-provider.ts'
+import type { MigrationContext } from '../types.ts'
 
 /**
  * Links keyed by an integer pair ref instead of (task_id, pair_id): both links indexes repeated

@@ -1,5 +1,5 @@
 import { type ColumnDefinitionBuilder, type Kysely, sql } from 'kysely'
-import type { MigrationContext } from '../migration-provider.ts'
+import type { MigrationContext } from '../types.ts'
 
 /**
  * The records each execution touched — created, updated, deleted, met in conflict, failed,
