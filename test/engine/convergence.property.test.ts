@@ -1,7 +1,8 @@
 /**
  * Property: random inserts, updates and deletes on both sides, over several runs, always
  * converge to what a simple model of the semantics predicts (crm wins conflicts, deletes
- * propagate, records pair up by e-mail), and links stay one-to-one.
+ * propagate, a delete against an edit is a conflict crm wins, records pair up by e-mail), and
+ * links stay one-to-one.
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -57,7 +58,14 @@ function syncModel(
     const r = erp.get(e)?.id === b.ids[1] ? erp.get(e)! : undefined
     if (c) unlinkedC.delete(e)
     if (r) unlinkedE.delete(e)
-    if (!c || !r) continue // a linked record deleted on either side is deleted on both
+    if (!c && !r) continue
+    if (!c || !r) {
+      // Deleted on one side: a plain delete propagates; against an edit on the other side it
+      // is a conflict that crm wins — crm's delete deletes, crm's edit restores the record
+      // (linked again like any unlinked crm record: by e-mail, or created in the ERP).
+      if (c && edited(c.fields, b.fields)) unlinkedC.set(e, c)
+      continue
+    }
     const fields: Fields = { name: null, city: null }
     for (const f of ['name', 'city'] as const) {
       fields[f] =
@@ -78,6 +86,8 @@ function syncModel(
   for (const [e, r] of unlinkedE) out.set(e, { fields: { ...r.fields }, ids: [newId(), r.id] })
   return out
 }
+
+const edited = (now: Fields, before: Fields) => now.name !== before.name || now.city !== before.city
 
 let lastId = 0
 const newId = () => ++lastId
@@ -157,6 +167,22 @@ describe.each(bridgeCombos().slice(0, 2))('convergence %s', (_label, crmHarness,
         // Found by this property once: an e-mail deleted and re-inserted on one side while its
         // linked record is deleted on the other is a new record, not the old one.
         examples: [
+          // A delete against an edit: the ERP deletes what crm edited (crm wins: restored in
+          // the ERP), and crm deletes what the ERP edited (crm wins: deleted in the ERP).
+          [
+            [
+              [
+                { kind: 'insert', side: 'crm', email: 6, fields: { name: '', city: 'x' } },
+                { kind: 'insert', side: 'crm', email: 7, fields: { name: 'Anna', city: 'x' } },
+              ],
+              [
+                { kind: 'update', side: 'crm', email: 6, field: 'city', value: '' },
+                { kind: 'delete', side: 'erp', email: 6 },
+                { kind: 'update', side: 'erp', email: 7, field: 'name', value: 'Bö' },
+                { kind: 'delete', side: 'crm', email: 7 },
+              ],
+            ],
+          ],
           [
             [
               [
