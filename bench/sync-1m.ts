@@ -371,6 +371,7 @@ function timedStore(store: Store): Store {
       timed('store transaction (total)', () =>
         store.transaction((tx) => fn(timedRepos(tx, '  in tx: '))),
       ),
+    pendingMigrations: () => store.pendingMigrations(),
     close: () => store.close(),
   }
 }

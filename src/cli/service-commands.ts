@@ -71,7 +71,32 @@ export async function outlineStoredTask(
  * PostgreSQL store it joins the cluster, as `opensync worker` does.
  */
 export async function startCommand(ctx: ServiceCommandContext): Promise<number> {
-  return serve(ctx, isPostgres(ctx.storeUrl))
+  return serve(ctx, isPostgres(ctx.storeUrl), { api: true })
+}
+
+/**
+ * `opensync api`: the HTTP API alone, no scheduler and no worker; in cluster mode beside
+ * `opensync worker` processes on one PostgreSQL store (runs it queues are theirs to run).
+ */
+export async function apiCommand(ctx: ServiceCommandContext): Promise<number> {
+  const { store, registry, tasks } = await openAll(ctx)
+  const { pino } = await import('pino')
+  const log = pino({ name: 'opensync' })
+  const { Metrics } = await import('../service/metrics.ts')
+  const metrics = new Metrics()
+  let api: Awaited<ReturnType<typeof listenApi>>
+  try {
+    api = await listenApi({ store, registry, tasks, log, metrics: () => metrics.text() })
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  log.info({ url: api.url, store: store.dialect }, `OpenSync API at ${api.url}`)
+  await untilSignal(log)
+  await api.close()
+  await store.close()
+  log.info('OpenSync API stopped')
+  return 0
 }
 
 /**
@@ -84,7 +109,7 @@ export async function workerCommand(ctx: ServiceCommandContext): Promise<number>
       'worker: cluster mode needs a PostgreSQL store; set OPENSYNC_DATABASE_URL (or --store) to a postgres:// URL',
     )
   }
-  return serve(ctx, true)
+  return serve(ctx, true, { api: false })
 }
 
 function isPostgres(url: string | undefined): boolean {
@@ -100,7 +125,11 @@ function envInt(name: string): number | undefined {
   return n
 }
 
-async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<number> {
+async function serve(
+  ctx: ServiceCommandContext,
+  cluster: boolean,
+  options: { readonly api: boolean },
+): Promise<number> {
   // Tuning from the environment, so a deployment (or a test) sets it per process.
   const leaseMs = envInt('OPENSYNC_LEASE_MS')
   const batchSize = envInt('OPENSYNC_BATCH_SIZE')
@@ -148,8 +177,11 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
       ...(retentionKeep ? { keepPerTask: retentionKeep } : {}),
     },
   })
+  let api: Awaited<ReturnType<typeof listenApi>> | undefined
   try {
     await service.start()
+    if (options.api)
+      api = await listenApi({ store, registry, tasks, log, metrics: () => service.metrics.text() })
   } catch (error) {
     await service.stop().catch(() => {})
     await store.close()
@@ -163,10 +195,22 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
       store: store.dialect,
       mode: cluster ? 'cluster' : 'embedded',
       owner: service.worker.owner,
+      ...(api ? { url: api.url } : {}),
     },
-    'OpenSync started',
+    api ? `OpenSync started: API at ${api.url}` : 'OpenSync started',
   )
-  await new Promise<void>((resolve) => {
+  await untilSignal(log)
+  // The API first: no new starts arrive while the worker finishes its batches.
+  await api?.close()
+  await service.stop()
+  await store.close()
+  log.info('OpenSync stopped')
+  return 0
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(log: { info(obj: object, msg: string): void }): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping after the batches in flight')
       resolve()
@@ -174,10 +218,41 @@ async function serve(ctx: ServiceCommandContext, cluster: boolean): Promise<numb
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
   })
-  await service.stop()
-  await store.close()
-  log.info('OpenSync stopped')
-  return 0
+}
+
+/**
+ * Builds the API and listens on OPENSYNC_LISTEN (default 127.0.0.1:8080); prints its URL
+ * (and, while there are no users, the one-time setup URL). `close()` stops accepting
+ * requests and waits for those in flight.
+ */
+async function listenApi(deps: {
+  readonly store: import('../store/index.ts').Store
+  readonly registry: BridgeRegistry
+  readonly tasks: import('../service/task-manager.ts').TaskManager
+  readonly log: import('pino').Logger
+  readonly metrics: () => string
+}): Promise<{ readonly url: string; close(): Promise<void> }> {
+  const { buildServer, parseListen, urlOf } = await import('../server/index.ts')
+  const address = parseListen(process.env.OPENSYNC_LISTEN)
+  const app = await buildServer({
+    store: deps.store,
+    tasks: deps.tasks,
+    registry: deps.registry,
+    metrics: deps.metrics,
+    authenticate: async () => undefined,
+    logger: deps.log.child({ component: 'api' }),
+  })
+  try {
+    await app.listen({ host: address.host, port: address.port })
+  } catch (error) {
+    await app.close()
+    throw error
+  }
+  const bound = app.server.address()
+  const port = typeof bound === 'object' && bound ? bound.port : address.port
+  const url = urlOf({ host: address.host, port })
+  process.stdout.write(`OpenSync API: ${url}/api  (reference: ${url}/api/docs)\n`)
+  return { url, close: () => app.close() }
 }
 
 /** Rows as a table of columns padded to their widest cell. */

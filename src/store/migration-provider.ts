@@ -65,6 +65,9 @@ export function storeMigrator(
     provider: migrationProvider(ctx),
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
+    // Numbers are handed out to parallel lines of work ahead of time (0006 may land after
+    // 0007): a store that applied a later number first still takes the earlier one.
+    allowUnorderedMigrations: true,
     ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
   })
 }

@@ -9,6 +9,7 @@ import {
   PostgresDialect,
   SqliteDialect,
 } from 'kysely'
+import type { Migrator } from 'kysely/migration'
 import pg from 'pg'
 import { OpenSyncError } from '../sdk/errors.ts'
 import { changeRepo } from './change-repo.ts'
@@ -87,7 +88,14 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     throw storeError('migrate', cause)
   }
   const schema = target.dialect === 'postgres' ? target.schema : undefined
-  return createStore(scoped, db, target.dialect, plannerStatistics(target.dialect, schema))
+  const migrator = storeMigrator(scoped as Kysely<unknown>, { dialect: target.dialect }, schema)
+  return createStore(
+    scoped,
+    db,
+    target.dialect,
+    plannerStatistics(target.dialect, schema),
+    migrator,
+  )
 }
 
 type Target =
@@ -213,6 +221,7 @@ function createStore(
   root: Kysely<StoreTables>,
   dialect: StoreDialect,
   statistics: PlannerStatistics,
+  migrator: Migrator,
 ): Store {
   // Identifies this store to the guard that refuses its own repos inside its transactions.
   const owner = {}
@@ -252,6 +261,15 @@ function createStore(
       }
       await afterCommit?.()
       return result
+    },
+
+    async pendingMigrations() {
+      try {
+        const migrations = await migrator.getMigrations()
+        return migrations.filter((m) => m.executedAt === undefined).map((m) => m.name)
+      } catch (cause) {
+        throw storeError('pendingMigrations', cause)
+      }
     },
 
     close() {

@@ -39,6 +39,11 @@ export interface Store extends StoreRepos {
    * one connection the transaction holds).
    */
   transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T>
+  /**
+   * The migrations this code knows that the store has not applied (empty when current), for
+   * readiness checks; a query, so it also fails when the store is unreachable.
+   */
+  pendingMigrations(): Promise<string[]>
   /** Closes the connections. Idempotent; concurrent calls share one promise. */
   close(): Promise<void>
 }

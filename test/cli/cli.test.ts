@@ -94,6 +94,7 @@ describe.concurrent('opensync: arguments', () => {
       'demo [options] [folder]',
       'bridges',
       'start',
+      'api',
       'worker',
       'tasks',
       'migrate',
@@ -113,6 +114,7 @@ describe.concurrent('opensync: arguments', () => {
       ['demo'],
       ['bridges'],
       ['start'],
+      ['api'],
       ['worker'],
       ['migrate'],
       ['tasks'],
@@ -910,7 +912,8 @@ describe('start --demo (the quick start)', () => {
     const cwd = tempDir()
     const child = spawn(process.execPath, [BIN, 'start', '--demo'], {
       cwd,
-      env: { ...process.env, OPENSYNC_DATABASE_URL: '' },
+      // Port 0: tests running side by side never compete for 8080.
+      env: { ...process.env, OPENSYNC_DATABASE_URL: '', OPENSYNC_LISTEN: '127.0.0.1:0' },
     })
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
@@ -919,6 +922,9 @@ describe('start --demo (the quick start)', () => {
     const ended = () => /"msg":"run ended"/.test(out)
     for (let i = 0; i < 300 && !ended(); i++) await new Promise((r) => setTimeout(r, 50))
     expect(out).toContain('"status":"succeeded"')
+    const url = /OpenSync API: (http:\/\/127\.0\.0\.1:\d+)\/api/.exec(out)?.[1]
+    expect(url, out).toBeDefined()
+    expect((await fetch(`${url}/healthz`)).status).toBe(200)
     const second = await cli(cwd, ['start'])
     expect(second.code).toBe(2)
     expect(second.stderr).toMatch(/already running on \.data \(process \d+\)/)

@@ -7,13 +7,13 @@ import {
   storeUrlOf,
 } from '../cli-kit.ts'
 
-/** `opensync start` and `opensync worker`. */
+/** `opensync start`, `opensync api` and `opensync worker`. */
 export const serviceCommands: CommandGroup = (program, cli) => {
   const start = program
     .command('start')
     .summary('Runs the service: every stored task on its plan, until Ctrl-C.')
     .description(
-      'Runs the service in this process: every stored task on its plan, manual starts queued behind running ones, until Ctrl-C (which finishes the batches in flight).',
+      'Runs the service in this process: the HTTP API (on $OPENSYNC_LISTEN, default 127.0.0.1:8080), every stored task on its plan, manual starts queued behind running ones, until Ctrl-C (which finishes the batches in flight).',
     )
     .option(
       '--demo',
@@ -34,6 +34,25 @@ export const serviceCommands: CommandGroup = (program, cli) => {
     ),
     'opensync start --demo                # the quick start',
     'OPENSYNC_DATA_DIR=/var/lib/opensync opensync start',
+    'OPENSYNC_LISTEN=0.0.0.0:9000 opensync start   # reachable from other machines',
+  )
+
+  const api = program
+    .command('api')
+    .summary('Serves the HTTP API alone (cluster mode: beside opensync worker processes).')
+    .description(
+      'Serves the HTTP API without a scheduler or worker, until SIGTERM: in cluster mode beside `opensync worker` processes on one PostgreSQL store, which run what the API queues. Listens on $OPENSYNC_LISTEN (host:port, default 127.0.0.1:8080). See docs/api.md.',
+    )
+  storeOption(api)
+  example(
+    api.action(
+      cli.action(async (opts: StoreOption) => {
+        const { apiCommand } = await import('../service-commands.ts')
+        const url = storeUrlOf(opts)
+        return apiCommand({ registry, ...(url ? { storeUrl: url } : {}) })
+      }),
+    ),
+    'OPENSYNC_DATABASE_URL=postgres://opensync@db/opensync OPENSYNC_SECRET_KEY=… OPENSYNC_LISTEN=0.0.0.0:8080 opensync api',
   )
 
   const worker = program

@@ -1,0 +1,11 @@
+import { healthRoutes } from './health-routes.ts'
+import { metricsRoutes } from './metrics-routes.ts'
+import type { RoutePlugin } from './route-plugin.ts'
+
+/**
+ * Every file of routes, registered in this order by buildServer. To add routes, write a
+ * `src/server/routes/<resource>-routes.ts` exporting a {@link RoutePlugin} (see its example:
+ * each route declares `config.access` and zod schemas) and add it to this list, one line;
+ * then add the routes' rows to the authorization matrix (test/server/access-rows-*.ts).
+ */
+export const ROUTES: readonly RoutePlugin[] = [healthRoutes, metricsRoutes]
