@@ -24,6 +24,7 @@ import {
   type ReadPlan,
 } from '../shared/read-plan.ts'
 import { RecordTypeCache } from '../shared/record-type-cache.ts'
+import { canCopy, copyRows } from './postgres-copy.ts'
 import type { PostgresPool, PostgresPoolClient } from './postgres-driver.ts'
 import { classifyConnectionError, classifyRecordError } from './postgres-errors.ts'
 import {
@@ -355,6 +356,10 @@ async function applyGroup(
         out.push(keyOf(rt, created[0]!))
       }
       return out
+    }
+    if (group.op === 'create' && canCopy(rt, fields, rows.length)) {
+      await copyRows(client, rt, cols, rows)
+      return ops.map((op) => normalizeKey(rt, keyOf(rt, (op as { values: RecordValues }).values)))
     }
     const { sql: arraySql, params } = arrays(fields, rows)
     let sql = `INSERT INTO ${rt.from} AS t (${cols}) SELECT * FROM unnest(${arraySql})`

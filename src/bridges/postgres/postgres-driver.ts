@@ -17,8 +17,18 @@ export interface PostgresQueryable {
   ): Promise<PostgresQueryResult<R>>
 }
 
+/** Something pg runs by handing it the connection (a COPY stream of `pg-copy-streams`). */
+export interface PostgresSubmittable {
+  submit(connection: unknown): void
+}
+
 /** One checked-out client. */
 export interface PostgresPoolClient extends PostgresQueryable {
+  query<S extends PostgresSubmittable>(submittable: S): S
+  query<R = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<PostgresQueryResult<R>>
   release(destroy?: boolean | Error): void
 }
 
