@@ -11,6 +11,8 @@ export default defineConfig({
   plugins: [react()],
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1200 },
   server: {
-    proxy: { '/api': { target: process.env.OPENSYNC_API ?? 'http://127.0.0.1:3000', changeOrigin: false } },
+    proxy: {
+      '/api': { target: process.env.OPENSYNC_API ?? 'http://127.0.0.1:3000', changeOrigin: false },
+    },
   },
 })

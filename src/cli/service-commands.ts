@@ -251,7 +251,9 @@ async function listenApi(deps: {
   const bound = app.server.address()
   const port = typeof bound === 'object' && bound ? bound.port : address.port
   const url = urlOf({ host: address.host, port })
-  process.stdout.write(`OpenSync API: ${url}/api  (reference: ${url}/api/docs)\n`)
+  process.stdout.write(
+    `OpenSync console: ${url}/\nOpenSync API: ${url}/api  (reference: ${url}/api/docs)\n`,
+  )
   return { url, close: () => app.close() }
 }
 

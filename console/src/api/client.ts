@@ -30,7 +30,10 @@ const session: Middleware = {
 }
 
 /** The typed API client: paths, parameters and bodies come from the server's OpenAPI document. */
-export const api = createClient<paths>({ baseUrl: window.location.origin, credentials: 'same-origin' })
+export const api = createClient<paths>({
+  baseUrl: window.location.origin,
+  credentials: 'same-origin',
+})
 api.use(session)
 
 /** A problem+json answer of the API, thrown so TanStack Query sees a failure. */

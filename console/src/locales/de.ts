@@ -2,6 +2,11 @@ import type { Texts } from './en.ts'
 
 /** Die Texte der Konsole auf Deutsch (dieselben Schlüssel wie en.ts). */
 export const de: Texts = {
+  welcome: {
+    intro: 'Die OpenSync-Konsole.',
+    store: 'Metadatenspeicher:',
+    reference: 'API-Referenz',
+  },
   common: { back: 'Zurück', cancel: 'Abbrechen', yes: 'Ja', no: 'Nein' },
   nav: {
     overview: 'Übersicht',
@@ -14,16 +19,28 @@ export const de: Texts = {
     menu: 'Menü',
     signOut: 'Abmelden',
   },
-  roles: { admin: 'Administrator', editor: 'Bearbeiter', operator: 'Operator', viewer: 'Betrachter' },
+  roles: {
+    admin: 'Administrator',
+    editor: 'Bearbeiter',
+    operator: 'Operator',
+    viewer: 'Betrachter',
+  },
   service: {
     noneTitle: 'Es läuft kein Dienst',
     none: 'Geplante Ausführungen finden nicht statt, bis ein Dienst läuft (opensync start).',
   },
-  signIn: { title: 'Bei OpenSync anmelden', username: 'Benutzername', password: 'Passwort', submit: 'Anmelden' },
+  signIn: {
+    title: 'Bei OpenSync anmelden',
+    username: 'Benutzername',
+    password: 'Passwort',
+    submit: 'Anmelden',
+  },
   setup: {
     title: 'Ersten Administrator anlegen',
-    intro: 'Diese einmalige Seite legt den Administrator an, der sich als Erster an dieser Konsole anmeldet.',
-    noToken: 'Öffnen Sie die Einrichtungs-URL, die das Terminal beim Start von OpenSync ausgegeben hat: Sie enthält das einmalige Token.',
+    intro:
+      'Diese einmalige Seite legt den Administrator an, der sich als Erster an dieser Konsole anmeldet.',
+    noToken:
+      'Öffnen Sie die Einrichtungs-URL, die das Terminal beim Start von OpenSync ausgegeben hat: Sie enthält das einmalige Token.',
     passwordHint: 'Mindestens 12 Zeichen.',
     repeat: 'Passwort wiederholen',
     mismatch: 'Die Passwörter stimmen nicht überein.',
@@ -37,7 +54,13 @@ export const de: Texts = {
     cancelled: 'Abgebrochen',
     never: 'Noch nie ausgeführt',
   },
-  trigger: { manual: 'Manuell gestartet', plan: 'Ausführungsplan', schedule: 'Ausführungsplan', api: 'API', cli: 'Kommandozeile' },
+  trigger: {
+    manual: 'Manuell gestartet',
+    plan: 'Ausführungsplan',
+    schedule: 'Ausführungsplan',
+    api: 'API',
+    cli: 'Kommandozeile',
+  },
   plan: {
     manual: 'Manuell',
     continuous: 'Kontinuierlich',
@@ -120,7 +143,13 @@ export const de: Texts = {
     key: 'Schlüssel',
     log: 'Protokollzeilen',
   },
-  change: { created: 'angelegt', updated: 'geändert', deleted: 'gelöscht', conflict: 'Konflikt', failed: 'fehlgeschlagen' },
+  change: {
+    created: 'angelegt',
+    updated: 'geändert',
+    deleted: 'gelöscht',
+    conflict: 'Konflikt',
+    failed: 'fehlgeschlagen',
+  },
   conflicts: {
     title: 'Konflikte',
     empty: 'Keine Konflikte warten auf eine Entscheidung.',
@@ -168,7 +197,12 @@ export const de: Texts = {
     next: 'Weiter',
     finish: 'Aufgabe speichern',
     toOverview: 'Zur Übersicht',
-    step: { systems: 'Systemauswahl', connection: 'Verbindung', assignments: 'Zuordnungen', execution: 'Ausführung' },
+    step: {
+      systems: 'Systemauswahl',
+      connection: 'Verbindung',
+      assignments: 'Zuordnungen',
+      execution: 'Ausführung',
+    },
     home: 'Heimatsystem',
     other: 'Anzubindendes System',
     choose: 'Profil wählen',

@@ -1,5 +1,6 @@
 /** The console's English texts; de.ts has the same keys (the type makes sure of it). */
 export const en = {
+  welcome: { intro: 'The OpenSync console.', store: 'Metadata store:', reference: 'API reference' },
   common: { back: 'Back', cancel: 'Cancel', yes: 'Yes', no: 'No' },
   nav: {
     overview: 'Overview',
@@ -17,11 +18,17 @@ export const en = {
     noneTitle: 'No service is running',
     none: 'Planned executions will not happen until a service runs (opensync start).',
   },
-  signIn: { title: 'Sign in to OpenSync', username: 'User name', password: 'Password', submit: 'Sign in' },
+  signIn: {
+    title: 'Sign in to OpenSync',
+    username: 'User name',
+    password: 'Password',
+    submit: 'Sign in',
+  },
   setup: {
     title: 'Create the first administrator',
     intro: 'This one-time page creates the administrator who signs in to this console first.',
-    noToken: 'Open the setup URL that the terminal printed when OpenSync started: it holds the one-time token.',
+    noToken:
+      'Open the setup URL that the terminal printed when OpenSync started: it holds the one-time token.',
     passwordHint: 'At least 12 characters.',
     repeat: 'Repeat the password',
     mismatch: 'The passwords differ.',
@@ -35,7 +42,13 @@ export const en = {
     cancelled: 'Cancelled',
     never: 'Never executed',
   },
-  trigger: { manual: 'Started manually', plan: 'Execution plan', schedule: 'Execution plan', api: 'API', cli: 'Command line' },
+  trigger: {
+    manual: 'Started manually',
+    plan: 'Execution plan',
+    schedule: 'Execution plan',
+    api: 'API',
+    cli: 'Command line',
+  },
   plan: {
     manual: 'Manual',
     continuous: 'Continuous',
@@ -118,7 +131,13 @@ export const en = {
     key: 'Key',
     log: 'Log',
   },
-  change: { created: 'created', updated: 'updated', deleted: 'deleted', conflict: 'conflict', failed: 'failed' },
+  change: {
+    created: 'created',
+    updated: 'updated',
+    deleted: 'deleted',
+    conflict: 'conflict',
+    failed: 'failed',
+  },
   conflicts: {
     title: 'Conflicts',
     empty: 'No conflicts wait for a decision.',
@@ -166,7 +185,12 @@ export const en = {
     next: 'Next',
     finish: 'Save task',
     toOverview: 'To the overview',
-    step: { systems: 'System selection', connection: 'Connection', assignments: 'Assignments', execution: 'Execution' },
+    step: {
+      systems: 'System selection',
+      connection: 'Connection',
+      assignments: 'Assignments',
+      execution: 'Execution',
+    },
     home: 'Home system',
     other: 'System to be connected',
     choose: 'Choose a profile',
@@ -208,4 +232,8 @@ export const en = {
 }
 
 /** The shape every language provides: the same keys, any strings. */
-export type Texts = { [K in keyof typeof en]: { [L in keyof (typeof en)[K]]: (typeof en)[K][L] extends string ? string : Record<string, string> } }
+export type Texts = {
+  [K in keyof typeof en]: {
+    [L in keyof (typeof en)[K]]: (typeof en)[K][L] extends string ? string : Record<string, string>
+  }
+}

@@ -1,3 +1,4 @@
+import { consoleRoutes } from './console-routes.ts'
 import { healthRoutes } from './health-routes.ts'
 import { metricsRoutes } from './metrics-routes.ts'
 import type { RoutePlugin } from './route-plugin.ts'
@@ -8,4 +9,5 @@ import type { RoutePlugin } from './route-plugin.ts'
  * each route declares `config.access` and zod schemas) and add it to this list, one line;
  * then add the routes' rows to the authorization matrix (test/server/access-rows-*.ts).
  */
-export const ROUTES: readonly RoutePlugin[] = [healthRoutes, metricsRoutes]
+// The console last: its catch-all answers every GET that no API route took.
+export const ROUTES: readonly RoutePlugin[] = [healthRoutes, metricsRoutes, consoleRoutes]
