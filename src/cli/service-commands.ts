@@ -1,5 +1,6 @@
 import type { ResolvedTask } from '../engine/task/resolved-task.ts'
 import type { BridgeRegistry } from '../sdk/index.ts'
+import type { EventHub } from '../service/event-hub.ts'
 import { usage } from './cli-kit.ts'
 
 /** Where the embedded service keeps its store, key file and lock: OPENSYNC_DATA_DIR or ./.data. */
@@ -17,9 +18,12 @@ export interface ServiceCommandContext {
 
 /**
  * The store (`storeUrl`, else the data folder's SQLite file), the bridges, and the task
- * manager with the secret key. The caller closes the store.
+ * manager with the secret key (telling `events` of every change). The caller closes the store.
  */
-export async function openAll(ctx: Pick<ServiceCommandContext, 'registry' | 'storeUrl'>) {
+export async function openAll(
+  ctx: Pick<ServiceCommandContext, 'registry' | 'storeUrl'>,
+  events?: EventHub,
+) {
   const { openStore } = await import('../store/index.ts')
   const { openSecretBox } = await import('../service/secrets.ts')
   const { TaskManager } = await import('../service/task-manager.ts')
@@ -33,7 +37,11 @@ export async function openAll(ctx: Pick<ServiceCommandContext, 'registry' | 'sto
       dataDir: dataDir(),
       generate: !ctx.storeUrl?.startsWith('postgres'),
     })
-    return { store, registry, tasks: new TaskManager({ store, registry, box }) }
+    return {
+      store,
+      registry,
+      tasks: new TaskManager({ store, registry, box, ...(events ? { events } : {}) }),
+    }
   } catch (error) {
     await store.close()
     throw error
@@ -136,10 +144,23 @@ async function serve(
   const concurrency = envInt('OPENSYNC_CONCURRENCY')
   const retentionDays = envInt('OPENSYNC_RETENTION_DAYS')
   const retentionKeep = envInt('OPENSYNC_RETENTION_KEEP')
-  const { store, registry, tasks } = await openAll(ctx)
-  const { Service } = await import('../service/service.ts')
   const { pino } = await import('pino')
   const log = pino({ name: 'opensync' })
+  // Live events; in cluster mode those of every process, through LISTEN/NOTIFY.
+  const { EventHub } = await import('../service/event-hub.ts')
+  const { PgEventRelay, storeEventLoader } = await import('../service/pg-event-relay.ts')
+  let load: ReturnType<typeof storeEventLoader> | undefined
+  const relay = cluster
+    ? new PgEventRelay({
+        url: ctx.storeUrl!,
+        load: (ref) => load?.(ref) ?? Promise.resolve(undefined),
+        log,
+      })
+    : undefined
+  const events = new EventHub({ log, ...(relay ? { relay } : {}) })
+  const { store, registry, tasks } = await openAll(ctx, events)
+  load = storeEventLoader(store)
+  const { Service } = await import('../service/service.ts')
   if (ctx.demo && !(await tasks.list()).some((t) => t.id.startsWith('demo-'))) {
     // The quick start: demo CRM and ERP databases in the data folder, their task stored.
     const { createDemo } = await import('./demo.ts')
@@ -167,6 +188,7 @@ async function serve(
     registry,
     tasks,
     log,
+    events,
     ...(ctx.storeUrl ? {} : { dataDir: dataDir() }),
     ...(transport ? { transport } : {}),
     ...(leaseMs ? { leaseMs } : {}),
@@ -179,11 +201,13 @@ async function serve(
   })
   let api: Awaited<ReturnType<typeof listenApi>> | undefined
   try {
+    await events.start()
     await service.start()
     if (options.api)
       api = await listenApi({ store, registry, tasks, log, metrics: () => service.metrics.text() })
   } catch (error) {
     await service.stop().catch(() => {})
+    await events.stop().catch(() => {})
     await store.close()
     throw error
   }
@@ -203,6 +227,7 @@ async function serve(
   // The API first: no new starts arrive while the worker finishes its batches.
   await api?.close()
   await service.stop()
+  await events.stop()
   await store.close()
   log.info('OpenSync stopped')
   return 0

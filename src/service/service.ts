@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RunResult } from '../engine/run-task.ts'
+import type { ResolvedTask } from '../engine/task/index.ts'
 import {
   type BridgeLogger,
   type BridgeRegistry,
@@ -9,8 +10,11 @@ import {
   silentLogger,
 } from '../sdk/index.ts'
 import type { ExecutionRow, Store } from '../store/index.ts'
+import type { EventHub } from './event-hub.ts'
 import { Metrics } from './metrics.ts'
+import { Notifier } from './notifications.ts'
 import type { RunTransport } from './pg-boss-transport.ts'
+import { RunEvents } from './run-events.ts'
 import type { TaskManager } from './task-manager.ts'
 import { dueRun, nextRun } from './timekeeper.ts'
 import { Worker } from './worker.ts'
@@ -35,6 +39,12 @@ export interface ServiceOptions {
   readonly transport?: RunTransport
   /** Executions older than `days` (default 30) are pruned, keeping the newest `keepPerTask` (default 100). */
   readonly retention?: { readonly days?: number; readonly keepPerTask?: number }
+  /** Live events of this process (queued, started, progress, ended; the plan paused). */
+  readonly events?: EventHub
+  /** At most one progress event per execution this often. Default 250 ms. */
+  readonly progressMs?: number
+  /** How long a notification webhook may take. Default 10 s. */
+  readonly webhookTimeoutMs?: number
   /** The clock, for tests. */
   readonly now?: () => Date
 }
@@ -49,6 +59,9 @@ export class Service {
   readonly worker: Worker
   /** Runs, records and durations per task, for `/metrics` (Prometheus text: `metrics.text()`). */
   readonly metrics = new Metrics()
+  /** Webhooks on failure and recovery; the plan that pauses itself (a task's `notify:`). */
+  readonly notifier: Notifier
+  readonly #events: RunEvents | undefined
   #lastPrune = 0
   readonly #o: ServiceOptions
   #starting?: Promise<void>
@@ -59,6 +72,18 @@ export class Service {
 
   constructor(options: ServiceOptions) {
     this.#o = options
+    this.#events = options.events
+      ? new RunEvents(options.events, {
+          ...(options.progressMs !== undefined ? { progressMs: options.progressMs } : {}),
+        })
+      : undefined
+    this.notifier = new Notifier({
+      store: options.store,
+      tasks: options.tasks,
+      ...(options.events ? { events: options.events } : {}),
+      ...(options.webhookTimeoutMs ? { timeoutMs: options.webhookTimeoutMs } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    })
     this.worker = new Worker({
       store: options.store,
       registry: options.registry,
@@ -67,7 +92,8 @@ export class Service {
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
       ...(options.log ? { log: options.log } : {}),
-      onFinished: (execution, result) => this.#finished(execution, result),
+      ...(this.#events ? { events: this.#events } : {}),
+      onFinished: (execution, result, task) => this.#finished(execution, result, task),
     })
   }
 
@@ -98,6 +124,7 @@ export class Service {
       // The worker first: it stops claiming and its runs end after their batch in flight, so
       // the transport's graceful stop only waits for handlers that are about to return.
       await this.worker.stop()
+      await this.notifier.idle()
       await this.#o.transport?.stop()
       if (this.#lockFile) rmSync(this.#lockFile, { force: true })
     })()
@@ -131,7 +158,8 @@ export class Service {
         { executionId: lost.id, taskId: lost.taskId },
         'a run lost its lease: queued again',
       )
-      await store.executions.enqueue({ taskId: lost.taskId, trigger: lost.trigger })
+      const queued = await store.executions.enqueue({ taskId: lost.taskId, trigger: lost.trigger })
+      if (queued.created) this.#events?.queued({ ...lost, id: queued.id })
     }
     for (const task of await store.taskDefs.list()) {
       if (!task.active || task.draft) continue
@@ -157,11 +185,13 @@ export class Service {
       const notBefore = new Date(task.nextRunAt ?? now)
       const slot = dueRun(plan, { ...state, notBefore }, now)
       if (!slot) continue
-      await store.executions.enqueue({
+      const queued = await store.executions.enqueue({
         taskId: task.taskId,
         trigger: 'plan',
         scheduledFor: slot.toISOString(),
       })
+      if (queued.created)
+        this.#events?.queued({ id: queued.id, taskId: task.taskId, trigger: 'plan' })
       // Continuous plans are planned again when the run ends (see #finished).
       const next =
         plan.kind === 'continuous'
@@ -205,8 +235,20 @@ export class Service {
   }
 
   /** Continuous plans schedule their next run when the last one ends (backing off when idle). */
-  async #finished(execution: ExecutionRow, result: RunResult | undefined): Promise<void> {
+  async #finished(
+    execution: ExecutionRow,
+    result: RunResult | undefined,
+    resolved: ResolvedTask | undefined,
+  ): Promise<void> {
     const { store } = this.#o
+    await this.notifier
+      .runEnded(execution, resolved)
+      .catch((error) =>
+        (this.#o.log ?? silentLogger).error(
+          { err: coerceError(error).toJSON(), taskId: execution.taskId },
+          'notifications failed',
+        ),
+      )
     if (result) {
       const late = execution.scheduledFor
         ? (Date.parse(result.startedAt) - Date.parse(execution.scheduledFor)) / 1000

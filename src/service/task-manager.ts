@@ -12,6 +12,8 @@ import {
 } from '../engine/task/index.ts'
 import { type BridgeRegistry, isOpenSyncError, OpenSyncError } from '../sdk/index.ts'
 import type { Store, StoredTask } from '../store/index.ts'
+import type { EventHub } from './event-hub.ts'
+import { PAUSE_MARK } from './notifications.ts'
 import { maskTask, mergeSecrets, openTask, type SecretBox, sealTask } from './secrets.ts'
 
 /** A stored task as the CLI and API show it: secrets masked. */
@@ -28,6 +30,16 @@ export interface TaskView {
   readonly createdAt: string
   readonly updatedAt: string
   readonly document: unknown
+  /** Only from `get`: the plan paused itself after failed runs (see `notify:`), and why. */
+  readonly paused?: PauseNote
+}
+
+/** Why and when a plan paused itself. */
+export interface PauseNote {
+  readonly reason: string
+  readonly at: string
+  /** The failed run that paused it. */
+  readonly executionId: number
 }
 
 /** What {@link TaskManager.start} queued. */
@@ -58,16 +70,25 @@ export class TaskManager {
   readonly #box: SecretBox
   readonly #registry: BridgeRegistry
   readonly #env: Env
+  readonly #events: EventHub | undefined
 
   /**
    * @param options.box encrypts secret connection values at rest; which values are secret
    *   comes from each bridge's connection form (`secret: true`) in `registry`.
+   * @param options.events hears every change (`task.changed`) and manual start (`execution.queued`).
    */
-  constructor(options: { store: Store; registry: BridgeRegistry; box: SecretBox; env?: Env }) {
+  constructor(options: {
+    store: Store
+    registry: BridgeRegistry
+    box: SecretBox
+    env?: Env
+    events?: EventHub
+  }) {
     this.#store = options.store
     this.#box = options.box
     this.#registry = options.registry
     this.#env = options.env ?? process.env
+    this.#events = options.events
   }
 
   /**
@@ -113,12 +134,34 @@ export class TaskManager {
     )
     // A saved task is planned afresh from now by the service (its plan may have changed).
     await this.#store.taskDefs.setSchedule(id, { nextRunAt: null })
-    return this.#view(await this.#stored(id))
+    const saved = await this.#stored(id)
+    this.#changed(id, 'saved', saved.revision)
+    return this.#view(saved)
   }
 
   /** The task, secrets masked; OSY_TASK_NOT_FOUND when there is none. */
   async get(taskId: string): Promise<TaskView> {
-    return this.#view(await this.#stored(taskId))
+    const task = await this.#stored(taskId)
+    const paused = task.active ? undefined : await this.pauseNote(taskId)
+    return { ...this.#view(task), ...(paused ? { paused } : {}) }
+  }
+
+  /**
+   * Why the plan paused itself, when its latest finished run paused it (a task's
+   * `notify.failuresBeforePause`); undefined otherwise.
+   */
+  async pauseNote(taskId: string): Promise<PauseNote | undefined> {
+    const last = (await this.#store.executions.list(taskId, 5)).find(
+      (e) => e.status !== 'queued' && e.status !== 'running',
+    )
+    if (last?.status !== 'failed') return undefined
+    const logs = await this.#store.executions.logs(last.id)
+    for (let i = logs.length - 1; i >= 0; i--) {
+      const data = logs[i]!.data as Record<string, unknown> | undefined
+      if (data?.[PAUSE_MARK] === true && typeof data.reason === 'string')
+        return { reason: data.reason, at: logs[i]!.at, executionId: last.id }
+    }
+    return undefined
   }
 
   async list(): Promise<TaskView[]> {
@@ -131,7 +174,9 @@ export class TaskManager {
     if (task.draft) throw draftError(taskId, issuesOf(task), 'activate')
     await this.#store.taskDefs.setActive(taskId, true)
     await this.#store.taskDefs.setSchedule(taskId, { nextRunAt: null })
-    return this.get(taskId)
+    const view = await this.get(taskId)
+    this.#changed(taskId, 'activated', view.revision)
+    return view
   }
 
   /**
@@ -143,6 +188,8 @@ export class TaskManager {
     const task = await this.#stored(taskId)
     if (task.draft) throw draftError(taskId, issuesOf(task), 'start')
     const { id, created } = await this.#store.executions.enqueue({ taskId, trigger })
+    if (created)
+      this.#events?.publish({ type: 'execution.queued', executionId: id, taskId, trigger })
     const running = await this.#store.executions.running(taskId)
     return { executionId: id, created, ...(running ? { runningId: running.id } : {}) }
   }
@@ -152,7 +199,9 @@ export class TaskManager {
     await this.#stored(taskId)
     await this.#store.taskDefs.setActive(taskId, false)
     await this.#store.taskDefs.setSchedule(taskId, { nextRunAt: null })
-    return this.get(taskId)
+    const view = this.#view(await this.#stored(taskId))
+    this.#changed(taskId, 'deactivated', view.revision)
+    return view
   }
 
   /** Deletes the task with its links, checkpoints, errors, conflicts and protocols. */
@@ -167,6 +216,20 @@ export class TaskManager {
     }
     await this.#store.links.removeTask(taskId)
     await this.#store.taskDefs.remove(taskId)
+    this.#changed(taskId, 'deleted')
+  }
+
+  #changed(
+    taskId: string,
+    change: 'saved' | 'activated' | 'deactivated' | 'deleted',
+    revision?: number,
+  ) {
+    this.#events?.publish({
+      type: 'task.changed',
+      taskId,
+      change,
+      ...(revision !== undefined ? { revision } : {}),
+    })
   }
 
   /** The document for export: secrets masked, `${VAR}` references as written. */

@@ -1,5 +1,6 @@
 import { processOwner } from '../engine/lease.ts'
 import { type RunResult, runTask } from '../engine/run-task.ts'
+import type { ResolvedTask } from '../engine/task/index.ts'
 import {
   type BridgeLogger,
   type BridgeRegistry,
@@ -8,6 +9,7 @@ import {
   silentLogger,
 } from '../sdk/index.ts'
 import type { ExecutionRow, Store } from '../store/index.ts'
+import type { RunEvents } from './run-events.ts'
 import type { TaskManager } from './task-manager.ts'
 
 /** Options of a {@link Worker}. */
@@ -23,10 +25,16 @@ export interface WorkerOptions {
   readonly concurrency?: number
   readonly batchSize?: number
   readonly log?: BridgeLogger
-  /** Called when a run ends, with its execution and whether it wrote anything. */
+  /** Live events of the runs (started, progress, ended, conflicts parked). */
+  readonly events?: RunEvents
+  /**
+   * Called when a run ends, with its execution, its result (absent when the task could not
+   * even be resolved) and the resolved task, if it was.
+   */
   readonly onFinished?: (
     execution: ExecutionRow,
     result: RunResult | undefined,
+    task: ResolvedTask | undefined,
   ) => Promise<void> | void
 }
 
@@ -98,11 +106,13 @@ export class Worker {
   }
 
   async #run(execution: ExecutionRow, abort: AbortController): Promise<void> {
-    const { store, tasks } = this.#o
+    const { store, tasks, events } = this.#o
     const log = this.#o.log ?? silentLogger
     let result: RunResult | undefined
+    let task: ResolvedTask | undefined
+    events?.started(execution)
     try {
-      const task = await tasks.resolve(execution.taskId)
+      task = await tasks.resolve(execution.taskId)
       log.info({ taskId: task.id, executionId: execution.id }, 'run started')
       result = await runTask(task, {
         store,
@@ -112,8 +122,10 @@ export class Worker {
         execution: { id: execution.id, owner: this.owner },
         leaseMs: this.#leaseMs,
         ...(this.#o.batchSize ? { batchSize: this.#o.batchSize } : {}),
+        ...(events ? { onProgress: (p) => events.progress(execution.id, p) } : {}),
         log,
       })
+      events?.ended(execution, result)
       const ended = {
         taskId: task.id,
         executionId: execution.id,
@@ -134,7 +146,11 @@ export class Worker {
       }
       if (this.#stopping && result.status === 'cancelled') {
         // Interrupted by shutdown, not by a person: it runs again when a worker is back.
-        await store.executions.enqueue({ taskId: execution.taskId, trigger: execution.trigger })
+        const queued = await store.executions.enqueue({
+          taskId: execution.taskId,
+          trigger: execution.trigger,
+        })
+        if (queued.created) events?.queued({ ...execution, id: queued.id })
       }
     } catch (error) {
       // The task could not even be resolved (deleted, draft, a missing ${VAR}): the run fails.
@@ -151,7 +167,13 @@ export class Worker {
           owner: this.owner,
         })
         .catch(() => {})
+      if (!result)
+        events?.ended(execution, {
+          status: 'failed',
+          counts: {},
+          error: { code: e.code, message: e.message },
+        })
     }
-    await this.#o.onFinished?.(execution, result)
+    await this.#o.onFinished?.(execution, result, task)
   }
 }

@@ -135,7 +135,7 @@ export const tasksCommands: CommandGroup = (program, cli) => {
       const { stringify } = await import('yaml')
       const lines = [
         `${t.subject} (task ${t.id}, revision ${t.revision})`,
-        `  state:     ${t.draft ? 'draft — not scheduled until complete' : t.active ? 'active' : 'inactive (manual starts only)'}`,
+        `  state:     ${t.draft ? 'draft — not scheduled until complete' : t.active ? 'active' : t.paused ? `paused by itself ${localTime(t.paused.at)}: ${t.paused.reason} (manual starts only; activate it again once fixed)` : 'inactive (manual starts only)'}`,
         `  plan:      ${t.plan ? describePlan(t.plan) : '—'}`,
         `  next run:  ${t.nextRunAt ? `${localTime(t.nextRunAt)} (${describeNext(new Date(t.nextRunAt), new Date())})` : 'not scheduled'}`,
       ]

@@ -71,6 +71,7 @@ export function compileTask(file: TaskFile, options: CompileOptions = {}): Resol
     systems,
     pairs: Object.freeze(pairs),
     plan: Object.freeze({ ...file.plan }) as ExecutionPlan,
+    ...(file.notify ? { notify: Object.freeze({ ...file.notify }) } : {}),
   })
 }
 

@@ -11,6 +11,16 @@ export interface ResolvedTask {
   readonly systems: readonly [ResolvedSystem, ResolvedSystem]
   readonly pairs: readonly ResolvedPair[]
   readonly plan: ExecutionPlan
+  /** Notifications on failure and recovery, and the pause after failed runs in a row. */
+  readonly notify?: TaskNotify
+}
+
+/** The `notify` settings of a task, `${VAR}` references replaced. */
+export interface TaskNotify {
+  /** Receives a JSON POST when a run fails after one that did not, and when one recovers. */
+  readonly webhook?: string
+  /** The plan deactivates itself after this many failed runs in a row. Default: never. */
+  readonly failuresBeforePause?: number
 }
 
 /** The index of a side: 0 for the first system, 1 for the second. */

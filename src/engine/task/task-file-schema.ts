@@ -353,6 +353,31 @@ function isTimeZone(name: string): boolean {
   }
 }
 
+// ---------------------------------------------------------------- notifications
+
+/** Who hears about failed and recovered runs, and when the plan pauses itself. */
+export const notifySchema = strict({
+  // A ${VAR} reference is checked once it is replaced (webhook URLs often carry a token).
+  webhook: z
+    .string()
+    .refine((url) => url.includes('${') || isHttpUrl(url), {
+      error: 'must be an http:// or https:// URL',
+    })
+    .optional(),
+  failuresBeforePause: z.int().min(1).optional(),
+})
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol)
+  } catch {
+    return false
+  }
+}
+
+/** The notification settings as written. */
+export type NotifyFile = z.output<typeof notifySchema>
+
 // ---------------------------------------------------------------- task file
 
 // Underscores are allowed besides hyphens: ids are often made from table names (`contacts_1`).
@@ -367,6 +392,7 @@ function taskSchemaOf<P extends z.ZodType>(pair: P) {
     systems: systemsSchema,
     pairs: z.array(pair).min(1),
     plan: planSchema.default({ kind: 'manual', active: true }),
+    notify: notifySchema.optional(),
   })
 }
 
@@ -431,6 +457,10 @@ function jsonSchemaDefinitions() {
     description: 'What a delete on one side does to the other.',
   })
   registry.add(planSchema, { id: 'ExecutionPlan', description: 'When the task runs by itself.' })
+  registry.add(notifySchema, {
+    id: 'Notify',
+    description: 'A webhook on failure and recovery; pausing the plan after failed runs.',
+  })
   return registry
 }
 
