@@ -204,7 +204,7 @@ describe('validation errors', () => {
       'pairs[0].crm.fitler: unknown key (allowed: type, filter, cursor, lag, externalId, key)',
       'pairs[0].fields.name.toERP: unknown key (allowed: crm, erp, toErp, toCrm)',
       'pairs[0].conflicts: unknown key (allowed: crm, erp, id, direction, fields, match, conflict, deletes)',
-      'schedule: unknown key (allowed: id, subject, systems, pairs, plan)',
+      'schedule: unknown key (allowed: id, subject, systems, pairs, plan, notify)',
     ])
   })
 
@@ -463,7 +463,14 @@ describe('JSON Schema', () => {
       required: string[]
       additionalProperties: boolean
     }
-    expect(Object.keys(schema.properties)).toEqual(['id', 'subject', 'systems', 'pairs', 'plan'])
+    expect(Object.keys(schema.properties)).toEqual([
+      'id',
+      'subject',
+      'systems',
+      'pairs',
+      'plan',
+      'notify',
+    ])
     expect(schema.required).toEqual(['subject', 'systems', 'pairs'])
     expect(schema.additionalProperties).toBe(false)
   })
