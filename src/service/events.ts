@@ -43,7 +43,7 @@ export const hubEventDataSchema = z.discriminatedUnion('type', [
     type: z.literal('execution.ended'),
     executionId: z.number(),
     taskId: z.string(),
-    status: z.enum(['succeeded', 'failed', 'cancelled']),
+    status: z.enum(['succeeded', 'partial', 'failed', 'cancelled']),
     counts: executionCounts,
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   }),

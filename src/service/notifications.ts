@@ -41,7 +41,8 @@ export const PAUSE_MARK = 'planPaused'
 /**
  * A task's notifications (its `notify:` settings): a webhook when a run fails after one that
  * did not and when a run succeeds after failures, and the plan that pauses itself after
- * `failuresBeforePause` failed runs in a row. Cancelled runs count neither way. The pause
+ * `failuresBeforePause` failed runs in a row. A partial run (some records failed, kept in the
+ * inbox) counts as a run that worked; cancelled runs count neither way. The pause
  * deactivates the task and writes why into the failed run's protocol, where `tasks show`
  * and the API find it. Webhooks are sent in the background: a slow receiver never holds a
  * worker; a failed delivery is logged (without the URL, which often carries a token).
@@ -71,7 +72,7 @@ export class Notifier {
     const limit = Math.max(notify.failuresBeforePause ?? 1, 1) + 1
     // Newest first; the run that just ended is among them (a queued one may be newer).
     const finished = (await store.executions.list(task.id, limit + 10)).filter(
-      (e) => e.status === 'succeeded' || e.status === 'failed',
+      (e) => e.status === 'succeeded' || e.status === 'partial' || e.status === 'failed',
     )
     const current = finished.find((e) => e.id === execution.id)
     if (!current) return
@@ -90,7 +91,7 @@ export class Notifier {
       ...(current.error ? { error: current.error } : {}),
       failuresInRow,
     }
-    if (current.status === 'succeeded') {
+    if (current.status !== 'failed') {
       if (history[1]?.status === 'failed')
         this.#send(notify.webhook, { event: 'recovery', ...base })
       return

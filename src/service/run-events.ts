@@ -94,7 +94,7 @@ export class RunEvents {
   ended(
     execution: ExecutionRow,
     outcome: {
-      status: 'succeeded' | 'failed' | 'cancelled'
+      status: 'succeeded' | 'partial' | 'failed' | 'cancelled'
       counts: ExecutionCounts
       error?: { code: string; message: string }
     },
