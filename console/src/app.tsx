@@ -1,4 +1,4 @@
-import { Anchor, Badge, Center, Paper, Stack, Text, Title } from '@mantine/core'
+import { Anchor, Center, Paper, Stack, Text, Title } from '@mantine/core'
 import { useQuery } from '@tanstack/react-query'
 import { useTranslation } from 'react-i18next'
 import { api, unwrap } from './api/client.ts'
@@ -20,11 +20,9 @@ export function App() {
           <Text>{t('welcome.intro')}</Text>
           <Text>
             {t('welcome.store')}{' '}
-            {ready.data ? (
-              <Badge color="green.8">{ready.data.store}</Badge>
-            ) : (
-              <Badge color="gray.7">{ready.error ? ready.error.message : '…'}</Badge>
-            )}
+            <Text span fw={700}>
+              {ready.data ? ready.data.store : ready.error ? ready.error.message : '…'}
+            </Text>
           </Text>
           <Anchor href="/api/docs">{t('welcome.reference')}</Anchor>
         </Stack>

@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import AxeBuilder from '@axe-core/playwright'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { buildConsole } from '../../console/scripts/build.ts'
+
+/** Debian's Chromium, with the flags a headless, offline CI machine needs. */
+export const CHROMIUM = process.env.OPENSYNC_CHROMIUM ?? '/usr/bin/chromium'
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+
+/** A real `opensync start` on a free port with its own data folder (SQLite store). */
+export interface RunningService {
+  readonly url: string
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string
+  stop(): Promise<void>
+}
+
+/** Starts `opensync start` (the console built first) and waits for the URL it prints. */
+export async function startService(env: Record<string, string> = {}): Promise<RunningService> {
+  await buildConsole()
+  const dataDir = mkdtempSync(join(tmpdir(), 'osy-console-'))
+  const child: ChildProcess = spawn(process.execPath, ['bin/opensync.js', 'start'], {
+    env: {
+      ...process.env,
+      OPENSYNC_DATA_DIR: dataDir,
+      OPENSYNC_LISTEN: '127.0.0.1:0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+  })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`opensync start printed no URL:\n${out}`)),
+      30_000,
+    )
+    const look = () => {
+      const match = /OpenSync console: (http:\/\/[^\s/]+)\//.exec(out)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    }
+    child.stdout!.on('data', look)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`opensync start exited with ${code}:\n${out}`))
+    })
+  })
+  return {
+    url,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Debian's Chromium through playwright-core (no browser download). */
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium`)
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS })
+}
+
+/** The serious and critical axe-core violations of the page as it is now, as readable lines. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).analyze()
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+    )
+}
+
+const SHOTS = join(import.meta.dirname, '../../docs/console')
+
+/** A screenshot for docs/console.md (docs/console/<name>.png). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true })
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
+}
