@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import openapiTS, { astToString } from 'openapi-typescript'
 import { createRegistry } from '../../src/bridges/index.ts'
 import { buildServer } from '../../src/server/index.ts'
+import { AccessManager } from '../../src/service/access/access-manager.ts'
 import { openSecretBox } from '../../src/service/secrets.ts'
 import { TaskManager } from '../../src/service/task-manager.ts'
 import { openStore } from '../../src/store/index.ts'
@@ -24,7 +25,7 @@ try {
     registry,
     tasks: new TaskManager({ store, registry, box }),
     metrics: () => '',
-    authenticate: async () => undefined,
+    access: new AccessManager({ store }),
   })
   const response = await app.inject({ method: 'GET', url: '/api/openapi.json' })
   if (response.statusCode !== 200) throw new Error(`GET /api/openapi.json: ${response.statusCode}`)

@@ -21,6 +21,7 @@ import { profilesCommands } from './commands/profiles.ts'
 import { runCommands } from './commands/run.ts'
 import { serviceCommands } from './commands/service.ts'
 import { tasksCommands } from './commands/tasks.ts'
+import { usersCommands } from './commands/users.ts'
 
 /** Every command group, in the order `opensync --help` lists them. Add a group with one line. */
 const GROUPS: readonly CommandGroup[] = [
@@ -31,6 +32,7 @@ const GROUPS: readonly CommandGroup[] = [
   serviceCommands,
   tasksCommands,
   profilesCommands,
+  usersCommands,
   migrateCommands,
 ]
 

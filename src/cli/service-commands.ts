@@ -258,13 +258,21 @@ async function listenApi(deps: {
   readonly metrics: () => string
 }): Promise<{ readonly url: string; close(): Promise<void> }> {
   const { buildServer, parseListen, urlOf } = await import('../server/index.ts')
+  const { AccessManager } = await import('../service/access/access-manager.ts')
   const address = parseListen(process.env.OPENSYNC_LISTEN)
+  const access = new AccessManager({ store: deps.store })
+  const adminPassword = process.env.OPENSYNC_ADMIN_PASSWORD
+  if (adminPassword) {
+    const username = process.env.OPENSYNC_ADMIN_USER || 'admin'
+    const made = await access.ensureAdmin(username, adminPassword)
+    if (made) deps.log.info({ username }, 'created the first admin from OPENSYNC_ADMIN_PASSWORD')
+  }
   const app = await buildServer({
     store: deps.store,
     tasks: deps.tasks,
     registry: deps.registry,
     metrics: deps.metrics,
-    authenticate: async () => undefined,
+    access,
     logger: deps.log.child({ component: 'api' }),
   })
   try {
@@ -279,6 +287,13 @@ async function listenApi(deps: {
   process.stdout.write(
     `OpenSync console: ${url}/\nOpenSync API: ${url}/api  (reference: ${url}/api/docs)\n`,
   )
+  // Printed, never logged: whoever opens it first becomes the admin.
+  const setup = await access.setupToken()
+  if (setup) {
+    process.stdout.write(
+      `No users yet: create the first admin at ${url}/setup?token=${setup}\n  (or: curl -X POST ${url}/api/setup -H 'content-type: application/json' -d '{"token":"${setup}","username":"admin","password":"…"}')\n`,
+    )
+  }
   return { url, close: () => app.close() }
 }
 

@@ -26,7 +26,7 @@ export interface BuildServerOptions extends ServerContext {
  * the CLI calls `app.listen()`. Routes come from src/server/routes/index.ts.
  *
  * @example
- * const app = await buildServer({ store, tasks, registry, metrics: () => service.metrics.text(), authenticate })
+ * const app = await buildServer({ store, tasks, registry, metrics: () => service.metrics.text(), access })
  * const res = await app.inject({ method: 'GET', url: '/healthz' })
  */
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {

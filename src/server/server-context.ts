@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { BridgeRegistry } from '../sdk/index.ts'
+import type { AccessManager } from '../service/access/access-manager.ts'
 import type { TaskManager } from '../service/task-manager.ts'
 import type { Store } from '../store/index.ts'
 import type { Access, Principal } from './access/permissions.ts'
@@ -22,8 +23,8 @@ export interface ServerContext {
   readonly registry: BridgeRegistry
   /** The Prometheus text of `/metrics` (the service's `metrics.text()`). */
   readonly metrics: () => string
-  /** Checks credentials; undefined when they are missing or not valid. */
-  readonly authenticate: (credentials: Credentials) => Promise<Principal | undefined>
+  /** Users, sessions, API tokens and the one-time setup. */
+  readonly access: AccessManager
 }
 
 declare module 'fastify' {

@@ -5,6 +5,8 @@
  * See docs/store.md.
  * @module
  */
+export * from './api-token-repo.ts'
+export * from './audit-repo.ts'
 export * from './change-repo.ts'
 export * from './checkpoint-repo.ts'
 export * from './conflict-repo.ts'
@@ -13,6 +15,8 @@ export * from './intent-repo.ts'
 export * from './link-repo.ts'
 export { DEFAULT_SQLITE_FILE, openStore, type StoreOptions } from './open-store.ts'
 export * from './record-error-repo.ts'
+export * from './session-repo.ts'
 export * from './store.ts'
 export * from './task-def-repo.ts'
 export * from './task-meta-repo.ts'
+export * from './user-repo.ts'

@@ -8,6 +8,7 @@ import {
 import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-service.ts'
 import * as m0003 from './migrations/0003-pairs.ts'
+import * as m0006 from './migrations/0006-access.ts'
 import * as m0007 from './migrations/0007-execution-changes.ts'
 import type { MigrationContext } from './types.ts'
 
@@ -24,6 +25,7 @@ const MIGRATIONS: Readonly<Record<string, StoreMigration>> = {
   '0001-initial': m0001,
   '0002-service': m0002,
   '0003-pairs': m0003,
+  '0006-access': m0006,
   '0007-execution-changes': m0007,
 }
 

@@ -12,6 +12,8 @@ import {
 import type { Migrator } from 'kysely/migration'
 import pg from 'pg'
 import { OpenSyncError } from '../sdk/errors.ts'
+import { apiTokenRepo } from './api-token-repo.ts'
+import { auditRepo } from './audit-repo.ts'
 import { changeRepo } from './change-repo.ts'
 import { checkpointRepo } from './checkpoint-repo.ts'
 import { conflictRepo } from './conflict-repo.ts'
@@ -22,6 +24,7 @@ import { migrateRetrying, storeMigrator } from './migration-provider.ts'
 import type { PairRefCache } from './pair-refs.ts'
 import { type PlannerStatistics, plannerStatistics } from './planner-statistics.ts'
 import { recordErrorRepo } from './record-error-repo.ts'
+import { sessionRepo } from './session-repo.ts'
 import type { Store, StoreDialect, StoreRepos } from './store.ts'
 import {
   insideTransaction,
@@ -34,6 +37,7 @@ import { storeError } from './store-errors.ts'
 import type { StoreTables } from './tables.ts'
 import { taskDefRepo } from './task-def-repo.ts'
 import { taskMetaRepo } from './task-meta-repo.ts'
+import { userRepo } from './user-repo.ts'
 
 /** Where the store lives. */
 export interface StoreOptions {
@@ -213,6 +217,10 @@ function createRepos(ctx: RepoContext): StoreRepos {
     intents: intentRepo(ctx),
     tasks: taskMetaRepo(ctx),
     taskDefs: taskDefRepo(ctx),
+    users: userRepo(ctx),
+    sessions: sessionRepo(ctx),
+    apiTokens: apiTokenRepo(ctx),
+    audit: auditRepo(ctx),
   }
 }
 

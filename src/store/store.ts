@@ -1,3 +1,5 @@
+import type { ApiTokenRepo } from './api-token-repo.ts'
+import type { AuditRepo } from './audit-repo.ts'
 import type { ChangeRepo } from './change-repo.ts'
 import type { CheckpointRepo } from './checkpoint-repo.ts'
 import type { ConflictRepo } from './conflict-repo.ts'
@@ -5,9 +7,11 @@ import type { ExecutionRepo } from './execution-repo.ts'
 import type { IntentRepo } from './intent-repo.ts'
 import type { LinkRepo } from './link-repo.ts'
 import type { RecordErrorRepo } from './record-error-repo.ts'
+import type { SessionRepo } from './session-repo.ts'
 import type { TaskDefRepo } from './task-def-repo.ts'
 import type { TaskMetaRepo } from './task-meta-repo.ts'
 import type { StoreDialect } from './types.ts'
+import type { UserRepo } from './user-repo.ts'
 
 export type { Side, StoreDialect } from './types.ts'
 
@@ -24,6 +28,12 @@ export interface StoreRepos {
   readonly tasks: TaskMetaRepo
   /** The service's stored task definitions and their schedules. */
   readonly taskDefs: TaskDefRepo
+  /** Users of the API and console, their sessions and API tokens. */
+  readonly users: UserRepo
+  readonly sessions: SessionRepo
+  readonly apiTokens: ApiTokenRepo
+  /** Who changed what, when. */
+  readonly audit: AuditRepo
 }
 
 /**

@@ -16,6 +16,10 @@ export interface StoreTables {
   readonly osy_intents: IntentTable
   readonly osy_task_meta: TaskMetaTable
   readonly osy_task_defs: TaskDefTable
+  readonly osy_users: UserTable
+  readonly osy_sessions: SessionTable
+  readonly osy_api_tokens: ApiTokenTable
+  readonly osy_audit_events: AuditEventTable
 }
 
 /** A pair of a task that has links; unique (task_id, pair_id). */
@@ -168,4 +172,55 @@ export interface TaskDefTable {
   revision: number
   created_at: string
   updated_at: string
+}
+
+/** A user of the API and console; unique username. */
+export interface UserTable {
+  id: Generated<number>
+  username: string
+  /** `scrypt$N$r$p$salt$hash` (base64url parts). */
+  password_hash: string
+  role: string
+  /** JSON text of the profile ids the user is limited to; null when not limited. */
+  profiles: string | null
+  /** Failed sign-ins in a row; reset by a successful one. */
+  failed_sign_ins: number
+  locked_until: string | null
+  created_at: string
+  updated_at: string
+}
+
+/** A console session; its id is the SHA-256 of the cookie's value. */
+export interface SessionTable {
+  id: string
+  user_id: number
+  csrf_token: string
+  created_at: string
+  expires_at: string
+}
+
+/** An API token; only its SHA-256 is stored. */
+export interface ApiTokenTable {
+  id: Generated<number>
+  name: string
+  token_hash: string
+  user_id: number | null
+  /** JSON text of the scopes (permissions) the token grants. */
+  scopes: string
+  profiles: string | null
+  created_at: string
+  expires_at: string | null
+  last_used_at: string | null
+}
+
+/** One audit event: who did what when. */
+export interface AuditEventTable {
+  id: Generated<number>
+  at: string
+  actor: string
+  action: string
+  task_id: string | null
+  target: string | null
+  /** JSON text, or null. */
+  detail: string | null
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { createRegistry } from '../../src/bridges/index.ts'
 import { type BuildServerOptions, buildServer } from '../../src/server/index.ts'
+import { AccessManager } from '../../src/service/access/access-manager.ts'
 import { Metrics } from '../../src/service/metrics.ts'
 import { openSecretBox } from '../../src/service/secrets.ts'
 import { TaskManager } from '../../src/service/task-manager.ts'
@@ -15,6 +16,7 @@ export interface TestServer {
   readonly store: Store
   readonly tasks: TaskManager
   readonly metrics: Metrics
+  readonly access: AccessManager
   readonly dir: string
   close(): Promise<void>
 }
@@ -27,12 +29,13 @@ export async function testServer(overrides: Partial<BuildServerOptions> = {}): P
   const box = await openSecretBox({ dataDir: dir, generate: true })
   const tasks = new TaskManager({ store, registry, box, env: {} })
   const metrics = new Metrics()
+  const access = new AccessManager({ store })
   const app = await buildServer({
     store,
     tasks,
     registry,
     metrics: () => metrics.text(),
-    authenticate: async () => undefined,
+    access,
     ...overrides,
   })
   return {
@@ -40,6 +43,7 @@ export async function testServer(overrides: Partial<BuildServerOptions> = {}): P
     store,
     tasks,
     metrics,
+    access,
     dir,
     async close() {
       await app.close()
@@ -47,4 +51,38 @@ export async function testServer(overrides: Partial<BuildServerOptions> = {}): P
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/** A password long enough for the API's rule. */
+export const PASSWORD = 'correct horse battery'
+
+/** Signs in through the API; returns what a browser would send back: cookie and CSRF token. */
+export async function signIn(
+  app: FastifyInstance,
+  username: string,
+  password = PASSWORD,
+): Promise<{ readonly cookie: string; readonly csrf: string }> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/session',
+    payload: { username, password },
+  })
+  if (res.statusCode !== 200)
+    throw new Error(`sign-in of ${username}: ${res.statusCode} ${res.body}`)
+  const cookie = res.cookies.find((c) => c.name === 'osy_session')
+  if (!cookie) throw new Error('no session cookie')
+  return {
+    cookie: `osy_session=${cookie.value}`,
+    csrf: (res.json() as { csrfToken: string }).csrfToken,
+  }
+}
+
+/** The headers of a session's request: the cookie, and for state changes the CSRF token. */
+export function sessionHeaders(s: { cookie: string; csrf: string }): Record<string, string> {
+  return { cookie: s.cookie, 'x-csrf-token': s.csrf }
+}
+
+/** The Authorization header of an API token. */
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` }
 }

@@ -41,7 +41,7 @@ export function registerAuthentication(app: FastifyInstance, ctx: ServerContext)
         'sign in (POST /api/session) or send an API token as Authorization: Bearer <token>',
       )
     }
-    const principal = await ctx.authenticate(credentials)
+    const principal = await ctx.access.authenticate(credentials)
     if (!principal) {
       // Wrong credentials on a public route (sign-in with a stale cookie) are ignored there.
       if (access === 'public') return

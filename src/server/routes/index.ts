@@ -2,6 +2,10 @@ import { consoleRoutes } from './console-routes.ts'
 import { healthRoutes } from './health-routes.ts'
 import { metricsRoutes } from './metrics-routes.ts'
 import type { RoutePlugin } from './route-plugin.ts'
+import { sessionRoutes } from './session-routes.ts'
+import { setupRoutes } from './setup-routes.ts'
+import { tokenRoutes } from './token-routes.ts'
+import { userRoutes } from './user-routes.ts'
 
 /**
  * Every file of routes, registered in this order by buildServer. To add routes, write a
@@ -10,4 +14,12 @@ import type { RoutePlugin } from './route-plugin.ts'
  * then add the routes' rows to the authorization matrix (test/server/access-rows-*.ts).
  */
 // The console last: its catch-all answers every GET that no API route took.
-export const ROUTES: readonly RoutePlugin[] = [healthRoutes, metricsRoutes, consoleRoutes]
+export const ROUTES: readonly RoutePlugin[] = [
+  healthRoutes,
+  metricsRoutes,
+  sessionRoutes,
+  setupRoutes,
+  userRoutes,
+  tokenRoutes,
+  consoleRoutes,
+]
