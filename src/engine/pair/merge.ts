@@ -146,15 +146,18 @@ export function decide(
       'OSY_INTERNAL',
       `a record cannot be ${a} on one side and ${b} on the other`,
     )
-  if (a === 'deleted' && b === 'deleted') return UNLINK
-  const deleted = a === 'deleted' ? 0 : b === 'deleted' ? 1 : undefined
-  if (deleted !== undefined) {
-    const other = (1 - deleted) as Side
-    const partner = changes[other] as 'unchanged' | 'changed'
-    if (rules.deletes.policy !== 'ignore' && rules.flows[deleted])
-      return onDelete(deleted, partner, rules, editedLater)
-    // Not detected: the partner's pass meets it only if it changed.
-    if (partner === 'unchanged' || !rules.flows[other]) return NONE
+  if (a === 'deleted' || b === 'deleted') {
+    // Delete detection runs side 0 first, on each side deletes flow from.
+    const detected = ([0, 1] as const).find(
+      (d) => changes[d] === 'deleted' && rules.deletes.policy !== 'ignore' && rules.flows[d],
+    )
+    if (detected !== undefined) {
+      const partner = changes[(1 - detected) as Side] as 'unchanged' | 'changed' | 'deleted'
+      return onDelete(detected, partner, rules, editedLater)
+    }
+    // Not detected: the partner's pass meets it only if the partner changed.
+    const other: Side = a === 'deleted' ? 1 : 0
+    if (changes[other] !== 'changed' || !rules.flows[other]) return NONE
     return onChange(other, 'gone', rules)
   }
   if (a === 'created' && b === 'created') return rules.flows[0] || rules.flows[1] ? MERGE : NONE
