@@ -2,7 +2,6 @@ import type { ResolvedTask } from '../engine/task/index.ts'
 import { type BridgeLogger, coerceError, silentLogger } from '../sdk/index.ts'
 import type { ExecutionRow, Store } from '../store/index.ts'
 import type { EventHub } from './event-hub.ts'
-import type { TaskManager } from './task-manager.ts'
 import { OPENSYNC_VERSION } from './version.ts'
 
 /** What a webhook receives (JSON, POST). */
@@ -27,7 +26,11 @@ export interface WebhookPayload {
 /** Options of a {@link Notifier}. */
 export interface NotifierOptions {
   readonly store: Store
-  readonly tasks: TaskManager
+  /**
+   * Pauses a task's plan (the TaskManager). Only the method used is named: the task manager
+   * imports this module, and importing it back would be an import circle.
+   */
+  readonly tasks: { deactivate(taskId: string): Promise<unknown> }
   /** Where `task.changed` (paused) goes. */
   readonly events?: EventHub
   /** How long a webhook may take to answer. Default 10 s. */

@@ -1,6 +1,6 @@
+import type { FieldType } from '../../sdk/index.ts'
 import { fingerprintOf, isPlainText } from '../fingerprint.ts'
 import type { FieldValues, Side } from '../task/resolved-task.ts'
-import type { Direct } from './value-codec.ts'
 
 /**
  * The base state of one side of a link: each mapping's fingerprint as last synced, by
@@ -49,7 +49,10 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
  */
 export function plainBaseText(
   ids: readonly string[],
-  direct: readonly (Direct | undefined)[],
+  direct: readonly (
+    | { readonly from: string; readonly fromType: FieldType | undefined }
+    | undefined
+  )[],
 ): ((values: FieldValues) => string) | undefined {
   if (ids.some((id) => /^(?:0|[1-9]\d*)$/.test(id))) return undefined
   // What goes before each mapping's fingerprint (`{"id":"`, then `","id":"`), and the same
