@@ -3,10 +3,16 @@ import { type Bridge, BridgeRegistry } from '../sdk/index.ts'
 // connection code when it first connects, so a registry costs no driver's memory.
 import { mysqlBridge } from './mysql/mysql-bridge.ts'
 import { postgresBridge } from './postgres/postgres-bridge.ts'
+import { restBridge } from './rest/rest-bridge.ts'
 import { sqliteBridge } from './sqlite/sqlite-bridge.ts'
 
 /** The bridges that ship with OpenSync. */
-export const builtinBridges: readonly Bridge[] = [postgresBridge, mysqlBridge, sqliteBridge]
+export const builtinBridges: readonly Bridge[] = [
+  postgresBridge,
+  mysqlBridge,
+  sqliteBridge,
+  restBridge,
+]
 
 /**
  * A registry with the built-in bridges plus the npm packages (or module paths) named in
@@ -18,4 +24,4 @@ export async function createRegistry(packages: readonly string[] = []): Promise<
   return registry
 }
 
-export { mysqlBridge, postgresBridge, sqliteBridge }
+export { mysqlBridge, postgresBridge, restBridge, sqliteBridge }

@@ -131,7 +131,7 @@ describe('opensync profiles', () => {
     const missing = await cli(tempDir(), ['profiles', 'show', 'nope'])
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(
-      /no system profile "nope" \(known: demo-crm, demo-erp, mysql, postgres/,
+      /no system profile "nope" \(known: demo-crm, demo-erp, mailing-pro, mysql, postgres/,
     )
   })
 

@@ -101,7 +101,11 @@ export class RestConnection implements BridgeConnection {
 
   async check(): Promise<void> {
     const [name, spec] = Object.entries(this.#manifest.recordTypes)[0]!
-    for await (const _ of listPages(this.#http, this.#listRequest(spec, { pageSize: 1 }))) break
+    for await (const _ of listPages(this.#http, {
+      ...this.#listRequest(spec, { pageSize: 1 }),
+      maxPages: 1,
+    }))
+      break
     this.#log.debug({ recordType: name }, 'REST check passed')
   }
 
@@ -222,7 +226,10 @@ export class RestConnection implements BridgeConnection {
     }
     if (spec.inferFields) {
       let sample: Record<string, unknown>[] = []
-      for await (const page of listPages(this.#http, this.#listRequest(spec, {}))) {
+      for await (const page of listPages(this.#http, {
+        ...this.#listRequest(spec, {}),
+        maxPages: 1,
+      })) {
         sample = page
         break
       }

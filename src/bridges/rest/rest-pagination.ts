@@ -11,6 +11,8 @@ export interface ListRequest {
   readonly pagination: RestPagination
   readonly pageSize: number
   readonly signal?: AbortSignal | undefined
+  /** Stop after this many pages (a sample, a check): no page beyond is requested. */
+  readonly maxPages?: number
 }
 
 /** A value at a dot path (`data.items`, `meta.next`) of a parsed body; the body for ''. */
@@ -116,10 +118,12 @@ export async function* listPages(
     }
   }
 
+  let pages = 0
   while (pending) {
+    pages++
     const { records, next }: { records: Record<string, unknown>[]; next: URL | undefined } =
       await pending
-    pending = next ? fetchPage(next) : undefined
+    pending = next && pages < (request.maxPages ?? Infinity) ? fetchPage(next) : undefined
     // A rejected prefetch the caller never waits for must not crash the process.
     pending?.catch(() => {})
     yield records

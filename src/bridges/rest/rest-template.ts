@@ -72,6 +72,9 @@ function lookup(scope: TemplateScope, name: string): unknown {
 
 function textOf(value: unknown, name: string): string {
   if (value === undefined || value === null) return ''
+  // A key: its own text, with its parts as members (`{{key}}`, `{{key.site}}`).
+  if (typeof value === 'object' && value.toString !== Object.prototype.toString)
+    return String(value)
   if (typeof value === 'object') {
     throw new OpenSyncError(
       'OSY_INVALID_CONNECTION',

@@ -1,0 +1,365 @@
+/**
+ * A small HTTP API of our own (Fastify) for what json-server lacks: auth of every kind the
+ * REST bridge speaks, cursor / page / offset / next-URL / Link pagination on one list, an
+ * updated-since parameter, lossless JSON (big integers and exact decimals), bursts of 429
+ * and 503 with Retry-After, slow and dropped responses, a record the API refuses, a batch
+ * endpoint — and the fictitious MailingPro e-mail-marketing API (tenants, pools,
+ * recipients). It listens on a free port of 127.0.0.1; tests and the bench start one each.
+ */
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import { parseJson, stringifyJson } from '../../src/sdk/json.ts'
+
+type Row = Record<string, unknown> & { id: number; updatedAt: string }
+
+/** How the server checks credentials. */
+export type FixtureAuth =
+  | { type: 'none' }
+  | { type: 'bearer'; token: string }
+  | { type: 'basic'; user: string; password: string }
+  | { type: 'apiKey'; header?: string; query?: string; key: string }
+  | { type: 'oauth2'; clientId: string; clientSecret: string; lifetime?: number }
+
+export interface FixtureOptions {
+  readonly auth?: FixtureAuth
+  /** MailingPro: the tenants and their pools that exist. */
+  readonly tenants?: Readonly<Record<string, readonly string[]>>
+}
+
+/** A running fixture server. */
+export interface FixtureServer {
+  readonly url: string
+  /** The records of a collection (`people`, or `mp/<tenant>/<pool>/recipients`). */
+  rows(collection: string): Row[]
+  /** Adds records directly (as another user of the API would), stamped now. */
+  insert(collection: string, records: Record<string, unknown>[]): Row[]
+  /** Sets a field of a stored record directly, stamping it updated now or at `at`. */
+  touch(collection: string, id: number, values: Record<string, unknown>, at?: string): void
+  /** The next `count` requests (token requests excepted) answer `status`, with Retry-After. */
+  failNext(count: number, status: number, retryAfter?: string): void
+  /** The next `count` requests wait `ms` before answering. */
+  slowNext(count: number, ms: number): void
+  /** The next `count` requests lose their connection before any answer. */
+  dropNext(count: number): void
+  /** Requests seen, by kind. */
+  readonly stats: {
+    requests: number
+    tokens: number
+    byMethod: Record<string, number>
+    times: number[]
+  }
+  close(): Promise<void>
+}
+
+/** Starts a fixture server on a free port. */
+export async function startFixtureServer(options: FixtureOptions = {}): Promise<FixtureServer> {
+  const auth = options.auth ?? { type: 'none' }
+  const collections = new Map<string, Map<number, Row>>()
+  const tokens = new Map<string, number>()
+  let nextId = 1
+  let lastStamp = 0
+  const chaos = {
+    fail: 0,
+    status: 503,
+    retryAfter: undefined as string | undefined,
+    slow: 0,
+    slowMs: 0,
+    drop: 0,
+  }
+  const stats = {
+    requests: 0,
+    tokens: 0,
+    byMethod: {} as Record<string, number>,
+    times: [] as number[],
+  }
+
+  /** A strictly increasing change time with microseconds, like a database's. */
+  const stamp = () => {
+    const micros = Math.max(Date.now() * 1000, lastStamp + 1)
+    lastStamp = micros
+    const iso = new Date(Math.floor(micros / 1000)).toISOString().slice(0, 19)
+    return `${iso}.${String(micros % 1_000_000).padStart(6, '0')}Z`
+  }
+  const collection = (name: string) => {
+    let c = collections.get(name)
+    if (!c) {
+      c = new Map()
+      collections.set(name, c)
+    }
+    return c
+  }
+
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024, keepAliveTimeout: 30_000 })
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, String(body).trim() === '' ? undefined : parseJson(String(body)))
+    } catch (error) {
+      done(error as Error, undefined)
+    }
+  })
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+  )
+  const send = (reply: FastifyReply, status: number, body?: unknown) =>
+    reply
+      .code(status)
+      .type('application/json')
+      .send(body === undefined ? '' : stringifyJson(body))
+
+  app.addHook('onRequest', async (req, reply) => {
+    const token = req.url.includes('/oauth/token')
+    if (token) stats.tokens++
+    else {
+      stats.requests++
+      stats.times.push(performance.now())
+      stats.byMethod[req.method] = (stats.byMethod[req.method] ?? 0) + 1
+    }
+    if (!token && chaos.drop > 0) {
+      chaos.drop--
+      req.raw.socket.destroy()
+      return reply
+    }
+    if (!token && chaos.slow > 0) {
+      chaos.slow--
+      await new Promise((r) => setTimeout(r, chaos.slowMs))
+    }
+    if (!token && chaos.fail > 0) {
+      chaos.fail--
+      if (chaos.retryAfter !== undefined) reply.header('retry-after', chaos.retryAfter)
+      return send(reply, chaos.status, { message: 'busy, try later' })
+    }
+    if (!token && !authorized(req)) return send(reply, 401, { message: 'not authorized' })
+    return undefined
+  })
+
+  function authorized(req: FastifyRequest): boolean {
+    const header = req.headers.authorization ?? ''
+    switch (auth.type) {
+      case 'none':
+        return true
+      case 'bearer':
+        return header === `Bearer ${auth.token}`
+      case 'basic':
+        return header === `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`
+      case 'apiKey': {
+        if (auth.header) return req.headers[auth.header.toLowerCase()] === auth.key
+        return (req.query as Record<string, string>)[auth.query ?? 'api_key'] === auth.key
+      }
+      case 'oauth2': {
+        const expires = tokens.get(header.replace(/^Bearer /, ''))
+        return expires !== undefined && expires > Date.now()
+      }
+    }
+  }
+
+  const tokenRoute = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (auth.type !== 'oauth2') return send(reply, 404, { message: 'no token endpoint' })
+    const form = (req.body ?? {}) as Record<string, string>
+    const basic = (req.headers.authorization ?? '').replace(/^Basic /, '')
+    const [id, secret] = basic
+      ? Buffer.from(basic, 'base64').toString().split(':')
+      : [form.client_id, form.client_secret]
+    if (
+      form.grant_type !== 'client_credentials' ||
+      id !== auth.clientId ||
+      secret !== auth.clientSecret
+    ) {
+      return send(reply, 401, { error: 'invalid_client' })
+    }
+    const token = `t${Math.random().toString(36).slice(2)}`
+    const lifetime = auth.lifetime ?? 3600
+    tokens.set(token, Date.now() + lifetime * 1000)
+    return send(reply, 200, { access_token: token, token_type: 'bearer', expires_in: lifetime })
+  }
+  app.post('/oauth/token', tokenRoute)
+  app.post('/mp/v1/oauth/token', tokenRoute)
+
+  // ------------------------------------------------------------------ records
+  const tenants = options.tenants ?? {}
+  const routes: { prefix: string; name: (p: Record<string, string>) => string | undefined }[] = [
+    { prefix: '/api/:coll', name: (p) => p.coll },
+    {
+      prefix: '/mp/v1/tenants/:tenant/pools/:pool/:coll',
+      name: (p) =>
+        tenants[p.tenant!]?.includes(p.pool!) ? `mp/${p.tenant}/${p.pool}/${p.coll}` : undefined,
+    },
+  ]
+  const validate = (
+    c: Map<number, Row>,
+    values: Record<string, unknown>,
+    id?: number,
+  ): string | undefined => {
+    if (typeof values.email === 'string' && values.email.includes('reject'))
+      return 'the address is on the block list'
+    if (values.email !== undefined) {
+      for (const r of c.values())
+        if (r.id !== id && r.email === values.email) return `duplicate:${values.email}`
+    }
+    return undefined
+  }
+  const refuse = (reply: FastifyReply, problem: string) =>
+    problem.startsWith('duplicate:')
+      ? send(reply, 409, { message: `email ${problem.slice(10)} exists` })
+      : send(reply, 422, { message: problem })
+  const clean = (body: unknown): Record<string, unknown> => {
+    const { id: _id, updatedAt: _u, ...rest } = (body ?? {}) as Record<string, unknown>
+    return rest
+  }
+
+  for (const route of routes) {
+    const resolve = (req: FastifyRequest) => route.name(req.params as Record<string, string>)
+
+    app.get(route.prefix, async (req, reply) => {
+      const name = resolve(req)
+      if (!name) return send(reply, 404, { message: 'no such pool' })
+      const q = req.query as Record<string, string | string[]>
+      const one = (k: string) => (Array.isArray(q[k]) ? q[k][0] : q[k]) as string | undefined
+      let rows = [...collection(name).values()]
+      const since = one('updated_since')
+      if (since) rows = rows.filter((r) => r.updatedAt >= since)
+      for (const [k, v] of Object.entries(q)) {
+        if (
+          [
+            'updated_since',
+            'limit',
+            'cursor',
+            'page',
+            'per_page',
+            'offset',
+            'sort',
+            'api_key',
+          ].includes(k)
+        )
+          continue
+        const wanted = (Array.isArray(v) ? v : [v]).map(String)
+        rows = rows.filter((r) => wanted.includes(String(r[k])))
+      }
+      const byTime = since !== undefined || one('sort') === 'updatedAt'
+      rows.sort((a, b) =>
+        byTime
+          ? a.updatedAt < b.updatedAt
+            ? -1
+            : a.updatedAt > b.updatedAt
+              ? 1
+              : a.id - b.id
+          : a.id - b.id,
+      )
+      const limit = Number(one('limit') ?? one('per_page') ?? 100)
+      let start = 0
+      const cursor = one('cursor')
+      if (cursor) start = Number(Buffer.from(cursor, 'base64url').toString())
+      else if (one('offset') !== undefined) start = Number(one('offset'))
+      else if (one('page') !== undefined) start = (Number(one('page')) - 1) * limit
+      const page = rows.slice(start, start + limit)
+      const more = start + limit < rows.length
+      const nextQuery = new URLSearchParams(req.url.split('?')[1] ?? '')
+      nextQuery.delete('page')
+      nextQuery.delete('offset')
+      nextQuery.set('cursor', Buffer.from(String(start + limit)).toString('base64url'))
+      const path = req.url.split('?')[0]
+      const next = more ? `${path}?${nextQuery}` : null
+      if (next) reply.header('link', `<${next}>; rel="next"`)
+      return send(reply, 200, {
+        data: page,
+        next: more ? Buffer.from(String(start + limit)).toString('base64url') : null,
+        links: { next },
+        total: rows.length,
+      })
+    })
+
+    app.get(`${route.prefix}/:id`, async (req, reply) => {
+      const name = resolve(req)
+      const row = name ? collection(name).get(Number((req.params as { id: string }).id)) : undefined
+      return row ? send(reply, 200, { data: row }) : send(reply, 404, { message: 'not found' })
+    })
+
+    app.post(route.prefix, async (req, reply) => {
+      const name = resolve(req)
+      if (!name) return send(reply, 404, { message: 'no such pool' })
+      const c = collection(name)
+      const values = clean(req.body)
+      const problem = validate(c, values)
+      if (problem) return refuse(reply, problem)
+      const row: Row = { id: nextId++, ...values, updatedAt: stamp() }
+      c.set(row.id, row)
+      return send(reply, 201, { data: row })
+    })
+
+    app.post(`${route.prefix}/batch`, async (req, reply) => {
+      const name = resolve(req)
+      if (!name) return send(reply, 404, { message: 'no such pool' })
+      const c = collection(name)
+      const items = ((req.body as { items?: unknown[] })?.items ?? []) as Record<string, unknown>[]
+      const results = items.map((item) => {
+        const values = clean(item)
+        const problem = validate(c, values)
+        if (problem)
+          return {
+            error: problem.startsWith('duplicate:') ? `email ${problem.slice(10)} exists` : problem,
+          }
+        const row: Row = { id: nextId++, ...values, updatedAt: stamp() }
+        c.set(row.id, row)
+        return { id: row.id }
+      })
+      return send(reply, 200, { results })
+    })
+
+    const update = (replace: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+      const name = resolve(req)
+      const c = name ? collection(name) : undefined
+      const id = Number((req.params as { id: string }).id)
+      const row = c?.get(id)
+      if (!c || !row) return send(reply, 404, { message: 'not found' })
+      const values = clean(req.body)
+      const problem = validate(c, values, id)
+      if (problem) return refuse(reply, problem)
+      const next: Row = replace
+        ? { id, ...values, updatedAt: stamp() }
+        : { ...row, ...values, id, updatedAt: stamp() }
+      c.set(id, next)
+      return send(reply, 200, { data: next })
+    }
+    app.patch(`${route.prefix}/:id`, update(false))
+    app.put(`${route.prefix}/:id`, update(true))
+
+    app.delete(`${route.prefix}/:id`, async (req, reply) => {
+      const name = resolve(req)
+      const c = name ? collection(name) : undefined
+      const id = Number((req.params as { id: string }).id)
+      if (!c?.delete(id)) return send(reply, 404, { message: 'not found' })
+      return send(reply, 204)
+    })
+  }
+
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  return {
+    url: address,
+    stats,
+    rows: (name) => [...collection(name).values()].sort((a, b) => a.id - b.id),
+    insert(name, records) {
+      const c = collection(name)
+      return records.map((values) => {
+        const row: Row = { id: nextId++, ...values, updatedAt: stamp() }
+        c.set(row.id, row)
+        return row
+      })
+    },
+    touch(name, id, values, at) {
+      const c = collection(name)
+      const row = c.get(id)
+      if (!row) throw new Error(`no row ${id} in ${name}`)
+      c.set(id, { ...row, ...values, id, updatedAt: at ?? stamp() })
+    },
+    failNext(count, status, retryAfter) {
+      Object.assign(chaos, { fail: count, status, retryAfter })
+    },
+    slowNext(count, ms) {
+      Object.assign(chaos, { slow: count, slowMs: ms })
+    },
+    dropNext(count) {
+      chaos.drop = count
+    },
+    close: () => app.close(),
+  }
+}
