@@ -150,6 +150,8 @@ export class RestConnection implements BridgeConnection {
           if (plan.after && comparePositions(position, plan.after, order) <= 0) continue
           if (plan.atLeast !== undefined && compareValue(position[0]!, plan.atLeast, order[0]!) < 0)
             continue
+          // Keyset pages read the boundary again: what is not past the last record was seen.
+          if (source.keyset && last && comparePositions(position, last, order) <= 0) continue
           if (last && comparePositions(position, last, order) < 0) inOrder = false
           last = position
           if (!max || comparePositions(position, max, order) > 0) max = position
@@ -271,7 +273,7 @@ export class RestConnection implements BridgeConnection {
     info: RestType,
     plan: ReadPlan,
     options: ReadOptions,
-  ): { records: AsyncIterable<Record<string, unknown>[]>; mayRepeat: boolean } {
+  ): { records: AsyncIterable<Record<string, unknown>[]>; mayRepeat: boolean; keyset?: boolean } {
     const spec = info.spec
     const signal = options.signal
     const params = spec.filterParams ?? {}
@@ -288,20 +290,25 @@ export class RestConnection implements BridgeConnection {
         }
       }
     }
-    if (
-      plan.cursor &&
-      options.since &&
-      spec.incremental &&
-      plan.cursor === spec.incremental.field
-    ) {
-      const inc = spec.incremental
+    const inc = spec.incremental
+    if (plan.cursor && inc && plan.cursor === inc.field && (options.since || inc.keyset)) {
       const from = plan.atLeast ?? plan.after?.[0]
-      const query: Record<string, string> = { ...stringQuery(inc.query) }
-      if (from !== undefined && from !== null) {
-        const cursorField = info.fields.find((f) => f.name === plan.cursor)!
-        const back = inc.lookback > 0 ? lagWindowStart(from, cursorField.type, inc.lookback) : from
-        query[inc.param] = formatSince(back, inc.format)
+      const cursorField = info.fields.find((f) => f.name === plan.cursor)!
+      const since =
+        from === undefined || from === null
+          ? undefined
+          : inc.lookback > 0
+            ? lagWindowStart(from, cursorField.type, inc.lookback)
+            : from
+      if (inc.keyset) {
+        return {
+          records: this.#keysetPages(spec, cursorField, since, signal),
+          mayRepeat: true,
+          keyset: true,
+        }
       }
+      const query: Record<string, string> = { ...stringQuery(inc.query) }
+      if (since !== undefined && since !== null) query[inc.param] = formatSince(since, inc.format)
       return {
         records: listPages(this.#http, this.#listRequest(spec, { query, signal })),
         mayRepeat: false,
@@ -314,6 +321,42 @@ export class RestConnection implements BridgeConnection {
     return {
       records: listPages(this.#http, this.#listRequest(spec, { query, signal })),
       mayRepeat: false,
+    }
+  }
+
+  /**
+   * Keyset pages through the since parameter: the first page since `from`, each next one
+   * since the last record's cursor value (inclusive, so ties at the boundary come again and
+   * the reader drops what it has seen). A page whose records all share the since value is
+   * asked again twice as large, so a run of equal cursor values longer than a page passes.
+   */
+  async *#keysetPages(
+    spec: RestRecordType,
+    cursorField: RestFieldInfo,
+    from: CheckpointValue | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Record<string, unknown>[]> {
+    const inc = spec.incremental!
+    let since = from
+    let pageSize = spec.list.pageSize
+    for (;;) {
+      const query: Record<string, string> = { ...stringQuery(inc.query) }
+      if (since !== undefined && since !== null) query[inc.param] = formatSince(since, inc.format)
+      let page: Record<string, unknown>[] = []
+      const request = { ...this.#listRequest(spec, { query, signal, pageSize }), maxPages: 1 }
+      for await (const p of listPages(this.#http, request)) page = p
+      yield page
+      if (page.length < pageSize) return
+      const lastValue = toCheckpointValue(decodeValue(page.at(-1)![inc.field], cursorField))
+      const firstValue = toCheckpointValue(decodeValue(page[0]![inc.field], cursorField))
+      if (lastValue === null) return
+      if (
+        firstValue === lastValue &&
+        (since === lastValue || since === undefined || since === null)
+      ) {
+        pageSize *= 2
+      } else pageSize = spec.list.pageSize
+      since = lastValue
     }
   }
 

@@ -140,6 +140,14 @@ const incrementalSchema = strict({
    * gets a checkpoint. Otherwise the checkpoint comes with the read's last batch only.
    */
   ordered: z.boolean().default(false),
+  /**
+   * Page by the since parameter itself (with `ordered`): each next page asks for the records
+   * updated since the last one read, instead of the next page number or offset. A record
+   * changed while the read pages through then moves to a later page instead of shifting
+   * another one past the reader — the keyset paging an offset-only API lacks. Needs the
+   * list's `sizeParam`.
+   */
+  keyset: z.boolean().default(false),
   /** Extra query parameters of incremental reads, e.g. `{ sort: updatedAt }`. */
   query: z.record(z.string(), scalar).optional(),
 })
@@ -241,6 +249,11 @@ const recordTypeSchema = strict({
   filterParams: z.record(z.string(), text).optional(),
   /** The list takes several values of a filter parameter in one request (`?id=1&id=2`). */
   multiValueFilters: z.boolean().default(false),
+  /**
+   * For APIs that keep no change time: the bridge sets this field to the current time
+   * (ISO 8601, UTC) on every create and update, so it can serve as the cursor.
+   */
+  writeStamp: text.optional(),
   create: writeSchema.optional(),
   update: writeSchema.optional(),
   delete: requestSchema.optional(),
@@ -322,6 +335,16 @@ export function checkManifest(
         path: at('incremental', 'field'),
         message: `${type.incremental.field} is not a declared field`,
       })
+    }
+    const pagination = type.list.pagination
+    if (type.incremental?.keyset && (pagination.type === 'none' || !pagination.sizeParam)) {
+      issues.push({
+        path: at('incremental', 'keyset'),
+        message: 'needs list.pagination.sizeParam: a short page must tell the end',
+      })
+    }
+    if (type.incremental?.keyset && !type.incremental.ordered) {
+      issues.push({ path: at('incremental', 'keyset'), message: 'needs ordered: true' })
     }
     if (!type.inferFields) {
       for (const k of keys) {

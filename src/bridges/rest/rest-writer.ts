@@ -42,7 +42,7 @@ type Kind = 'create' | 'update' | 'delete'
  */
 export async function writeRecords(
   ctx: WriteContext,
-  ops: readonly WriteOp[],
+  input: readonly WriteOp[],
 ): Promise<WriteResult[]> {
   const spec = ctx.type.spec
   if (ctx.type.readOnly) {
@@ -52,6 +52,14 @@ export async function writeRecords(
       {
         details: { recordType: ctx.type.name },
       },
+    )
+  }
+  let ops = input
+  const stamp = spec.writeStamp
+  if (stamp) {
+    const now = new Date().toISOString()
+    ops = ops.map((op) =>
+      op.op === 'delete' ? op : ({ ...op, values: { ...op.values, [stamp]: now } } as WriteOp),
     )
   }
   const results: (WriteResult | undefined)[] = new Array(ops.length)
