@@ -27,6 +27,7 @@ import { equalityValues, keysOfExpr, matches } from './rest-filter.ts'
 import type { HttpClient } from './rest-http.ts'
 import { keyFieldsOf, type RestManifest, type RestRecordType } from './rest-manifest.ts'
 import { atPath, listPages } from './rest-pagination.ts'
+import type { RestType } from './rest-record-type.ts'
 import { renderString, type TemplateScope } from './rest-template.ts'
 import {
   declaredField,
@@ -36,12 +37,6 @@ import {
   type RestFieldInfo,
 } from './rest-values.ts'
 import { keyScope, writeRecords } from './rest-writer.ts'
-
-/** A record type as the connection knows it: the manifest's declaration plus the fields. */
-export interface RestType extends RecordTypeInfo {
-  readonly fields: readonly RestFieldInfo[]
-  readonly spec: RestRecordType
-}
 
 /** Values of an incremental read's since parameter, by format. */
 function formatSince(value: CheckpointValue, format: string): string {

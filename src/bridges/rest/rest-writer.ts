@@ -10,11 +10,11 @@ import {
   type WriteOp,
   type WriteResult,
 } from '../../sdk/index.ts'
-import type { RestType } from './rest-connection.ts'
 import { statusError } from './rest-errors.ts'
 import type { HttpClient } from './rest-http.ts'
 import type { RestBatch } from './rest-manifest.ts'
 import { atPath } from './rest-pagination.ts'
+import type { RestType } from './rest-record-type.ts'
 import { renderJson, type TemplateScope } from './rest-template.ts'
 import { decodeValue } from './rest-values.ts'
 
