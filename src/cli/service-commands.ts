@@ -87,21 +87,33 @@ export async function startCommand(ctx: ServiceCommandContext): Promise<number> 
  * `opensync worker` processes on one PostgreSQL store (runs it queues are theirs to run).
  */
 export async function apiCommand(ctx: ServiceCommandContext): Promise<number> {
-  const { store, registry, tasks } = await openAll(ctx)
   const { pino } = await import('pino')
   const log = pino({ name: 'opensync' })
+  const events = await liveEvents(ctx, isPostgres(ctx.storeUrl), log)
+  const { store, registry, tasks } = await openAll(ctx, events.hub)
+  events.readFrom(store)
   const { Metrics } = await import('../service/metrics.ts')
   const metrics = new Metrics()
   let api: Awaited<ReturnType<typeof listenApi>>
   try {
-    api = await listenApi({ store, registry, tasks, log, metrics: () => metrics.text() })
+    await events.hub.start()
+    api = await listenApi({
+      store,
+      registry,
+      tasks,
+      log,
+      events: events.hub,
+      metrics: () => metrics.text(),
+    })
   } catch (error) {
+    await events.hub.stop().catch(() => {})
     await store.close()
     throw error
   }
   log.info({ url: api.url, store: store.dialect }, `OpenSync API at ${api.url}`)
   await untilSignal(log)
   await api.close()
+  await events.hub.stop()
   await store.close()
   log.info('OpenSync API stopped')
   return 0
@@ -146,20 +158,9 @@ async function serve(
   const retentionKeep = envInt('OPENSYNC_RETENTION_KEEP')
   const { pino } = await import('pino')
   const log = pino({ name: 'opensync' })
-  // Live events; in cluster mode those of every process, through LISTEN/NOTIFY.
-  const { EventHub } = await import('../service/event-hub.ts')
-  const { PgEventRelay, storeEventLoader } = await import('../service/pg-event-relay.ts')
-  let load: ReturnType<typeof storeEventLoader> | undefined
-  const relay = cluster
-    ? new PgEventRelay({
-        url: ctx.storeUrl!,
-        load: (ref) => load?.(ref) ?? Promise.resolve(undefined),
-        log,
-      })
-    : undefined
-  const events = new EventHub({ log, ...(relay ? { relay } : {}) })
-  const { store, registry, tasks } = await openAll(ctx, events)
-  load = storeEventLoader(store)
+  const events = await liveEvents(ctx, cluster, log)
+  const { store, registry, tasks } = await openAll(ctx, events.hub)
+  events.readFrom(store)
   const { Service } = await import('../service/service.ts')
   if (ctx.demo && !(await tasks.list()).some((t) => t.id.startsWith('demo-'))) {
     // The quick start: demo CRM and ERP databases in the data folder, their task stored.
@@ -188,7 +189,7 @@ async function serve(
     registry,
     tasks,
     log,
-    events,
+    events: events.hub,
     ...(ctx.storeUrl ? {} : { dataDir: dataDir() }),
     ...(transport ? { transport } : {}),
     ...(leaseMs ? { leaseMs } : {}),
@@ -201,13 +202,20 @@ async function serve(
   })
   let api: Awaited<ReturnType<typeof listenApi>> | undefined
   try {
-    await events.start()
+    await events.hub.start()
     await service.start()
     if (options.api)
-      api = await listenApi({ store, registry, tasks, log, metrics: () => service.metrics.text() })
+      api = await listenApi({
+        store,
+        registry,
+        tasks,
+        log,
+        events: events.hub,
+        metrics: () => service.metrics.text(),
+      })
   } catch (error) {
     await service.stop().catch(() => {})
-    await events.stop().catch(() => {})
+    await events.hub.stop().catch(() => {})
     await store.close()
     throw error
   }
@@ -227,7 +235,7 @@ async function serve(
   // The API first: no new starts arrive while the worker finishes its batches.
   await api?.close()
   await service.stop()
-  await events.stop()
+  await events.hub.stop()
   await store.close()
   log.info('OpenSync stopped')
   return 0
@@ -250,12 +258,40 @@ function untilSignal(log: { info(obj: object, msg: string): void }): Promise<voi
  * (and, while there are no users, the one-time setup URL). `close()` stops accepting
  * requests and waits for those in flight.
  */
+/**
+ * The live events of this process: in cluster mode (a PostgreSQL store) those of every
+ * process too, through LISTEN/NOTIFY. `readFrom` lets it read events sent by reference.
+ */
+async function liveEvents(
+  ctx: Pick<ServiceCommandContext, 'storeUrl'>,
+  cluster: boolean,
+  log: import('pino').Logger,
+) {
+  const { EventHub } = await import('../service/event-hub.ts')
+  const { PgEventRelay, storeEventLoader } = await import('../service/pg-event-relay.ts')
+  let load: ReturnType<typeof storeEventLoader> | undefined
+  const relay = cluster
+    ? new PgEventRelay({
+        url: ctx.storeUrl!,
+        load: (ref) => load?.(ref) ?? Promise.resolve(undefined),
+        log,
+      })
+    : undefined
+  return {
+    hub: new EventHub({ log, ...(relay ? { relay } : {}) }),
+    readFrom(store: import('../store/index.ts').Store) {
+      load = storeEventLoader(store)
+    },
+  }
+}
+
 async function listenApi(deps: {
   readonly store: import('../store/index.ts').Store
   readonly registry: BridgeRegistry
   readonly tasks: import('../service/task-manager.ts').TaskManager
   readonly log: import('pino').Logger
   readonly metrics: () => string
+  readonly events: EventHub
 }): Promise<{ readonly url: string; close(): Promise<void> }> {
   const { buildServer, parseListen, urlOf } = await import('../server/index.ts')
   const { AccessManager } = await import('../service/access/access-manager.ts')
@@ -273,6 +309,7 @@ async function listenApi(deps: {
     registry: deps.registry,
     metrics: deps.metrics,
     access,
+    events: deps.events,
     logger: deps.log.child({ component: 'api' }),
   })
   try {

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { BridgeRegistry } from '../sdk/index.ts'
 import type { AccessManager } from '../service/access/access-manager.ts'
+import type { EventHub } from '../service/event-hub.ts'
 import type { TaskManager } from '../service/task-manager.ts'
 import type { Store } from '../store/index.ts'
 import type { Access, Principal } from './access/permissions.ts'
@@ -25,6 +26,8 @@ export interface ServerContext {
   readonly metrics: () => string
   /** Users, sessions, API tokens and the one-time setup. */
   readonly access: AccessManager
+  /** Live events of this process (and, in cluster mode, of the others): `GET /api/events`. */
+  readonly events?: EventHub
 }
 
 declare module 'fastify' {

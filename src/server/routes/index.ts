@@ -1,4 +1,5 @@
 import { consoleRoutes } from './console-routes.ts'
+import { eventsRoutes } from './events-routes.ts'
 import { healthRoutes } from './health-routes.ts'
 import { metricsRoutes } from './metrics-routes.ts'
 import type { RoutePlugin } from './route-plugin.ts'
@@ -21,5 +22,6 @@ export const ROUTES: readonly RoutePlugin[] = [
   setupRoutes,
   userRoutes,
   tokenRoutes,
+  eventsRoutes,
   consoleRoutes,
 ]
