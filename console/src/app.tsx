@@ -1,32 +1,45 @@
-import { Anchor, Center, Paper, Stack, Text, Title } from '@mantine/core'
-import { useQuery } from '@tanstack/react-query'
-import { useTranslation } from 'react-i18next'
-import { api, unwrap } from './api/client.ts'
+import { Center, Loader } from '@mantine/core'
+import { useQueryClient } from '@tanstack/react-query'
+import { useEffect } from 'react'
+import { Redirect, Route, Switch, useLocation } from 'wouter'
+import { onSignedOut } from './api/client.ts'
+import { useSession } from './api/session.ts'
+import { Layout } from './components/layout.tsx'
+import { OverviewPage } from './pages/overview.tsx'
+import { SetupPage } from './pages/setup.tsx'
+import { SignInPage } from './pages/sign-in.tsx'
+import { UsersPage } from './pages/users.tsx'
+import { paths } from './router.ts'
 
-/** The console's first page while the API grows its routes: the service and its store. */
+/** The routes: sign-in and setup without a session, everything else inside the layout. */
 export function App() {
-  const { t } = useTranslation()
-  const ready = useQuery({
-    queryKey: ['readyz'],
-    queryFn: async () => unwrap(await api.GET('/readyz')),
-  })
+  const session = useSession()
+  const queryClient = useQueryClient()
+  const [location] = useLocation()
+  useEffect(() => onSignedOut(() => queryClient.setQueryData(['session'], null)), [queryClient])
+
+  if (location === paths.setup) return <SetupPage />
+  if (session.isPending) {
+    return (
+      <Center h="100vh">
+        <Loader aria-label="Loading" />
+      </Center>
+    )
+  }
+  if (!session.data) {
+    if (location !== paths.signIn) return <Redirect to={paths.signIn} replace />
+    return <SignInPage />
+  }
+  if (location === paths.signIn) return <Redirect to={paths.overview} replace />
   return (
-    <Center mih="100vh" component="main">
-      <Paper withBorder p="xl" w={460} shadow="sm">
-        <Stack>
-          <Title order={1} size="h2">
-            OpenSync
-          </Title>
-          <Text>{t('welcome.intro')}</Text>
-          <Text>
-            {t('welcome.store')}{' '}
-            <Text span fw={700}>
-              {ready.data ? ready.data.store : ready.error ? ready.error.message : '…'}
-            </Text>
-          </Text>
-          <Anchor href="/api/docs">{t('welcome.reference')}</Anchor>
-        </Stack>
-      </Paper>
-    </Center>
+    <Layout user={session.data}>
+      <Switch>
+        <Route path={paths.overview} component={OverviewPage} />
+        <Route path={paths.users} component={UsersPage} />
+        <Route>
+          <Redirect to={paths.overview} replace />
+        </Route>
+      </Switch>
+    </Layout>
   )
 }

@@ -5,7 +5,7 @@ import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import { App } from './app.tsx'
 import { setUpI18n } from './i18n.ts'
-import { theme } from './theme.ts'
+import { cssVariables, theme } from './theme.ts'
 
 setUpI18n()
 
@@ -15,7 +15,7 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <MantineProvider theme={theme}>
+    <MantineProvider theme={theme} cssVariablesResolver={cssVariables}>
       <QueryClientProvider client={queryClient}>
         <App />
       </QueryClientProvider>

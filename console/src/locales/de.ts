@@ -2,12 +2,7 @@ import type { Texts } from './en.ts'
 
 /** Die Texte der Konsole auf Deutsch (dieselben Schlüssel wie en.ts). */
 export const de: Texts = {
-  welcome: {
-    intro: 'Die OpenSync-Konsole.',
-    store: 'Metadatenspeicher:',
-    reference: 'API-Referenz',
-  },
-  common: { back: 'Zurück', cancel: 'Abbrechen', yes: 'Ja', no: 'Nein' },
+  common: { back: 'Zurück', cancel: 'Abbrechen', close: 'Schließen', yes: 'Ja', no: 'Nein' },
   nav: {
     overview: 'Übersicht',
     conflicts: 'Konflikte',
@@ -41,7 +36,7 @@ export const de: Texts = {
       'Diese einmalige Seite legt den Administrator an, der sich als Erster an dieser Konsole anmeldet.',
     noToken:
       'Öffnen Sie die Einrichtungs-URL, die das Terminal beim Start von OpenSync ausgegeben hat: Sie enthält das einmalige Token.',
-    passwordHint: 'Mindestens 12 Zeichen.',
+    passwordHint: 'Mindestens 10 Zeichen.',
     repeat: 'Passwort wiederholen',
     mismatch: 'Die Passwörter stimmen nicht überein.',
     submit: 'Administrator anlegen',
@@ -176,6 +171,19 @@ export const de: Texts = {
   },
   audit: { title: 'Protokoll der Änderungen', empty: 'Noch nichts aufgezeichnet.' },
   users: {
+    add: 'Benutzer hinzufügen',
+    addSubmit: 'Hinzufügen',
+    locked: 'gesperrt',
+    remove: 'Entfernen',
+    removeOne: '{{name}} entfernen',
+    newToken: 'Neues API-Token',
+    tokenUser: 'Benutzer',
+    tokenOnce:
+      'Kopieren Sie das Token jetzt: Es wird nur dieses eine Mal gezeigt und nur als Hash gespeichert.',
+    done: 'Fertig',
+    issue: 'Token erzeugen',
+    revoke: 'Widerrufen',
+    revokeOne: '{{name}} widerrufen',
     title: 'Benutzer und Tokens',
     role: 'Rolle',
     created: 'Angelegt',

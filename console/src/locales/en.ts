@@ -1,7 +1,6 @@
 /** The console's English texts; de.ts has the same keys (the type makes sure of it). */
 export const en = {
-  welcome: { intro: 'The OpenSync console.', store: 'Metadata store:', reference: 'API reference' },
-  common: { back: 'Back', cancel: 'Cancel', yes: 'Yes', no: 'No' },
+  common: { back: 'Back', cancel: 'Cancel', close: 'Close', yes: 'Yes', no: 'No' },
   nav: {
     overview: 'Overview',
     conflicts: 'Conflicts',
@@ -29,7 +28,7 @@ export const en = {
     intro: 'This one-time page creates the administrator who signs in to this console first.',
     noToken:
       'Open the setup URL that the terminal printed when OpenSync started: it holds the one-time token.',
-    passwordHint: 'At least 12 characters.',
+    passwordHint: 'At least 10 characters.',
     repeat: 'Repeat the password',
     mismatch: 'The passwords differ.',
     submit: 'Create administrator',
@@ -164,6 +163,18 @@ export const en = {
   },
   audit: { title: 'Audit timeline', empty: 'Nothing recorded yet.' },
   users: {
+    add: 'Add user',
+    addSubmit: 'Add',
+    locked: 'locked',
+    remove: 'Remove',
+    removeOne: 'Remove {{name}}',
+    newToken: 'New API token',
+    tokenUser: 'User',
+    tokenOnce: 'Copy the token now: it is shown this once and stored only as a hash.',
+    done: 'Done',
+    issue: 'Create token',
+    revoke: 'Revoke',
+    revokeOne: 'Revoke {{name}}',
     title: 'Users and tokens',
     role: 'Role',
     created: 'Created',

@@ -1,0 +1,89 @@
+import {
+  Anchor,
+  AppShell,
+  Burger,
+  Button,
+  Group,
+  NavLink,
+  SegmentedControl,
+  Text,
+} from '@mantine/core'
+import { useDisclosure } from '@mantine/hooks'
+import { IconLayoutList, IconUsers } from '@tabler/icons-react'
+import type { ReactNode } from 'react'
+import { useTranslation } from 'react-i18next'
+import { Link, useLocation } from 'wouter'
+import { can, type SessionUser, useSignOut } from '../api/session.ts'
+import { type Language, setLanguage } from '../i18n.ts'
+import { paths } from '../router.ts'
+
+/** The frame of every signed-in page: header, navigation, the no-service banner. */
+export function Layout({ user, children }: { user: SessionUser; children: ReactNode }) {
+  const { t, i18n } = useTranslation()
+  const [opened, { toggle }] = useDisclosure()
+  const [location] = useLocation()
+  const signOut = useSignOut()
+  const nav = [
+    { to: paths.overview, label: t('nav.overview'), icon: IconLayoutList },
+    ...(can(user, 'admin') ? [{ to: paths.users, label: t('nav.users'), icon: IconUsers }] : []),
+  ]
+  return (
+    <AppShell
+      header={{ height: 56 }}
+      navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }}
+      padding="md"
+    >
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group>
+            <Burger
+              opened={opened}
+              onClick={toggle}
+              hiddenFrom="sm"
+              size="sm"
+              aria-label={t('nav.menu')}
+            />
+            <Anchor component={Link} href={paths.overview} fw={700} size="lg" underline="never">
+              OpenSync
+            </Anchor>
+          </Group>
+          <Group gap="sm">
+            <SegmentedControl
+              size="xs"
+              aria-label={t('nav.language')}
+              value={i18n.language.startsWith('de') ? 'de' : 'en'}
+              onChange={(value) => setLanguage(value as Language)}
+              data={[
+                { value: 'en', label: 'English' },
+                { value: 'de', label: 'Deutsch' },
+              ]}
+            />
+            <Text size="sm" c="dimmed">
+              {user.username ?? user.token} {user.role ? `· ${t(`roles.${user.role}`)}` : ''}
+            </Text>
+            <Button variant="subtle" size="xs" onClick={() => signOut.mutate()}>
+              {t('nav.signOut')}
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" component="nav" aria-label={t('nav.main')}>
+        {nav.map((item) => (
+          <NavLink
+            key={item.to}
+            component={Link}
+            href={item.to}
+            label={item.label}
+            leftSection={<item.icon size={18} aria-hidden />}
+            active={
+              item.to === '/'
+                ? location === '/' || location.startsWith('/tasks')
+                : location.startsWith(item.to)
+            }
+          />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main>{children}</AppShell.Main>
+    </AppShell>
+  )
+}
