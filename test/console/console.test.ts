@@ -116,7 +116,7 @@ describe('the console, in a real browser against opensync start', () => {
     await page.getByRole('heading', { name: 'Synchronisationsaufgaben' }).waitFor()
     await page.reload()
     await page.getByRole('heading', { name: 'Synchronisationsaufgaben' }).waitFor()
-    expect(await page.evaluate(() => document.documentElement.lang)).toBe('de')
+    expect(await page.locator('html').getAttribute('lang')).toBe('de')
     await checkPage('overview-de')
     await page.getByRole('link', { name: 'Benutzer und Tokens' }).click()
     await page.getByRole('heading', { name: 'Benutzer und Tokens' }).first().waitFor()
