@@ -88,6 +88,30 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
     return c
   }
 
+  // A unique index on email, as a real API's database would have.
+  const emailIndex = new WeakMap<Map<number, Row>, Map<unknown, number>>()
+  const indexOf = (c: Map<number, Row>) => {
+    let index = emailIndex.get(c)
+    if (!index) {
+      index = new Map()
+      emailIndex.set(c, index)
+    }
+    return index
+  }
+  const put = (c: Map<number, Row>, id: number, row: Row) => {
+    const index = indexOf(c)
+    const old = c.get(id)
+    if (old && old.email != null && index.get(old.email) === id) index.delete(old.email)
+    if (row.email != null) index.set(row.email, id)
+    c.set(id, row)
+  }
+  const remove = (c: Map<number, Row>, id: number) => {
+    const old = c.get(id)
+    if (!old) return false
+    if (old.email != null && indexOf(c).get(old.email) === id) indexOf(c).delete(old.email)
+    return c.delete(id)
+  }
+
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024, keepAliveTimeout: 30_000 })
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
@@ -189,12 +213,17 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
     c: Map<number, Row>,
     values: Record<string, unknown>,
     id?: number,
+    name?: string,
   ): string | undefined => {
+    // The contract's people resources require an e-mail, as its table does.
+    if (name?.startsWith('people_') && id === undefined && values.email == null) {
+      return 'email is required'
+    }
     if (typeof values.email === 'string' && values.email.includes('reject'))
       return 'the address is on the block list'
-    if (values.email !== undefined) {
-      for (const r of c.values())
-        if (r.id !== id && r.email === values.email) return `duplicate:${values.email}`
+    if (values.email != null) {
+      const holder = indexOf(c).get(values.email)
+      if (holder !== undefined && holder !== id) return `duplicate:${values.email}`
     }
     return undefined
   }
@@ -232,19 +261,25 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
           ].includes(k)
         )
           continue
+        if (k.endsWith('_gte')) {
+          const field = k.slice(0, -4)
+          const from = String(v)
+          rows = rows.filter((r) => r[field] != null && String(r[field]) >= from)
+          continue
+        }
         const wanted = (Array.isArray(v) ? v : [v]).map(String)
         rows = rows.filter((r) => wanted.includes(String(r[k])))
       }
-      const byTime = since !== undefined || one('sort') === 'updatedAt'
-      rows.sort((a, b) =>
-        byTime
-          ? a.updatedAt < b.updatedAt
-            ? -1
-            : a.updatedAt > b.updatedAt
-              ? 1
-              : a.id - b.id
-          : a.id - b.id,
-      )
+      // By (change time, id) when asked for changes; by (sort field, id) when asked; else by id.
+      const sortField = since !== undefined ? 'updatedAt' : one('sort')
+      rows.sort((a, b) => {
+        if (sortField) {
+          const x = a[sortField] == null ? '' : String(a[sortField])
+          const y = b[sortField] == null ? '' : String(b[sortField])
+          if (x !== y) return x < y ? -1 : 1
+        }
+        return a.id - b.id
+      })
       const limit = Number(one('limit') ?? one('per_page') ?? 100)
       let start = 0
       const cursor = one('cursor')
@@ -279,10 +314,10 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       if (!name) return send(reply, 404, { message: 'no such pool' })
       const c = collection(name)
       const values = clean(req.body)
-      const problem = validate(c, values)
+      const problem = validate(c, values, undefined, name)
       if (problem) return refuse(reply, problem)
       const row: Row = { id: nextId++, ...values, updatedAt: stamp() }
-      c.set(row.id, row)
+      put(c, row.id, row)
       return send(reply, 201, { data: row })
     })
 
@@ -293,13 +328,13 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       const items = ((req.body as { items?: unknown[] })?.items ?? []) as Record<string, unknown>[]
       const results = items.map((item) => {
         const values = clean(item)
-        const problem = validate(c, values)
+        const problem = validate(c, values, undefined, name)
         if (problem)
           return {
             error: problem.startsWith('duplicate:') ? `email ${problem.slice(10)} exists` : problem,
           }
         const row: Row = { id: nextId++, ...values, updatedAt: stamp() }
-        c.set(row.id, row)
+        put(c, row.id, row)
         return { id: row.id }
       })
       return send(reply, 200, { results })
@@ -317,7 +352,7 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       const next: Row = replace
         ? { id, ...values, updatedAt: stamp() }
         : { ...row, ...values, id, updatedAt: stamp() }
-      c.set(id, next)
+      put(c, id, next)
       return send(reply, 200, { data: next })
     }
     app.patch(`${route.prefix}/:id`, update(false))
@@ -327,7 +362,7 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       const name = resolve(req)
       const c = name ? collection(name) : undefined
       const id = Number((req.params as { id: string }).id)
-      if (!c?.delete(id)) return send(reply, 404, { message: 'not found' })
+      if (!c || !remove(c, id)) return send(reply, 404, { message: 'not found' })
       return send(reply, 204)
     })
   }
@@ -341,7 +376,7 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       const c = collection(name)
       return records.map((values) => {
         const row: Row = { id: nextId++, ...values, updatedAt: stamp() }
-        c.set(row.id, row)
+        put(c, row.id, row)
         return row
       })
     },
@@ -349,7 +384,7 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       const c = collection(name)
       const row = c.get(id)
       if (!row) throw new Error(`no row ${id} in ${name}`)
-      c.set(id, { ...row, ...values, id, updatedAt: at ?? stamp() })
+      put(c, id, { ...row, ...values, id, updatedAt: at ?? stamp() })
     },
     failNext(count, status, retryAfter) {
       Object.assign(chaos, { fail: count, status, retryAfter })

@@ -35,6 +35,7 @@ import {
   encodeValue,
   inferFields,
   type RestFieldInfo,
+  wrongType,
 } from './rest-values.ts'
 import { keyScope, writeRecords } from './rest-writer.ts'
 
@@ -183,6 +184,13 @@ export class RestConnection implements BridgeConnection {
         url: (path, scope, query) => this.#url(path, { ...this.#scope, ...scope }, query),
         scope: this.#scope,
         encode: (values) => this.#encode(info, values),
+        check: (values) => {
+          for (const f of info.fields) {
+            const problem = wrongType(values[f.name], f)
+            if (problem) return problem
+          }
+          return undefined
+        },
         signal: options.signal,
       },
       ops,

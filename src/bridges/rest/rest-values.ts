@@ -185,3 +185,43 @@ function toInteger(text: string): number | bigint {
   const n = Number(text)
   return Number.isSafeInteger(n) ? n : BigInt(text)
 }
+
+/**
+ * Why a value does not fit its declared field (`big: 'not a number'` into an integer), or
+ * undefined: such a record is refused here, as a database would, without a request.
+ */
+export function wrongType(
+  value: Value | undefined,
+  field: RestFieldInfo | undefined,
+): string | undefined {
+  if (value === undefined || value === null || !field) return undefined
+  const bad = (what: string) =>
+    `${field.name} must be ${what}, not ${JSON.stringify(String(value))}`
+  switch (field.type) {
+    case 'integer':
+      return typeof value === 'bigint' ||
+        (typeof value === 'number' && Number.isInteger(value)) ||
+        (typeof value === 'string' && /^-?\d+$/.test(value))
+        ? undefined
+        : bad('a whole number')
+    case 'decimal':
+    case 'float':
+      return typeof value === 'number' ||
+        typeof value === 'bigint' ||
+        (typeof value === 'string' && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value))
+        ? undefined
+        : bad('a number')
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : bad('true or false')
+    case 'date':
+      return typeof value === 'string' && DATE.test(value.slice(0, 10)) ? undefined : bad('a date')
+    case 'timestamp':
+    case 'timestamptz':
+      return typeof value === 'string' &&
+        !Number.isNaN(Date.parse(value.replace(' ', 'T').slice(0, 19)))
+        ? undefined
+        : bad('a timestamp')
+    default:
+      return undefined
+  }
+}

@@ -26,6 +26,8 @@ export interface WriteContext {
   readonly url: (path: string, scope: TemplateScope, query?: Record<string, string>) => URL
   readonly scope: TemplateScope
   readonly encode: (values: RecordValues) => Record<string, unknown>
+  /** Why values do not fit their declared fields, or undefined. */
+  readonly check: (values: RecordValues) => string | undefined
   readonly signal?: AbortSignal | undefined
 }
 
@@ -71,6 +73,16 @@ export async function writeRecords(
       return
     }
     const kind: Kind = op.op
+    const problem = op.op === 'delete' ? undefined : ctx.check(op.values)
+    if (problem) {
+      results[i] = {
+        ok: false,
+        error: new OpenSyncError('OSY_WRONG_TYPE', problem, {
+          details: { recordType: ctx.type.name },
+        }),
+      }
+      return
+    }
     if (spec.batch?.[kind]) batched[kind].push(i)
     else if (!spec[kind])
       results[i] = fail(
