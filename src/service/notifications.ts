@@ -114,6 +114,13 @@ export class Notifier {
         data: { [PAUSE_MARK]: true, reason },
       },
     ])
+    await store.audit.add({
+      actor: 'service',
+      action: 'task.paused',
+      taskId: task.id,
+      target: String(current.id),
+      detail: { reason },
+    })
     this.#log.warn({ taskId: task.id, executionId: current.id, failuresInRow }, 'plan paused')
     this.#o.events?.publish({ type: 'task.changed', taskId: task.id, change: 'paused', reason })
     this.#send(notify.webhook, { event: 'paused', ...base, reason })

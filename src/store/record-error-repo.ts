@@ -51,6 +51,11 @@ export interface RecordErrorRepo {
   clear(taskId: string, pairId: string, direction: Side, keys: readonly string[]): Promise<void>
   /** Every error of the task, by pair, direction and key. */
   list(taskId: string): Promise<RecordErrorRow[]>
+  /**
+   * Takes records out of quarantine with their attempts counted from zero, so the next run
+   * retries them (a person asked to). Returns how many of the keys had an error.
+   */
+  release(taskId: string, pairId: string, direction: Side, keys: readonly string[]): Promise<number>
 }
 
 const ERROR_COLUMNS = 10
@@ -163,6 +168,30 @@ export function recordErrorRepo(ctx: RepoContext): RecordErrorRepo {
               .where('record_key', 'in', slice)
               .execute()
           }
+        },
+      )
+    },
+
+    release(taskId, pairId, direction, keys) {
+      if (keys.length === 0) return Promise.resolve(0)
+      const unique = distinct(keys)
+      return ctx.write(
+        'recordErrors.release',
+        Math.ceil(unique.length / IN_LIST_SIZE),
+        async (db) => {
+          let released = 0
+          for (const slice of chunks(unique, IN_LIST_SIZE)) {
+            const result = await db
+              .updateTable('osy_record_errors')
+              .set({ quarantined: 0, attempts: 0 })
+              .where('task_id', '=', taskId)
+              .where('pair_id', '=', pairId)
+              .where('direction', '=', direction)
+              .where('record_key', 'in', slice)
+              .executeTakeFirst()
+            released += Number(result.numUpdatedRows)
+          }
+          return released
         },
       )
     },

@@ -131,6 +131,9 @@ notify: { webhook: "${HOOK_REF}", failuresBeforePause: 2 }
         reason: paused.paused!.reason,
       }),
     )
+    expect(await store.audit.list({ taskId: 'people', action: 'task.paused' })).toMatchObject([
+      { actor: 'service', target: String(second), detail: { reason: paused.paused!.reason } },
+    ])
     const protocol = await store.executions.logs(second)
     expect(protocol.at(-1)!.message).toMatch(/^plan paused: 2 failed runs in a row/)
 

@@ -1,6 +1,7 @@
 import { consoleRoutes } from './console-routes.ts'
 import { eventsRoutes } from './events-routes.ts'
 import { healthRoutes } from './health-routes.ts'
+import { inboxRoutes } from './inbox-routes.ts'
 import { metricsRoutes } from './metrics-routes.ts'
 import type { RoutePlugin } from './route-plugin.ts'
 import { sessionRoutes } from './session-routes.ts'
@@ -23,5 +24,6 @@ export const ROUTES: readonly RoutePlugin[] = [
   userRoutes,
   tokenRoutes,
   eventsRoutes,
+  inboxRoutes,
   consoleRoutes,
 ]
