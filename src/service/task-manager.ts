@@ -106,8 +106,8 @@ export class TaskManager {
     try {
       const file = validateTaskFile(raw)
       compileTask(resolveEnvLoosely(file))
-      const previous =
-        stored && !stored.draft ? (JSON.parse(stored.document) as TaskFile) : undefined
+      // A stored draft's secrets are sealed too: placeholders sent back keep them.
+      const previous = stored ? (JSON.parse(stored.document) as TaskFile) : undefined
       // Fail closed: with a key that cannot open the stored secrets (a wrong or new key),
       // saving would mix two keys in one document; refuse before anything is written.
       if (previous) openTask(previous, this.#box)
@@ -119,6 +119,8 @@ export class TaskManager {
       issues = (error.details.issues as TaskIssue[] | undefined) ?? [
         { path: '', message: error.message },
       ]
+      // A draft's secrets are sealed as a complete task's are, and masked when read back.
+      document = this.#sealDraft(raw, stored)
     }
     const draft = options.draft === true && issues.length > 0
     const active = !draft && (stored ? stored.active : planOf(document)?.active !== false)
@@ -137,6 +139,24 @@ export class TaskManager {
     const saved = await this.#stored(id)
     this.#changed(id, 'saved', saved.revision)
     return this.#view(saved)
+  }
+
+  /**
+   * The offline part of `check`: what keeps a document from being a complete task (schema,
+   * system keys, pairs, mappings, transforms), without connecting to anything and without
+   * the environment (`${VAR}` stays a reference). Empty when it is complete.
+   */
+  check(input: unknown): TaskIssue[] {
+    try {
+      const raw = typeof input === 'string' ? parseText(input) : input
+      compileTask(resolveEnvLoosely(validateTaskFile(raw)))
+      return []
+    } catch (error) {
+      if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK') throw error
+      return (error.details.issues as TaskIssue[] | undefined) ?? [
+        { path: '', message: error.message },
+      ]
+    }
   }
 
   /** The task, secrets masked; OSY_TASK_NOT_FOUND when there is none. */
@@ -235,9 +255,7 @@ export class TaskManager {
   /** The document for export: secrets masked, `${VAR}` references as written. */
   async export(taskId: string): Promise<unknown> {
     const task = await this.#stored(taskId)
-    return task.draft
-      ? JSON.parse(task.document)
-      : maskTask(JSON.parse(task.document) as TaskFile, this.#registry)
+    return maskTask(JSON.parse(task.document) as TaskFile, this.#registry)
   }
 
   /** The task as the engine runs it: secrets decrypted, `${VAR}` from the environment. */
@@ -270,6 +288,19 @@ export class TaskManager {
     })
   }
 
+  /**
+   * Seals the connection values of a draft (what may be a secret is: a bridge not chosen yet
+   * marks every value as one); a placeholder sent back keeps the stored value, as for a
+   * complete task.
+   */
+  #sealDraft(raw: unknown, stored: StoredTask | undefined): unknown {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw
+    const previous = stored ? (JSON.parse(stored.document) as TaskFile) : undefined
+    if (previous) openTask(previous, this.#box)
+    const merged = mergeSecrets(raw as TaskFile, previous, this.#registry)
+    return sealTask(merged, this.#box, this.#registry)
+  }
+
   async #stored(taskId: string): Promise<StoredTask> {
     const task = await this.#store.taskDefs.get(taskId)
     if (!task) throw new OpenSyncError('OSY_TASK_NOT_FOUND', `no task "${taskId}"`)
@@ -290,7 +321,7 @@ export class TaskManager {
       revision: task.revision,
       createdAt: task.createdAt,
       updatedAt: task.updatedAt,
-      document: task.draft ? document : maskTask(document as TaskFile, this.#registry),
+      document: maskTask(document as TaskFile, this.#registry),
     }
   }
 }

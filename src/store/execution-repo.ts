@@ -46,6 +46,34 @@ export interface LogEntry {
   readonly data?: unknown
 }
 
+/** A protocol line with its id, the cursor of the next page. */
+export interface LogLine extends LogEntry {
+  readonly id: number
+}
+
+/** Which executions {@link ExecutionRepo.page} lists. */
+export interface ExecutionQuery {
+  /** Only these tasks (an empty list matches none). */
+  readonly taskIds?: readonly string[]
+  readonly statuses?: readonly ExecutionStatus[]
+  readonly trigger?: string
+  /** Started (or queued) at or after this ISO time. */
+  readonly from?: string
+  /** Started (or queued) before this ISO time. */
+  readonly to?: string
+  /** Only ids below this one (the next page). */
+  readonly before?: number
+  /** At most this many (default 50, at most 500). */
+  readonly limit?: number
+}
+
+/** A task's latest executions. */
+export interface LatestExecutions {
+  readonly finished?: ExecutionRow
+  readonly running?: ExecutionRow
+  readonly queued?: ExecutionRow
+}
+
 /** One execution as stored. */
 export interface ExecutionRow {
   readonly id: number
@@ -123,6 +151,21 @@ export interface ExecutionRepo {
   get(id: number): Promise<ExecutionRow | undefined>
   /** The task's latest executions (queued ones too), newest first. */
   list(taskId: string, limit?: number): Promise<ExecutionRow[]>
+  /**
+   * Executions of any task, newest first, filtered; a page ends before `before` (the id the
+   * last page ended at). Served by the primary key and the task index.
+   */
+  page(query: ExecutionQuery): Promise<ExecutionRow[]>
+  /**
+   * Per task, what the overview shows: the latest finished execution, and the running and
+   * queued one, in three statements whatever the number of tasks.
+   */
+  latest(): Promise<Map<string, LatestExecutions>>
+  /** Protocol lines after the line `after` (0: from the start), at most `limit` (default 200, at most 1000). */
+  lines(
+    id: number,
+    query?: { readonly after?: number; readonly limit?: number },
+  ): Promise<LogLine[]>
   /** Appends protocol lines in one multi-row insert. */
   log(id: number, entries: readonly LogEntry[]): Promise<void>
   /** The protocol lines of an execution, in the order they were logged. */
@@ -284,6 +327,77 @@ export function executionRepo(ctx: RepoContext): ExecutionRepo {
           .limit(limit)
           .execute()
         return rows.map(toExecution)
+      })
+    },
+
+    page(query) {
+      return ctx.run('executions.page', async (db) => {
+        if (query.taskIds !== undefined && query.taskIds.length === 0) return []
+        let q = db.selectFrom('osy_executions').selectAll()
+        if (query.taskIds !== undefined) q = q.where('task_id', 'in', [...query.taskIds])
+        if (query.statuses !== undefined && query.statuses.length > 0)
+          q = q.where('status', 'in', [...query.statuses])
+        if (query.trigger !== undefined) q = q.where('trigger', '=', query.trigger)
+        if (query.from !== undefined) q = q.where('started_at', '>=', query.from)
+        if (query.to !== undefined) q = q.where('started_at', '<', query.to)
+        if (query.before !== undefined) q = q.where('id', '<', query.before)
+        const limit = Math.min(Math.max(1, query.limit ?? 50), 500)
+        const rows = await q.orderBy('id', 'desc').limit(limit).execute()
+        return rows.map(toExecution)
+      })
+    },
+
+    latest() {
+      return ctx.run('executions.latest', async (db) => {
+        const out = new Map<
+          string,
+          { finished?: ExecutionRow; running?: ExecutionRow; queued?: ExecutionRow }
+        >()
+        const entry = (taskId: string) => {
+          const e = out.get(taskId) ?? {}
+          out.set(taskId, e)
+          return e
+        }
+        const finished = await db
+          .selectFrom('osy_executions')
+          .selectAll()
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('osy_executions')
+              .select((eb) => eb.fn.max('id').as('id'))
+              .where('status', 'not in', ['queued', 'running'])
+              .groupBy('task_id'),
+          )
+          .execute()
+        for (const row of finished) entry(row.task_id).finished = toExecution(row)
+        for (const row of await db
+          .selectFrom('osy_executions')
+          .selectAll()
+          .where(isRunning)
+          .execute())
+          entry(row.task_id).running = toExecution(row)
+        for (const row of await db
+          .selectFrom('osy_executions')
+          .selectAll()
+          .where(isQueued)
+          .execute())
+          entry(row.task_id).queued = toExecution(row)
+        return out
+      })
+    },
+
+    lines(id, query = {}) {
+      return ctx.run('executions.lines', async (db) => {
+        const limit = Math.min(Math.max(1, query.limit ?? 200), 1000)
+        const rows = await db
+          .selectFrom('osy_execution_logs')
+          .selectAll()
+          .where('execution_id', '=', id)
+          .where('id', '>', query.after ?? 0)
+          .orderBy('id')
+          .limit(limit)
+          .execute()
+        return rows.map((row) => ({ id: Number(row.id), ...toLogEntry(row) }))
       })
     },
 

@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { createRegistry } from '../../src/bridges/index.ts'
+import type { BridgeRegistry } from '../../src/sdk/index.ts'
 import { type BuildServerOptions, buildServer } from '../../src/server/index.ts'
 import { AccessManager } from '../../src/service/access/access-manager.ts'
+import { ROLE_PERMISSIONS, type Role } from '../../src/service/access/permissions.ts'
 import { Metrics } from '../../src/service/metrics.ts'
 import { openSecretBox } from '../../src/service/secrets.ts'
 import { TaskManager } from '../../src/service/task-manager.ts'
+import { Worker } from '../../src/service/worker.ts'
 import { openStore, type Store } from '../../src/store/index.ts'
 
 /** A server on a fresh SQLite store in a folder of its own, for app.inject(). */
@@ -17,6 +20,11 @@ export interface TestServer {
   readonly tasks: TaskManager
   readonly metrics: Metrics
   readonly access: AccessManager
+  readonly registry: BridgeRegistry
+  /** Runs the next queued execution to its end (as a worker would); false when none is queued. */
+  runNext(): Promise<boolean>
+  /** An API token of a new user with the role (and profile limit), all of the role's scopes. */
+  tokenFor(role: Role, profiles?: readonly string[]): Promise<string>
   readonly dir: string
   close(): Promise<void>
 }
@@ -30,6 +38,7 @@ export async function testServer(overrides: Partial<BuildServerOptions> = {}): P
   const tasks = new TaskManager({ store, registry, box, env: {} })
   const metrics = new Metrics()
   const access = new AccessManager({ store })
+  let users = 0
   const app = await buildServer({
     store,
     tasks,
@@ -44,6 +53,25 @@ export async function testServer(overrides: Partial<BuildServerOptions> = {}): P
     tasks,
     metrics,
     access,
+    registry,
+    runNext: () => new Worker({ store, registry, tasks }).runNext(),
+    async tokenFor(role, profiles) {
+      const username = `${role}-${++users}`
+      await access.addUser(
+        { username, password: PASSWORD, role, ...(profiles ? { profiles } : {}) },
+        'test',
+      )
+      const { token } = await access.createToken(
+        {
+          name: `${username}-token`,
+          username,
+          scopes: ROLE_PERMISSIONS[role],
+          ...(profiles ? { profiles } : {}),
+        },
+        'test',
+      )
+      return token
+    },
     dir,
     async close() {
       await app.close()

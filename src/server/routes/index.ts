@@ -1,11 +1,14 @@
+import { auditRoutes } from './audit-routes.ts'
 import { consoleRoutes } from './console-routes.ts'
 import { eventsRoutes } from './events-routes.ts'
+import { executionRoutes } from './execution-routes.ts'
 import { healthRoutes } from './health-routes.ts'
 import { inboxRoutes } from './inbox-routes.ts'
 import { metricsRoutes } from './metrics-routes.ts'
 import type { RoutePlugin } from './route-plugin.ts'
 import { sessionRoutes } from './session-routes.ts'
 import { setupRoutes } from './setup-routes.ts'
+import { taskRoutes } from './task-routes.ts'
 import { tokenRoutes } from './token-routes.ts'
 import { userRoutes } from './user-routes.ts'
 
@@ -23,6 +26,9 @@ export const ROUTES: readonly RoutePlugin[] = [
   setupRoutes,
   userRoutes,
   tokenRoutes,
+  taskRoutes,
+  executionRoutes,
+  auditRoutes,
   eventsRoutes,
   inboxRoutes,
   consoleRoutes,
