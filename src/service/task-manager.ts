@@ -153,9 +153,9 @@ export class TaskManager {
       return []
     } catch (error) {
       if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK') throw error
-      return (error.details.issues as TaskIssue[] | undefined) ?? [
-        { path: '', message: error.message },
-      ]
+      return (
+        (error.details.issues as TaskIssue[] | undefined) ?? [{ path: '', message: error.message }]
+      )
     }
   }
 
