@@ -108,7 +108,7 @@ export function summary(
   } else if (result.error) {
     lines.push(`Error: ${result.error.message} [${result.error.code}]`)
   }
-  if (table || !result.error) lines.push(...outcome(task, result))
+  if (table || !result.error) lines.push(...outcome(task, result, options))
 
   // The line that repeats the failure is left out: it is printed above.
   const warnings = result.log.filter(
@@ -138,7 +138,7 @@ export function summary(
 }
 
 /** What the run wrote, in words: which system got how many creates, updates and deletes. */
-function outcome(task: ResolvedTask, result: RunResult): string[] {
+function outcome(task: ResolvedTask, result: RunResult, options: SummaryOptions): string[] {
   const keys = task.systems.map((s) => s.key)
   // Writes of direction 0->1 land in system 1, of 1->0 in system 0; listed in run order.
   const into = new Map<number, { created: number; updated: number; deleted: number }>()
@@ -168,8 +168,10 @@ function outcome(task: ResolvedTask, result: RunResult): string[] {
     }
   }
   const t = result.totals
+  // Parked conflicts keep the sides apart, whatever this run wrote.
+  const waiting = result.openConflicts ?? 0
   if (lines.length === 0) {
-    if (t.errors === 0 && t.conflicts === 0 && result.status === 'succeeded') {
+    if (t.errors === 0 && t.conflicts === 0 && waiting === 0 && result.status === 'succeeded') {
       lines.push(
         result.dryRun
           ? 'Nothing would be written: the systems are in step.'
@@ -180,6 +182,12 @@ function outcome(task: ResolvedTask, result: RunResult): string[] {
     }
   }
   if (t.conflicts > 0) lines.push(conflictLine(task, result.counts))
+  if (waiting > 0) {
+    const arg = quoteArg(options.file ?? task.id)
+    lines.push(
+      `${fmt(waiting)} ${plural(waiting, 'conflict')} ${waiting === 1 ? 'waits' : 'wait'} for a decision, so the systems are not in step yet: opensync conflicts list ${arg}`,
+    )
+  }
   if (t.errors > 0) {
     lines.push(
       `${fmt(t.errors)} ${plural(t.errors, 'record')} failed; ${t.errors === 1 ? 'it is' : 'they are'} retried on the next run.`,

@@ -14,6 +14,7 @@ import {
   usage,
 } from './cli-kit.ts'
 import { bridgesCommands } from './commands/bridges.ts'
+import { conflictsCommands } from './commands/conflicts.ts'
 import { demoCommands } from './commands/demo.ts'
 import { executionsCommands } from './commands/executions.ts'
 import { migrateCommands } from './commands/migrate.ts'
@@ -31,6 +32,7 @@ const GROUPS: readonly CommandGroup[] = [
   bridgesCommands,
   serviceCommands,
   tasksCommands,
+  conflictsCommands,
   profilesCommands,
   usersCommands,
   migrateCommands,

@@ -90,6 +90,11 @@ export interface RunResult {
   /** The readable protocol (always complete in a dry run; in a real run it is also stored). */
   readonly log: readonly LogEntry[]
   readonly error?: { readonly code: string; readonly message: string }
+  /**
+   * Parked conflicts of the task that wait for a decision after the run (`opensync conflicts
+   * list`): while there are any, the sides are not in step even when nothing was written.
+   */
+  readonly openConflicts: number
   readonly startedAt: string
   readonly endedAt: string
 }
@@ -212,6 +217,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
   protocol.log('info', `${dryRun ? 'dry run' : 'run'} ${status}: ${summary(totals)}`)
   await flush()
   const errorInfo = error ? { code: error.code, message: error.message } : undefined
+  const openConflicts = await store.conflicts.countOpen(task.id).catch(() => 0)
   if (executionId !== undefined) {
     try {
       await store.executions.finish(executionId, {
@@ -236,6 +242,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
     changes: protocol.changes,
     log: fullLog,
     ...(errorInfo ? { error: errorInfo } : {}),
+    openConflicts,
     startedAt,
     endedAt: new Date().toISOString(),
   }

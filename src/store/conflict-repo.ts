@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely'
 import { OpenSyncError } from '../sdk/errors.ts'
+import { parseJson, stringifyJson } from '../sdk/json.ts'
 import {
   chunks,
   distinct,
@@ -31,19 +32,38 @@ export interface ConflictRow extends ConflictEntry {
   readonly id: number
   readonly createdAt: string
   readonly updatedAt: string
+  /** The side whose value wins, when the decision is a winner. */
   readonly winner?: Side
+  /**
+   * The value decided, when the decision is a value (present, possibly `null`, only then):
+   * the mapping's value as side 0 holds it (side 1 when the pair does not flow from side 0);
+   * the engine writes it there and, converted by the mapping, on the other side.
+   */
+  readonly value?: unknown
   readonly resolvedAt?: string
   readonly appliedAt?: string
 }
+
+/** A person's decision on a parked conflict: a side wins, or a value of their own. */
+export type ConflictDecision = Side | { readonly winner: Side } | { readonly value: unknown }
 
 /** Conflicts of the manual strategy: parked by runs, resolved by people, applied by runs. */
 export interface ConflictRepo {
   /** Parks conflicts; an open one for the same record and mapping gets the new values. */
   park(entries: readonly ConflictEntry[]): Promise<void>
-  /** Open conflicts of the task (or of one pair), oldest first. */
-  open(taskId: string, pairId?: string): Promise<ConflictRow[]>
-  /** Chooses the winner; allowed until the resolution is applied. */
-  resolve(id: number, winner: Side): Promise<void>
+  /** Open conflicts of the task (or of one pair; of every task without one), oldest first. */
+  open(taskId: string | undefined, pairId?: string): Promise<ConflictRow[]>
+  /** How many conflicts of the task (or of one pair) wait for a decision. */
+  countOpen(taskId: string, pairId?: string): Promise<number>
+  /** One conflict, whatever its state. */
+  get(id: number): Promise<ConflictRow | undefined>
+  /**
+   * Decides a conflict: a winner (a side, or `{ winner }`) or `{ value }`. Allowed until the
+   * decision is applied (a later call replaces an earlier one); OSY_RECORD_NOT_FOUND after.
+   */
+  resolve(id: number, decision: ConflictDecision): Promise<void>
+  /** Decides every open conflict of the task (or of one pair) for `winner`; returns how many. */
+  resolveAll(taskId: string, winner: Side, pairId?: string): Promise<number>
   /** Resolved conflicts of a pair that no run has applied yet, oldest first (at most `limit`). */
   decided(taskId: string, pairId: string, limit?: number): Promise<ConflictRow[]>
   /** Resolved conflicts of these records (by key on side 0) that no run has applied yet. */
@@ -100,22 +120,62 @@ export function conflictRepo(ctx: RepoContext): ConflictRepo {
 
     open(taskId, pairId) {
       return ctx.run('conflicts.open', async (db) => {
-        let query = db
-          .selectFrom('osy_conflicts')
-          .selectAll()
-          .where('task_id', '=', taskId)
-          .where('resolved_at', 'is', null)
+        let query = db.selectFrom('osy_conflicts').selectAll().where('resolved_at', 'is', null)
+        if (taskId !== undefined) query = query.where('task_id', '=', taskId)
         if (pairId !== undefined) query = query.where('pair_id', '=', pairId)
         const rows = await query.orderBy('id').execute()
         return rows.map(toConflict)
       })
     },
 
-    resolve(id, winner) {
+    countOpen(taskId, pairId) {
+      return ctx.run('conflicts.countOpen', async (db) => {
+        let query = db
+          .selectFrom('osy_conflicts')
+          .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+          .where('task_id', '=', taskId)
+          .where('resolved_at', 'is', null)
+        if (pairId !== undefined) query = query.where('pair_id', '=', pairId)
+        const row = await query.executeTakeFirst()
+        return Number(row?.n ?? 0)
+      })
+    },
+
+    get(id) {
+      return ctx.run('conflicts.get', async (db) => {
+        const row = await db
+          .selectFrom('osy_conflicts')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirst()
+        return row ? toConflict(row) : undefined
+      })
+    },
+
+    resolveAll(taskId, winner, pairId) {
+      return ctx.run('conflicts.resolveAll', async (db) => {
+        let update = db
+          .updateTable('osy_conflicts')
+          .set({ winner, decided_value: null, resolved_at: now() })
+          .where('task_id', '=', taskId)
+          .where('resolved_at', 'is', null)
+        if (pairId !== undefined) update = update.where('pair_id', '=', pairId)
+        const result = await update.executeTakeFirst()
+        return Number(result.numUpdatedRows)
+      })
+    },
+
+    resolve(id, decision) {
+      const set =
+        typeof decision === 'number'
+          ? { winner: decision, decided_value: null }
+          : 'winner' in decision
+            ? { winner: decision.winner, decided_value: null }
+            : { winner: null, decided_value: stringifyJson(decision.value ?? null) }
       return ctx.run('conflicts.resolve', async (db) => {
         const result = await db
           .updateTable('osy_conflicts')
-          .set({ winner, resolved_at: now() })
+          .set({ ...set, resolved_at: now() })
           .where('id', '=', id)
           .where('applied_at', 'is', null)
           .executeTakeFirst()
@@ -199,6 +259,7 @@ function toConflict(row: Selectable<ConflictTable>): ConflictRow {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     ...(row.winner !== null ? { winner: row.winner as Side } : {}),
+    ...(row.decided_value !== null ? { value: parseJson(row.decided_value) } : {}),
     ...(row.resolved_at !== null ? { resolvedAt: row.resolved_at } : {}),
     ...(row.applied_at !== null ? { appliedAt: row.applied_at } : {}),
   }

@@ -8,6 +8,7 @@ import {
 import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-service.ts'
 import * as m0003 from './migrations/0003-pairs.ts'
+import * as m0004 from './migrations/0004-conflict-decisions.ts'
 import * as m0006 from './migrations/0006-access.ts'
 import * as m0007 from './migrations/0007-execution-changes.ts'
 import type { MigrationContext } from './types.ts'
@@ -20,11 +21,15 @@ interface StoreMigration {
 /**
  * Every migration, by name. Names sort in order of application; add new files as
  * `migrations/NNNN-name.ts` and list them here. Never edit or rename an applied one.
+ * Numbers are handed out ahead of time, so a store may have applied a later number before an
+ * earlier one lands: the migrator runs whatever has not run yet (each migration stands on
+ * its own, touching only its own tables and columns).
  */
 const MIGRATIONS: Readonly<Record<string, StoreMigration>> = {
   '0001-initial': m0001,
   '0002-service': m0002,
   '0003-pairs': m0003,
+  '0004-conflict-decisions': m0004,
   '0006-access': m0006,
   '0007-execution-changes': m0007,
 }

@@ -134,6 +134,8 @@ export interface ConflictTable {
   value0: string
   value1: string
   winner: number | null
+  /** JSON text of the value decided (a decision by value); null for a winner or no decision. */
+  decided_value: string | null
   created_at: string
   updated_at: string
   resolved_at: string | null

@@ -1,10 +1,12 @@
 import type { Value, WriteOp, WriteResult } from '../../sdk/index.ts'
-import type { Link } from '../../store/index.ts'
+import type { ConflictRow, Link } from '../../store/index.ts'
+import { decidedValues, valueSide } from '../decided-value.ts'
 import { direction, RECORD_CONFLICT } from '../protocol.ts'
 import type { FieldValues, Side } from '../task/resolved-task.ts'
 import { type Base, baseOf, storedBases } from './base-state.ts'
 import type { Lookup } from './lookup.ts'
 import type { PairState } from './pair-state.ts'
+import { conformAll } from './record-values.ts'
 
 /**
  * Applies the decisions people made on this pair's parked conflicts: a field conflict
@@ -36,8 +38,14 @@ export async function applyDecisions(state: PairState, lookup: Lookup): Promise<
   let skipped = 0
   for (const c of decided) {
     const link = links.get(c.keys[0])
-    if (!link || link.keys[1] !== c.keys[1] || c.winner === undefined) {
+    if (!link || link.keys[1] !== c.keys[1]) {
       skipped++
+      continue
+    }
+    if (c.winner === undefined) {
+      // Decided by a value, or (an old row) by nothing.
+      if (!('value' in c) || !(await decideValue(state, c, link, records, writes, bases)))
+        skipped++
       continue
     }
     const w = c.winner
@@ -124,4 +132,48 @@ export async function applyDecisions(state: PairState, lookup: Lookup): Promise<
       )
     await tx.conflicts.markApplied(decided.map((c) => c.id))
   })
+}
+
+/**
+ * A conflict decided by a value: written as decided on the side it is given for (see
+ * valueSide) and, converted by the mapping, on the other; false when it no longer applies.
+ */
+async function decideValue(
+  state: PairState,
+  c: ConflictRow,
+  link: Link,
+  records: readonly [ReadonlyMap<string, FieldValues>, ReadonlyMap<string, FieldValues>],
+  writes: readonly [Map<string, Record<string, Value>>, Map<string, Record<string, Value>>],
+  bases: Map<string, [Base, Base]>,
+): Promise<boolean> {
+  const { pair } = state.ctx
+  const { codec } = state
+  const m = pair.mappings.find((x) => x.id === c.mapping)
+  if (!m || !records[0].has(link.keys[0]) || !records[1].has(link.keys[1])) return false
+  const s = valueSide(pair)
+  const o = (1 - s) as Side
+  let given: FieldValues
+  try {
+    given = decidedValues(m, s, c.value)
+  } catch {
+    return false
+  }
+  const infos = m.fields[s].flatMap((f) => {
+    const info = codec.fields[s].get(f)
+    return info ? [info] : []
+  })
+  const values: [FieldValues, FieldValues] = [{}, {}]
+  values[s] = conformAll(given, infos)
+  values[o] = await codec.convert(s, m, values[s])
+  const base = bases.get(link.keys[0]) ?? [{ ...baseOf(link, 0) }, { ...baseOf(link, 1) }]
+  for (const side of [0, 1] as const) {
+    // A side the pair never writes keeps its value; its base stays as it was.
+    if (!pair.flows[1 - side]) continue
+    const pending = writes[side].get(link.keys[side]) ?? {}
+    Object.assign(pending, values[side])
+    writes[side].set(link.keys[side], pending)
+    base[side][m.id] = codec.fp(side, values[side], m)
+  }
+  bases.set(link.keys[0], base)
+  return true
 }
