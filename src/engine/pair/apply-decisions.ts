@@ -44,8 +44,7 @@ export async function applyDecisions(state: PairState, lookup: Lookup): Promise<
     }
     if (c.winner === undefined) {
       // Decided by a value, or (an old row) by nothing.
-      if (!('value' in c) || !(await decideValue(state, c, link, records, writes, bases)))
-        skipped++
+      if (!('value' in c) || !(await decideValue(state, c, link, records, writes, bases))) skipped++
       continue
     }
     const w = c.winner
