@@ -1,11 +1,12 @@
 import { z } from 'zod'
+import { visibleTaskIds } from '../access/task-access.ts'
 import { AUTH_PROBLEMS, problems, taskIdParam } from '../schemas/common.ts'
 import { auditEventSchema, cursorQuery, pageOf } from '../schemas/task-schemas.ts'
 import type { RoutePlugin } from './route-plugin.ts'
 
 /**
  * `/api/audit`: every audit event, newest first, for admins (sign-in failures and user
- * changes are among them). A task's own events are `/api/tasks/{id}/audit`, for readers.
+ * changes are among them); an admin limited to profiles sees those of their tasks only. A task's own events are `/api/tasks/{id}/audit`, for readers.
  */
 export const auditRoutes: RoutePlugin = async (app, { ctx }) => {
   app.get(
@@ -25,15 +26,20 @@ export const auditRoutes: RoutePlugin = async (app, { ctx }) => {
     },
     async (request) => {
       const { task, action, cursor, limit } = request.query
-      const items = await ctx.store.audit.list({
+      const visible = await visibleTaskIds(request, ctx)
+      const rows = await ctx.store.audit.list({
         limit,
         ...(task !== undefined ? { taskId: task } : {}),
         ...(action !== undefined ? { action } : {}),
         ...(cursor !== undefined ? { before: Number(cursor) } : {}),
       })
+      // A caller limited to profiles sees the events of their tasks and those of no task.
+      const items = visible
+        ? rows.filter((e) => e.taskId === undefined || visible.includes(e.taskId))
+        : rows
       return {
         items,
-        ...(items.length === limit ? { nextCursor: String(items.at(-1)!.id) } : {}),
+        ...(rows.length === limit ? { nextCursor: String(rows.at(-1)!.id) } : {}),
       }
     },
   )
