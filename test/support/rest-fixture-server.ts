@@ -272,14 +272,16 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       }
       // By (change time, id) when asked for changes; by (sort field, id) when asked; else by id.
       const sortField = since !== undefined ? 'updatedAt' : one('sort')
-      rows.sort((a, b) => {
-        if (sortField) {
-          const x = a[sortField] == null ? '' : String(a[sortField])
-          const y = b[sortField] == null ? '' : String(b[sortField])
-          if (x !== y) return x < y ? -1 : 1
-        }
-        return a.id - b.id
-      })
+      // Without a sort field the map's order is id order already (ids only grow).
+      if (sortField)
+        rows.sort((a, b) => {
+          if (sortField) {
+            const x = a[sortField] == null ? '' : String(a[sortField])
+            const y = b[sortField] == null ? '' : String(b[sortField])
+            if (x !== y) return x < y ? -1 : 1
+          }
+          return a.id - b.id
+        })
       const limit = Number(one('limit') ?? one('per_page') ?? 100)
       let start = 0
       const cursor = one('cursor')

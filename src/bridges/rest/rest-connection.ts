@@ -5,7 +5,6 @@ import {
   type CheckpointValue,
   encodeKey,
   OpenSyncError,
-  parseJson,
   postgresDialect,
   type ReadOptions,
   type RecordBatch,
@@ -34,6 +33,7 @@ import {
   decodeValue,
   encodeValue,
   inferFields,
+  parseBody,
   type RestFieldInfo,
   wrongType,
 } from './rest-values.ts'
@@ -404,7 +404,7 @@ export class RestConnection implements BridgeConnection {
       if (response.status === 404 || response.status === 410) return []
       if (response.status >= 400)
         throw statusError(response.status, response.text, `GET ${info.spec.path}/…`)
-      const record = atPath(parseJson(response.text), fetchSpec.record)
+      const record = atPath(parseBody(response.text), fetchSpec.record)
       return record && typeof record === 'object' && !Array.isArray(record)
         ? [record as Record<string, unknown>]
         : []

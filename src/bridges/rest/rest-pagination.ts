@@ -1,7 +1,8 @@
-import { OpenSyncError, parseJson } from '../../sdk/index.ts'
+import { OpenSyncError } from '../../sdk/index.ts'
 import { statusError } from './rest-errors.ts'
 import type { HttpClient } from './rest-http.ts'
 import type { RestPagination } from './rest-manifest.ts'
+import { parseBody } from './rest-values.ts'
 
 /** One list request before paging: URL with its query, and where the records are. */
 export interface ListRequest {
@@ -69,7 +70,7 @@ export async function* listPages(
       }
       throw e
     }
-    const body = response.text.trim() === '' ? null : parseJson(response.text)
+    const body = response.text.trim() === '' ? null : parseBody(response.text)
     const found = atPath(body, request.recordsPath)
     if (!Array.isArray(found)) {
       throw new OpenSyncError(

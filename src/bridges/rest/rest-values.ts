@@ -6,6 +6,7 @@ import {
   isJsonNumber,
   type JsonValue,
   jsonNumber,
+  parseJson,
   type Value,
 } from '../../sdk/index.ts'
 import type { RestField } from './rest-manifest.ts'
@@ -104,6 +105,35 @@ function widen(a: FieldType, b: FieldType): FieldType {
   return a === 'json' || b === 'json' ? 'json' : 'string'
 }
 
+/**
+ * An API's JSON body, losslessly (see `parseJson`). A body with no number a double could
+ * change — 16 or more digits in a row (a decimal point among them or not), or an
+ * exponent — parses with `JSON.parse` alone: the same values, ten times faster.
+ */
+export function parseBody(text: string): unknown {
+  return mayHoldInexactNumber(text) ? parseJson(text) : JSON.parse(text)
+}
+
+/** A scan rather than a regular expression, which backtracks at every digit of a page. */
+function mayHoldInexactNumber(text: string): boolean {
+  let run = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if ((c >= 48 && c <= 57) || (c === 46 && run > 0)) {
+      if (++run >= 16) return true
+    } else {
+      if ((c === 101 || c === 69) && run > 0) {
+        const next = text.charCodeAt(i + 1)
+        if ((next >= 48 && next <= 57) || next === 43 || next === 45) return true
+      }
+      run = 0
+    }
+  }
+  return false
+}
+
+const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+
 /** A value of the API's JSON as a value of the field's type. */
 export function decodeValue(value: unknown, field: RestFieldInfo | undefined): Value {
   if (value === undefined || value === null) return null
@@ -134,7 +164,10 @@ export function decodeValue(value: unknown, field: RestFieldInfo | undefined): V
         const ms = field.format === 'epoch-s' ? n * 1000 : n
         return conformValue(new Date(ms).toISOString(), field)
       }
-      return typeof value === 'string' ? conformValue(value, field) : (value as Value)
+      if (typeof value !== 'string') return value as Value
+      // Most APIs write instants in one form: already the value model's when it is this one.
+      if (field.type === 'timestamptz' && CANONICAL_INSTANT.test(value)) return value
+      return conformValue(value, field)
     }
     case 'time':
       return typeof value === 'string' ? conformValue(value, field) : (value as Value)

@@ -3,7 +3,6 @@ import {
   decodeKey,
   encodeKey,
   OpenSyncError,
-  parseJson,
   type RecordValues,
   stringifyJson,
   type Value,
@@ -16,7 +15,7 @@ import type { RestBatch } from './rest-manifest.ts'
 import { atPath } from './rest-pagination.ts'
 import type { RestType } from './rest-record-type.ts'
 import { renderJson, type TemplateScope } from './rest-template.ts'
-import { decodeValue } from './rest-values.ts'
+import { decodeValue, parseBody } from './rest-values.ts'
 
 /** What the writer needs from the connection. */
 export interface WriteContext {
@@ -147,7 +146,7 @@ async function sendOne(
         signal: ctx.signal,
       })
       if (response.status >= 400) return { ok: false, error: refused(ctx, response, 'POST') }
-      const body = response.text.trim() ? parseJson(response.text) : undefined
+      const body = response.text.trim() ? parseBody(response.text) : undefined
       const key = keyFrom(ctx, body, c.keyPath, op.values)
       return key === undefined
         ? fail(
@@ -281,7 +280,7 @@ async function sendBatch(
     for (const group of itemOps) setAll({ ok: false, error: e }, group)
     return
   }
-  const body = response.text.trim() ? parseJson(response.text) : undefined
+  const body = response.text.trim() ? parseBody(response.text) : undefined
   const answers = atPath(body, batch.results)
   itemOps.forEach((group, n) => {
     const first = ops[group[0]!]!
