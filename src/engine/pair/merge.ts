@@ -72,6 +72,14 @@ const DELETE_ON = [
   Object.freeze({ kind: 'delete', on: 0 }),
   Object.freeze({ kind: 'delete', on: 1 }),
 ] as const satisfies readonly RecordDecision[]
+const FLAG = [
+  Object.freeze({ kind: 'flag', deleted: 0 }),
+  Object.freeze({ kind: 'flag', deleted: 1 }),
+] as const satisfies readonly RecordDecision[]
+const PARK = [
+  Object.freeze({ kind: 'park', deleted: 0 }),
+  Object.freeze({ kind: 'park', deleted: 1 }),
+] as const satisfies readonly RecordDecision[]
 
 /**
  * What a pass from side `s` does with a record it read that is new or changed there: its
@@ -108,23 +116,14 @@ export function onDelete(
   editedLater = false,
 ): RecordDecision {
   const t = (1 - s) as Side
-  if (rules.deletes.policy === 'flag') return s === 0 ? FLAG[0] : FLAG[1]
+  if (rules.deletes.policy === 'flag') return FLAG[s]
   if (partner === 'deleted') return UNLINK
   if (partner === 'unchanged' || !rules.flows[t]) return DELETE_ON[t]
   const winner = rules.conflict.winner
-  if (winner === 'manual') return s === 0 ? PARK[0] : PARK[1]
+  if (winner === 'manual') return PARK[s]
   const editWins = winner === 'newest' ? editedLater : winner === t
   return editWins ? RECREATE_ON[s] : DELETE_ON[t]
 }
-
-const FLAG = [
-  Object.freeze({ kind: 'flag', deleted: 0 }),
-  Object.freeze({ kind: 'flag', deleted: 1 }),
-] as const satisfies readonly RecordDecision[]
-const PARK = [
-  Object.freeze({ kind: 'park', deleted: 0 }),
-  Object.freeze({ kind: 'park', deleted: 1 }),
-] as const satisfies readonly RecordDecision[]
 
 /**
  * What a run does with a record given what happened on each side since the last sync, as
