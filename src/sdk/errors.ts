@@ -35,6 +35,8 @@ export const ERRORS = {
   OSY_WRONG_TYPE: { kind: 'user', status: 400, title: 'value of the wrong type' },
   OSY_RECORD_NOT_FOUND: { kind: 'user', status: 404, title: 'record not found' },
   OSY_UNSUPPORTED: { kind: 'user', status: 400, title: 'operation not supported' },
+  OSY_FILE_PARSE_ERROR: { kind: 'user', status: 422, title: 'file cannot be parsed' },
+  OSY_DUPLICATE_KEY: { kind: 'user', status: 409, title: 'key appears twice in a file' },
   OSY_INVALID_OPTION: { kind: 'user', status: 400, title: 'invalid option' },
   OSY_BRIDGE_NOT_FOUND: { kind: 'user', status: 404, title: 'bridge not found' },
   OSY_INVALID_BRIDGE: { kind: 'user', status: 400, title: 'invalid bridge module' },
