@@ -1,6 +1,7 @@
 import { type Bridge, BridgeRegistry } from '../sdk/index.ts'
 // The bridge definitions only, not the folders' index.ts: each bridge loads its driver and
 // connection code when it first connects, so a registry costs no driver's memory.
+import { csvBridge } from './csv/csv-bridge.ts'
 import { mysqlBridge } from './mysql/mysql-bridge.ts'
 import { postgresBridge } from './postgres/postgres-bridge.ts'
 import { restBridge } from './rest/rest-bridge.ts'
@@ -12,6 +13,7 @@ export const builtinBridges: readonly Bridge[] = [
   mysqlBridge,
   sqliteBridge,
   restBridge,
+  csvBridge,
 ]
 
 /**
@@ -24,4 +26,4 @@ export async function createRegistry(packages: readonly string[] = []): Promise<
   return registry
 }
 
-export { mysqlBridge, postgresBridge, restBridge, sqliteBridge }
+export { csvBridge, mysqlBridge, postgresBridge, restBridge, sqliteBridge }

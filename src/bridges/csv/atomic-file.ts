@@ -22,7 +22,10 @@ export async function replaceFile(
 ): Promise<void> {
   const folder = dirname(file)
   await removeStaleTemps(file)
-  const temp = join(folder, `${tempPrefix(file)}${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  const temp = join(
+    folder,
+    `${tempPrefix(file)}${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  )
   const mode = await stat(file).then(
     (s) => s.mode & 0o7777,
     () => 0o666,

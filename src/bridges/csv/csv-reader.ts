@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises'
-import { pipeline } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import { CsvError, parse } from 'csv-parse'
-import { isOpenSyncError, OpenSyncError, type Value } from '../../sdk/index.ts'
+import { isOpenSyncError, OpenSyncError, throwIfAborted, type Value } from '../../sdk/index.ts'
 import type { CsvFormat } from './csv-format.ts'
 import { CellRejected } from './csv-values.ts'
 
@@ -64,13 +64,7 @@ export async function* readCsvRows(
       }
     },
   })
-  const source = handle.createReadStream({
-    start: 0,
-    autoClose: false,
-    highWaterMark: CHUNK,
-    ...(signal ? { signal } : {}),
-  })
-  pipeline(source, parser, () => {})
+  pipeline(Readable.from(chunksOf(handle, signal), { objectMode: false }), parser, () => {})
   let first = true
   try {
     for await (const record of parser as AsyncIterable<Value[]>) {
@@ -85,6 +79,22 @@ export async function* readCsvRows(
   }
   // A file with a header and no rows, or no header at all: the columns are still prepared.
   decoders ??= prepare(first ? null : header)
+}
+
+/**
+ * The bytes of a file from its start, by positional reads: unlike a file stream, stopping
+ * early never closes the handle, which other reads of the same snapshot still use.
+ */
+async function* chunksOf(handle: FileHandle, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  let position = 0
+  while (true) {
+    throwIfAborted(signal)
+    const buffer = Buffer.allocUnsafe(CHUNK)
+    const { bytesRead } = await handle.read(buffer, 0, CHUNK, position)
+    if (bytesRead === 0) return
+    position += bytesRead
+    yield bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead)
+  }
 }
 
 /** Reads only the header of a CSV file (`null` when the file is empty). */

@@ -177,7 +177,8 @@ function isFileName(name: string): boolean {
   return (
     name.length > 0 &&
     !name.startsWith('.') &&
-    !/[/\\\u0000]/.test(name) &&
+    !/[/\\]/.test(name) &&
+    !name.includes('\u0000') &&
     name !== '..' &&
     name.length <= 200
   )

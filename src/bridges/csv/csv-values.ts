@@ -86,7 +86,10 @@ export function codecFor(type: FieldType, field: string): CellCodec {
           if (v === null) return null
           if (typeof v === 'number') return String(v)
           if (typeof v === 'bigint') return v.toString()
-          return viaText((t) => (readFloat(t), t), 'numbers')(v)
+          return viaText((t) => {
+            readFloat(t)
+            return t
+          }, 'numbers')(v)
         },
       }
     case 'boolean':
@@ -193,12 +196,7 @@ export function readTimestamp(text: string, zoned: boolean): string {
   if (!m) throw new CellRejected('not a timestamp (YYYY-MM-DD HH:MM:SS)')
   const [, y, mo, d, h, mi, s = '00', frac = '', zone] = m as unknown as string[]
   const year = Number(y)
-  if (
-    !validDay(year, Number(mo), Number(d)) ||
-    Number(h) > 23 ||
-    Number(mi) > 59 ||
-    Number(s) > 59
-  )
+  if (!validDay(year, Number(mo), Number(d)) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59)
     throw new CellRejected('not a timestamp (YYYY-MM-DD HH:MM:SS)')
   const micros = frac.padEnd(6, '0')
   if (!zoned) {

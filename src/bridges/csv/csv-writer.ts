@@ -181,24 +181,29 @@ export class CsvBatch {
   }
 
   #apply(p: PlannedOp, state: KeyState): void {
+    this.#results[p.index] = this.#outcome(p, state)
+  }
+
+  /** Applies one op to a key's state; its result. */
+  #outcome(p: PlannedOp, state: KeyState): WriteResult {
     const type = this.#type
-    const result = (r: WriteResult) => {
-      this.#results[p.index] = r
-    }
-    const ok = () => result({ ok: true, key: p.key! })
-    const refuse = (code: 'OSY_CONSTRAINT_VIOLATION' | 'OSY_RECORD_NOT_FOUND', message: string) =>
-      result({
-        ok: false,
-        error: new OpenSyncError(code, `"${type.name}": ${message}`, {
-          details: { recordType: type.name },
-        }),
-      })
+    const ok = (): WriteResult => ({ ok: true, key: p.key! })
+    const refuse = (
+      code: 'OSY_CONSTRAINT_VIOLATION' | 'OSY_RECORD_NOT_FOUND',
+      message: string,
+    ): WriteResult => ({
+      ok: false,
+      error: new OpenSyncError(code, `"${type.name}": ${message}`, {
+        details: { recordType: type.name },
+      }),
+    })
     switch (p.op) {
       case 'delete':
         state.row = null
         return ok()
       case 'create':
-        if (state.row) return refuse('OSY_CONSTRAINT_VIOLATION', `a record with key ${p.key} exists`)
+        if (state.row)
+          return refuse('OSY_CONSTRAINT_VIOLATION', `a record with key ${p.key} exists`)
         break
       case 'update':
         if (!state.row) return refuse('OSY_RECORD_NOT_FOUND', `no record with key ${p.key}`)
@@ -218,7 +223,7 @@ export class CsvBatch {
       }
     }
     state.row = next
-    ok()
+    return ok()
   }
 
   /** Checks one op against the type and turns its values into cells. */
@@ -245,7 +250,11 @@ export class CsvBatch {
     for (const i of this.#keyAt) {
       const cell = cells[i]
       if (cell === undefined || cell === null) {
-        if (op.op === 'create' && type.fields[i]!.name === type.generated && this.#keyAt.length === 1)
+        if (
+          op.op === 'create' &&
+          type.fields[i]!.name === type.generated &&
+          this.#keyAt.length === 1
+        )
           return { index, op: op.op, cells }
         throw new OpenSyncError(
           'OSY_CONSTRAINT_VIOLATION',

@@ -245,9 +245,7 @@ function call(name: string, args: readonly Compiled[]): Compiled {
       return {
         run: (v) => {
           const a = args[0]!.run(v)
-          return compare(a, args[1]!.run(v), args[0]!.numeric || args[1]!.numeric) === 0
-            ? null
-            : a
+          return compare(a, args[1]!.run(v), args[0]!.numeric || args[1]!.numeric) === 0 ? null : a
         },
         numeric: args[0]!.numeric,
       }

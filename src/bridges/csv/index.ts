@@ -1,0 +1,6 @@
+export { type ReplaceHooks, replaceFile } from './atomic-file.ts'
+export { csvBridge, csvConnectionFields } from './csv-bridge.ts'
+export { CsvConnection, type CsvConnectionOptions } from './csv-connection.ts'
+export type { CsvEncoding, CsvFormat } from './csv-format.ts'
+export type { CsvRecordType } from './csv-introspector.ts'
+export { type CsvSettings, csvSettingsSchema } from './csv-settings.ts'
