@@ -10,7 +10,7 @@ const example = new URL('../../examples/json-file-bridge/index.ts', import.meta.
 describe('bridge registry', () => {
   it('knows the built-in bridges by name', async () => {
     const registry = await createRegistry()
-    expect(registry.list().map((b) => b.name)).toEqual(['postgres', 'mysql', 'sqlite', 'rest'])
+    expect(registry.list().map((b) => b.name)).toEqual(['postgres', 'mysql', 'sqlite', 'rest', 'csv'])
     expect(
       registry.get('postgres').connectionFields.find((f) => f.name === 'password')?.secret,
     ).toBe(true)
@@ -19,7 +19,7 @@ describe('bridge registry', () => {
   it('names the known bridges when asked for an unknown one', async () => {
     const registry = await createRegistry()
     expect(() => registry.get('oracle')).toThrow(
-      'unknown bridge "oracle" (known: postgres, mysql, sqlite, rest)',
+      'unknown bridge "oracle" (known: postgres, mysql, sqlite, rest, csv)',
     )
   })
 

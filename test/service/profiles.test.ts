@@ -192,7 +192,7 @@ describe('the profile schema', () => {
       'home.pickDatabase: bridge sqlite cannot list the databases of a server',
     ])
     expect(await issuesOf(edit('bridge: sqlite', 'bridge: hubspot'))).toEqual([
-      'bridge: unknown bridge "hubspot" (known: postgres, mysql, sqlite, rest)',
+      'bridge: unknown bridge "hubspot" (known: postgres, mysql, sqlite, rest, csv)',
     ])
   })
 
