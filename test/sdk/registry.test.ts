@@ -10,7 +10,13 @@ const example = new URL('../../examples/json-file-bridge/index.ts', import.meta.
 describe('bridge registry', () => {
   it('knows the built-in bridges by name', async () => {
     const registry = await createRegistry()
-    expect(registry.list().map((b) => b.name)).toEqual(['postgres', 'mysql', 'sqlite', 'rest', 'csv'])
+    expect(registry.list().map((b) => b.name)).toEqual([
+      'postgres',
+      'mysql',
+      'sqlite',
+      'rest',
+      'csv',
+    ])
     expect(
       registry.get('postgres').connectionFields.find((f) => f.name === 'password')?.secret,
     ).toBe(true)
