@@ -189,6 +189,8 @@ async function serve(
     registry,
     tasks,
     log,
+    // `opensync start` serves the API too; `opensync worker` runs runs only.
+    role: options.api ? 'service' : 'worker',
     events: events.hub,
     ...(ctx.storeUrl ? {} : { dataDir: dataDir() }),
     ...(transport ? { transport } : {}),

@@ -1,4 +1,5 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { RunResult } from '../engine/run-task.ts'
 import type { ResolvedTask } from '../engine/task/index.ts'
@@ -9,7 +10,7 @@ import {
   OpenSyncError,
   silentLogger,
 } from '../sdk/index.ts'
-import type { ExecutionRow, Store } from '../store/index.ts'
+import { type ExecutionRow, INSTANCE_HEARTBEAT_MS, type Store } from '../store/index.ts'
 import type { EventHub } from './event-hub.ts'
 import { Metrics } from './metrics.ts'
 import { Notifier } from './notifications.ts'
@@ -17,6 +18,7 @@ import type { RunTransport } from './pg-boss-transport.ts'
 import { RunEvents } from './run-events.ts'
 import type { TaskManager } from './task-manager.ts'
 import { dueRun, nextRun } from './timekeeper.ts'
+import { OPENSYNC_VERSION } from './version.ts'
 import { Worker } from './worker.ts'
 
 /** Options of the service. */
@@ -45,6 +47,13 @@ export interface ServiceOptions {
   readonly progressMs?: number
   /** How long a notification webhook may take. Default 10 s. */
   readonly webhookTimeoutMs?: number
+  /**
+   * What this process is called in the instance registry (`store.instances`): `service`
+   * (`opensync start`, the default) or `worker` (`opensync worker`).
+   */
+  readonly role?: string
+  /** How often the instance registry hears from this process. Default 10 s. */
+  readonly heartbeatMs?: number
   /** The clock, for tests. */
   readonly now?: () => Date
 }
@@ -69,6 +78,9 @@ export class Service {
   #timer?: NodeJS.Timeout
   #ticking?: Promise<void>
   #lockFile?: string
+  /** This process's entry in the instance registry, while it runs. */
+  #instance?: number
+  #lastBeat = 0
 
   constructor(options: ServiceOptions) {
     this.#o = options
@@ -100,6 +112,7 @@ export class Service {
   start(): Promise<void> {
     this.#starting ??= (async () => {
       if (this.#o.dataDir) this.#lockFile = lockDataDir(this.#o.dataDir)
+      await this.#register()
       const { transport } = this.#o
       if (transport) {
         await transport.start()
@@ -127,8 +140,43 @@ export class Service {
       await this.notifier.idle()
       await this.#o.transport?.stop()
       if (this.#lockFile) rmSync(this.#lockFile, { force: true })
+      if (this.#instance !== undefined) {
+        const id = this.#instance
+        this.#instance = undefined
+        await this.#o.store.instances.remove(id).catch(() => {})
+      }
     })()
     return this.#stopping
+  }
+
+  /** The id of this process in the instance registry, once started. */
+  get instanceId(): number | undefined {
+    return this.#instance
+  }
+
+  async #register(): Promise<void> {
+    this.#instance = await this.#o.store.instances.register({
+      host: hostname(),
+      pid: process.pid,
+      version: OPENSYNC_VERSION,
+      role: this.#o.role ?? 'service',
+    })
+    this.#lastBeat = Date.now()
+  }
+
+  /** Tells the instance registry this process is alive (registering again if it was swept). */
+  async #heartbeat(): Promise<void> {
+    if (this.#instance === undefined || this.#stopping) return
+    if (Date.now() - this.#lastBeat < (this.#o.heartbeatMs ?? INSTANCE_HEARTBEAT_MS)) return
+    this.#lastBeat = Date.now()
+    try {
+      if (!(await this.#o.store.instances.heartbeat(this.#instance))) await this.#register()
+    } catch (error) {
+      ;(this.#o.log ?? silentLogger).warn(
+        { err: coerceError(error).toJSON() },
+        'instance heartbeat failed',
+      )
+    }
   }
 
   /** One round of planning and claiming; ticks never overlap. */
@@ -150,6 +198,7 @@ export class Service {
   async #tick(): Promise<void> {
     const { store } = this.#o
     const now = this.#now()
+    await this.#heartbeat()
     await this.#prune(now)
     // Leases run on the database clock: expire() without a time uses it, so hosts whose
     // clocks drift apart never expire each other's live leases.

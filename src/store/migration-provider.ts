@@ -9,6 +9,7 @@ import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-service.ts'
 import * as m0003 from './migrations/0003-pairs.ts'
 import * as m0004 from './migrations/0004-conflict-decisions.ts'
+import * as m0005 from './migrations/0005-service-instances.ts'
 import * as m0006 from './migrations/0006-access.ts'
 import * as m0007 from './migrations/0007-execution-changes.ts'
 import type { MigrationContext } from './types.ts'
@@ -30,6 +31,7 @@ const MIGRATIONS: Readonly<Record<string, StoreMigration>> = {
   '0002-service': m0002,
   '0003-pairs': m0003,
   '0004-conflict-decisions': m0004,
+  '0005-service-instances': m0005,
   '0006-access': m0006,
   '0007-execution-changes': m0007,
 }

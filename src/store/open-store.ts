@@ -18,6 +18,7 @@ import { changeRepo } from './change-repo.ts'
 import { checkpointRepo } from './checkpoint-repo.ts'
 import { conflictRepo } from './conflict-repo.ts'
 import { executionRepo } from './execution-repo.ts'
+import { instanceRepo } from './instance-repo.ts'
 import { intentRepo } from './intent-repo.ts'
 import { linkRepo } from './link-repo.ts'
 import { migrateRetrying, storeMigrator } from './migration-provider.ts'
@@ -221,6 +222,7 @@ function createRepos(ctx: RepoContext): StoreRepos {
     sessions: sessionRepo(ctx),
     apiTokens: apiTokenRepo(ctx),
     audit: auditRepo(ctx),
+    instances: instanceRepo(ctx),
   }
 }
 

@@ -4,6 +4,7 @@ import type { ChangeRepo } from './change-repo.ts'
 import type { CheckpointRepo } from './checkpoint-repo.ts'
 import type { ConflictRepo } from './conflict-repo.ts'
 import type { ExecutionRepo } from './execution-repo.ts'
+import type { InstanceRepo } from './instance-repo.ts'
 import type { IntentRepo } from './intent-repo.ts'
 import type { LinkRepo } from './link-repo.ts'
 import type { RecordErrorRepo } from './record-error-repo.ts'
@@ -34,6 +35,8 @@ export interface StoreRepos {
   readonly apiTokens: ApiTokenRepo
   /** Who changed what, when. */
   readonly audit: AuditRepo
+  /** The running service processes (start, worker, api), by heartbeat. */
+  readonly instances: InstanceRepo
 }
 
 /**

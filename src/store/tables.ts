@@ -20,6 +20,18 @@ export interface StoreTables {
   readonly osy_sessions: SessionTable
   readonly osy_api_tokens: ApiTokenTable
   readonly osy_audit_events: AuditEventTable
+  readonly osy_instances: InstanceTable
+}
+
+/** A running service process (see instance-repo.ts). */
+export interface InstanceTable {
+  id: Generated<number>
+  host: string
+  pid: number
+  version: string
+  role: string
+  started_at: string
+  heartbeat_at: string
 }
 
 /** A pair of a task that has links; unique (task_id, pair_id). */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { TaskManager } from '../../service/task-manager.ts'
-import type { ExecutionRow, Store } from '../../store/index.ts'
+import type { ExecutionRow, InstanceRow, Store } from '../../store/index.ts'
 import {
   type CommandGroup,
   describeArgument,
@@ -99,6 +99,8 @@ export const tasksCommands: CommandGroup = (program, cli) => {
       const { localTime } = await import('../format.ts')
       const { table } = await import('../service-commands.ts')
       const now = new Date()
+      // Plans run only while a service does: without one, no run is promised.
+      const services = await runningServices(store)
       const rows = [['id', 'subject', 'state', 'plan', 'next run', 'last run']]
       const failures: string[] = []
       for (const t of list) {
@@ -110,12 +112,16 @@ export const tasksCommands: CommandGroup = (program, cli) => {
           t.subject,
           t.draft ? 'draft' : t.active ? 'active' : 'inactive',
           t.plan ? describePlan(t.plan) : '—',
-          t.nextRunAt ? describeNext(new Date(t.nextRunAt), now) : '—',
+          !t.nextRunAt
+            ? '—'
+            : services.length === 0
+              ? 'none: no service running'
+              : describeNext(new Date(t.nextRunAt), now),
           last ? `${last.status} ${localTime(last.startedAt)}` : 'never executed',
         ])
       }
       const why = failures.length > 0 ? `\n\nWhy the last run failed:\n${failures.join('\n')}` : ''
-      return done(`${table(rows)}${why}`)
+      return done(`${table(rows)}${why}\n\n${servicesLine(services)}`)
     },
     'opensync tasks list --json',
   )
@@ -137,7 +143,7 @@ export const tasksCommands: CommandGroup = (program, cli) => {
         `${t.subject} (task ${t.id}, revision ${t.revision})`,
         `  state:     ${t.draft ? 'draft — not scheduled until complete' : t.active ? 'active' : t.paused ? `paused by itself ${localTime(t.paused.at)}: ${t.paused.reason} (manual starts only; activate it again once fixed)` : 'inactive (manual starts only)'}`,
         `  plan:      ${t.plan ? describePlan(t.plan) : '—'}`,
-        `  next run:  ${t.nextRunAt ? `${localTime(t.nextRunAt)} (${describeNext(new Date(t.nextRunAt), new Date())})` : 'not scheduled'}`,
+        `  next run:  ${!t.nextRunAt ? 'not scheduled' : (await runningServices(store)).length === 0 ? `none: no service is running (due ${localTime(t.nextRunAt)} once one is: opensync start)` : `${localTime(t.nextRunAt)} (${describeNext(new Date(t.nextRunAt), new Date())})`}`,
       ]
       const last = runs.find((r) => r.status !== 'queued')
       if (last)
@@ -286,4 +292,17 @@ export const tasksCommands: CommandGroup = (program, cli) => {
 function done(text: string): number {
   write(text)
   return EXIT.ok
+}
+
+/** The service processes (start, worker) that heartbeat: the ones that run plans. */
+async function runningServices(store: Store): Promise<InstanceRow[]> {
+  return (await store.instances.list()).filter((i) => i.role === 'service' || i.role === 'worker')
+}
+
+/** `Service running: …` or why no plan runs. */
+function servicesLine(services: readonly InstanceRow[]): string {
+  if (services.length === 0)
+    return 'No OpenSync service is running, so no plan runs: start one with opensync start (or opensync worker), or run a task now with opensync run <id>.'
+  const list = services.map((s) => `${s.role} on ${s.host} (process ${s.pid}, ${s.version})`)
+  return `Running: ${list.join('; ')}.`
 }
