@@ -59,11 +59,14 @@ function parserFor(database: SqlDialect['parserDatabase']): Parser {
   return parser
 }
 
-function reject(message: string, filter: string): never {
+function reject(message: string, filter: string, position?: number): never {
   throw new OpenSyncError('OSY_INVALID_FILTER', `invalid SQL filter: ${message}`, {
-    details: { filter },
+    details: { filter, ...(position !== undefined ? { position } : {}) },
   })
 }
+
+/** What the condition is parsed inside of; positions in the parser's errors count it. */
+const WRAP = 'SELECT * FROM t WHERE '
 
 /**
  * Parses an SQL WHERE condition with a real SQL parser for the dialect and accepts it only
@@ -99,10 +102,15 @@ export function parseSqlFilter(
   const parser = parserFor(dialect.parserDatabase)
   let ast: unknown
   try {
-    ast = parser.astify(`SELECT * FROM t WHERE ${text}`, { database: dialect.parserDatabase })
+    ast = parser.astify(`${WRAP}${text}`, { database: dialect.parserDatabase })
   } catch (error) {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error)
-    return reject(`not a valid ${dialect.parserDatabase} condition (${detail})`, text)
+    // The parser's syntax errors say where (0-based offset into the condition as written).
+    const offset = (error as { location?: { start?: { offset?: unknown } } }).location?.start
+      ?.offset
+    const position =
+      typeof offset === 'number' && offset >= WRAP.length ? offset - WRAP.length : undefined
+    return reject(`not a valid ${dialect.parserDatabase} condition (${detail})`, text, position)
   }
   if (Array.isArray(ast)) {
     if (ast.length !== 1) reject('only one condition is allowed, found several statements', text)

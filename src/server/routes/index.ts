@@ -11,6 +11,7 @@ import { setupRoutes } from './setup-routes.ts'
 import { taskRoutes } from './task-routes.ts'
 import { tokenRoutes } from './token-routes.ts'
 import { userRoutes } from './user-routes.ts'
+import { wizardRoutes } from './wizard-routes.ts'
 
 /**
  * Every file of routes, registered in this order by buildServer. To add routes, write a
@@ -31,5 +32,6 @@ export const ROUTES: readonly RoutePlugin[] = [
   auditRoutes,
   eventsRoutes,
   inboxRoutes,
+  wizardRoutes,
   consoleRoutes,
 ]
