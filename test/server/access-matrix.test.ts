@@ -68,6 +68,8 @@ const REAL: Record<ParamKind, string> = {
   user: 'viewer-4',
   token: '999999',
   pair: 'p1',
+  profile: 'demo-crm',
+  bridge: 'sqlite',
 }
 const PROBE: Record<ParamKind, string> = {
   task: 'no-such-task',
@@ -75,6 +77,8 @@ const PROBE: Record<ParamKind, string> = {
   user: 'nobody',
   token: '999999',
   pair: 'no-pair',
+  profile: 'no-such-profile',
+  bridge: 'no-such-bridge',
 }
 
 const doc = (await s.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {

@@ -4,7 +4,7 @@ import type { Access } from '../../src/service/access/permissions.ts'
  * What a path parameter names, so the matrix can fill it: a real task, execution, user or
  * pair of the fixture, or (for calls that change something) one that does not exist.
  */
-export type ParamKind = 'task' | 'execution' | 'user' | 'token' | 'pair'
+export type ParamKind = 'task' | 'execution' | 'user' | 'token' | 'pair' | 'profile' | 'bridge'
 
 /** One row of the authorization matrix: a route of the OpenAPI document and what it needs. */
 export interface AccessRow {
