@@ -6,7 +6,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { OpenSyncError } from '../sdk/errors.ts'
 import { registerAuthentication } from './access/authentication-hook.ts'
 import { registerOpenApi } from './openapi.ts'
-import { errorHandler, sendProblem } from './problem.ts'
+import { coerceRequestError, errorHandler, sendProblem } from './problem.ts'
 import { ROUTES } from './routes/index.ts'
 import type { RoutePlugin } from './routes/route-plugin.ts'
 import type { ServerContext } from './server-context.ts'
@@ -38,6 +38,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     // Paths and their ids are case-sensitive slugs; `//` is not a path.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // Bad URLs and overlong ids are answered before routing: as problems too.
+    frameworkErrors: (error, _request, reply) => sendProblem(reply, coerceRequestError(error)),
   }).withTypeProvider()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
