@@ -5,7 +5,7 @@ const NOWHERE = { bridge: 'sqlite', connection: { file: '/nonexistent/opensync-m
 
 /**
  * The wizard's routes: bridges and profiles (read), and what connects to a system from
- * values entered or dry-runs a task (edit; a stored task's preview: operate).
+ * values entered or dry-runs a task (edit; a stored task's preview: operate); the service status.
  */
 export const ROWS: AccessRows = {
   'GET /api/bridges': { access: 'read' },
@@ -28,4 +28,5 @@ export const ROWS: AccessRows = {
   'POST /api/connections/sample': { access: 'edit', body: { system: NOWHERE, recordType: 'x' } },
   'POST /api/tasks/{taskId}/preview': { access: 'operate', params: { taskId: 'task' } },
   'POST /api/preview': { access: 'edit', body: { document: {} } },
+  'GET /api/status': { access: 'read' },
 }

@@ -8,6 +8,7 @@ import { metricsRoutes } from './metrics-routes.ts'
 import type { RoutePlugin } from './route-plugin.ts'
 import { sessionRoutes } from './session-routes.ts'
 import { setupRoutes } from './setup-routes.ts'
+import { statusRoutes } from './status-routes.ts'
 import { taskRoutes } from './task-routes.ts'
 import { tokenRoutes } from './token-routes.ts'
 import { userRoutes } from './user-routes.ts'
@@ -33,5 +34,6 @@ export const ROUTES: readonly RoutePlugin[] = [
   eventsRoutes,
   inboxRoutes,
   wizardRoutes,
+  statusRoutes,
   consoleRoutes,
 ]
