@@ -70,6 +70,8 @@ export function describeType(spec: CsvTypeSpec, header: readonly string[] | null
       type: declared?.type ?? 'string',
       nativeType: declared ? `csv ${declared.type}` : 'csv text',
       nullable: declared?.nullable ?? !keys.has(name),
+      // Timestamps are read with six fractional digits, always: nothing to round them to.
+      ...(declared?.type === 'timestamp' || declared?.type === 'timestamptz' ? { scale: 6 } : {}),
       ...(declared?.generated ? { generated: true } : {}),
     }
   })

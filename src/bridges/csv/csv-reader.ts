@@ -15,7 +15,7 @@ export type CellDecoder = (cell: string | null) => Value
 export type PrepareColumns = (header: readonly string[] | null) => readonly CellDecoder[]
 
 /** Bytes read from the file at a time. */
-const CHUNK = 256 * 1024
+const CHUNK = 64 * 1024
 
 /**
  * Streams the rows of a CSV file with `csv-parse`, one decoded row (an array in column order)
