@@ -101,7 +101,9 @@ export interface ReadOptions {
   readonly since?: Checkpoint
   /**
    * Re-read this far back before `since`, so rows committed late with an older cursor value
-   * are not missed: seconds for time cursors, units for numeric ones. Default 0.
+   * are not missed: seconds for time cursors, units for numeric ones. Default 0. Given on a
+   * first read too (without `since`), so a bridge may seal the window its read ends in
+   * (`Checkpoint.seal`) and spare the next read re-reading it.
    */
   readonly lag?: number
   /** Records per batch. Default 1000. */

@@ -81,6 +81,22 @@ export type CheckpointValue = null | boolean | number | string
 export interface Checkpoint {
   readonly cursorField: string
   readonly position: readonly CheckpointValue[]
+  /** What the read saw in the lag window behind `position`, when the bridge seals it. */
+  readonly seal?: WindowSeal
+}
+
+/**
+ * A digest of the records whose cursor lies in `[from, to]`, taken in the same snapshot as
+ * the read that ended at `to`. When the next read finds the same digest there, no late
+ * commit landed in the window, and it continues after the position instead of reading the
+ * window again (a bulk load gives every row one cursor value: all of them in the window).
+ */
+export interface WindowSeal {
+  readonly from: CheckpointValue
+  readonly to: CheckpointValue
+  readonly count: number
+  /** The database's aggregate hash of (key, cursor) over the window, as text. */
+  readonly digest: string
 }
 
 /**

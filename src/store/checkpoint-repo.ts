@@ -1,5 +1,5 @@
 import { OpenSyncError } from '../sdk/errors.ts'
-import type { Checkpoint } from '../sdk/values.ts'
+import type { Checkpoint, WindowSeal } from '../sdk/values.ts'
 import { fromJsonText, now, toJsonText } from './batching.ts'
 import type { RepoContext } from './store-context.ts'
 import type { Side } from './types.ts'
@@ -50,6 +50,7 @@ export function checkpointRepo(ctx: RepoContext): CheckpointRepo {
         const text = toJsonText({
           cursorField: checkpoint.cursorField,
           position: checkpoint.position,
+          ...(checkpoint.seal ? { seal: checkpoint.seal } : {}),
           ...(checkpoint.readAt ? { readAt: checkpoint.readAt } : {}),
         })
         const at = now()
@@ -87,6 +88,14 @@ function toCheckpoint(text: string): StoredCheckpoint {
   return {
     cursorField: value.cursorField,
     position: value.position,
+    ...(isSeal(value.seal) ? { seal: value.seal } : {}),
     ...(typeof value.readAt === 'string' ? { readAt: value.readAt } : {}),
   }
+}
+
+/** A stored window seal, or not one (older rows have none; a malformed one is dropped). */
+function isSeal(value: unknown): value is WindowSeal {
+  if (value === null || typeof value !== 'object') return false
+  const v = value as Partial<WindowSeal>
+  return 'from' in v && 'to' in v && typeof v.count === 'number' && typeof v.digest === 'string'
 }

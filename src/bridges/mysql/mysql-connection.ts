@@ -1,6 +1,7 @@
 import {
   type BridgeConnection,
   type BridgeLogger,
+  type Checkpoint,
   type FieldInfo,
   type FilterExpr,
   mysqlDialect,
@@ -19,6 +20,14 @@ import { groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.
 import { keysetPageSql } from '../shared/keyset-query.ts'
 import { checkpointAfter, keyedType, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
 import { RecordTypeCache } from '../shared/record-type-cache.ts'
+import {
+  mysqlSealHash,
+  type RunSeal,
+  sealed,
+  sealSql,
+  unsealedStart,
+  withoutAtLeast,
+} from '../shared/window-seal.ts'
 import type { MysqlPool, MysqlPoolConnection, MysqlRow } from './mysql-driver.ts'
 import {
   classifyConnectionError,
@@ -116,10 +125,19 @@ export class MysqlConnection implements BridgeConnection {
   }
 
   async *read(type: string, options: ReadOptions = {}): AsyncIterable<RecordBatch> {
-    for await (const { rows, plan, recordType } of this.#pages(type, options)) {
+    let previous: Checkpoint | undefined
+    for await (const { rows, plan, recordType, seal, final } of this.#pages(type, options)) {
+      if (rows.length === 0) {
+        // The last page was full and nothing followed: hand over the seal on its own.
+        const withSeal = previous ? await sealed(previous, plan, seal) : undefined
+        if (withSeal && withSeal !== previous) yield { records: [], checkpoint: withSeal }
+        continue
+      }
       const records = rows.map((values) => ({ key: keyOf(recordType, values), values }))
-      const checkpoint = checkpointAfter(plan, rows[rows.length - 1]!)
+      let checkpoint = checkpointAfter(plan, rows[rows.length - 1]!)
+      if (final && checkpoint) checkpoint = await sealed(checkpoint, plan, seal)
       yield checkpoint ? { records, checkpoint } : { records }
+      previous = checkpoint
     }
   }
 
@@ -145,7 +163,7 @@ export class MysqlConnection implements BridgeConnection {
 
   async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
     for await (const { rows, recordType } of this.#pages(type, options, true)) {
-      yield rows.map((values) => keyOf(recordType, values))
+      if (rows.length > 0) yield rows.map((values) => keyOf(recordType, values))
     }
   }
 
@@ -213,7 +231,15 @@ export class MysqlConnection implements BridgeConnection {
     type: string,
     options: ReadOptions,
     keysOnly = false,
-  ): AsyncGenerator<{ rows: RecordValues[]; plan: ReadPlan; recordType: MysqlRecordType }> {
+  ): AsyncGenerator<{
+    rows: RecordValues[]
+    plan: ReadPlan
+    recordType: MysqlRecordType
+    /** The window-seal digest, in this read's snapshot (src/bridges/shared/window-seal.ts). */
+    seal: RunSeal
+    /** No page follows this one (an empty page comes only after a full one). */
+    final: boolean
+  }> {
     throwIfAborted(options.signal)
     const conn = await this.#acquire()
     let open = false
@@ -221,7 +247,7 @@ export class MysqlConnection implements BridgeConnection {
     try {
       // Only the first page can run again on a fresh description of the type: once records
       // are handed out, a schema change fails the read.
-      const { read, first } = await this.#types.use(
+      const { read, first, seal } = await this.#types.use(
         type,
         async () => {
           // After a failed first run: end its snapshot, which predates the change.
@@ -230,21 +256,35 @@ export class MysqlConnection implements BridgeConnection {
           return this.#describe(conn, type)
         },
         async (recordType) => {
-          const read = pageRead(recordType, options, keysOnly)
+          let read = pageRead(recordType, options, keysOnly)
           await conn.query('START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT')
           open = true
-          return { read, first: await this.#page(conn, read, read.after, type) }
+          const seal = this.#sealRunner(conn, read, type)
+          // A window sealed by the last read and unchanged since: continue after its position.
+          const sealedStart = keysOnly ? undefined : await unsealedStart(read.plan, seal)
+          if (sealedStart) {
+            const { atLeast: _, ...rest } = read
+            const plan = { ...withoutAtLeast(read.plan), after: sealedStart.after }
+            read = {
+              ...rest,
+              plan,
+              after: sealedStart.after.map((v, i) => toDriver(v, plan.order[i]!)),
+            }
+          }
+          return { read, seal, first: await this.#page(conn, read, read.after, type) }
         },
       )
       const { plan, recordType } = read
       let rows = first
       while (rows.length > 0) {
-        yield { rows, plan, recordType }
-        if (rows.length < plan.batchSize) break
+        const final = rows.length < plan.batchSize
+        yield { rows, plan, recordType, seal, final }
+        if (final) break
         const last = rows[rows.length - 1]!
         throwIfAborted(options.signal)
         const after = plan.order.map((f: FieldInfo) => toDriver(last[f.name], f))
         rows = await this.#page(conn, read, after, type)
+        if (rows.length === 0) yield { rows, plan, recordType, seal, final: true }
       }
       await conn.query('COMMIT')
       open = false
@@ -253,6 +293,25 @@ export class MysqlConnection implements BridgeConnection {
       throw this.#classify(error)
     } finally {
       await this.#finish(conn, open, healthy)
+    }
+  }
+
+  /** The window-seal digest of a read, run on its connection, in its snapshot. */
+  #sealRunner(conn: MysqlPoolConnection, read: PageRead, type: string): RunSeal {
+    return async (lower, upper) => {
+      const cursor = read.plan.order[0]!
+      const { sql, params } = sealSql({
+        dialect: mysqlDialect,
+        from: q(read.recordType.name),
+        plan: read.plan,
+        ...(read.filter ? { filter: read.filter } : {}),
+        hash: mysqlSealHash,
+        lower: toDriver(lower, cursor),
+        upper: toDriver(upper, cursor),
+      })
+      const [result] = await this.#query(conn, sql, params, type)
+      const row = (result as MysqlRow[])[0]!
+      return { count: Number(row.n), digest: String(row.d) }
     }
   }
 

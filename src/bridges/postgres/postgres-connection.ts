@@ -1,5 +1,6 @@
 import {
   type BridgeConnection,
+  type Checkpoint,
   decodeKey,
   OpenSyncError,
   postgresDialect,
@@ -24,6 +25,14 @@ import {
   type ReadPlan,
 } from '../shared/read-plan.ts'
 import { RecordTypeCache } from '../shared/record-type-cache.ts'
+import {
+  postgresSealHash,
+  type RunSeal,
+  sealed,
+  sealSql,
+  unsealedStart,
+  withoutAtLeast,
+} from '../shared/window-seal.ts'
 import { canCopy, copyRows } from './postgres-copy.ts'
 import type { PostgresPool, PostgresPoolClient } from './postgres-driver.ts'
 import { classifyConnectionError, classifyRecordError } from './postgres-errors.ts'
@@ -200,7 +209,7 @@ export class PostgresConnection implements BridgeConnection {
     const client = await this.#client()
     let inTransaction = false
     try {
-      const { rt, plan, first } = await this.#types.use(
+      const { rt, plan, seal, first } = await this.#types.use(
         type,
         async () => {
           // After a failed first run: end its transaction (aborted, and with a snapshot from
@@ -220,20 +229,40 @@ export class PostgresConnection implements BridgeConnection {
           // filter could never write even if validation were bypassed.
           await this.#query(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], type)
           inTransaction = true
-          const after = plan.after?.map((v, i) => toParam(v, plan.order[i]))
-          return { rt, plan, first: await this.#page(client, rt, plan, after, type) }
+          const seal = sealRunner(rt, plan, (sql, params) =>
+            this.#query<{ n: number; d: string }>(client, sql, params, type),
+          )
+          // A window sealed by the last read and unchanged since: continue after its position.
+          const sealed = keysOnly ? undefined : await unsealedStart(plan, seal)
+          const started: ReadPlan = sealed ? { ...withoutAtLeast(plan), after: sealed.after } : plan
+          const after = started.after?.map((v, i) => toParam(v, plan.order[i]))
+          return {
+            rt,
+            plan: started,
+            seal,
+            first: await this.#page(client, rt, started, after, type),
+          }
         },
       )
       let rows = first
+      let previous: Checkpoint | undefined
       while (rows.length > 0) {
         const records: SourceRecord[] = rows.map((values) => ({ key: keyOf(rt, values), values }))
         const last = rows[rows.length - 1]!
-        const checkpoint = checkpointAfter(plan, last)
+        let checkpoint = checkpointAfter(plan, last)
+        const final = rows.length < plan.batchSize
+        if (final && checkpoint && !keysOnly) checkpoint = await sealed(checkpoint, plan, seal)
         yield checkpoint ? { records, checkpoint } : { records }
-        if (rows.length < plan.batchSize) break
+        previous = checkpoint
+        if (final) break
         throwIfAborted(options.signal)
         const after = plan.order.map((f) => toParam(last[f.name] ?? null, f))
         rows = await this.#page(client, rt, plan, after, type)
+        // The last page was full and nothing followed: hand over the seal on its own.
+        if (rows.length === 0 && previous && !keysOnly) {
+          const withSeal = await sealed(previous, plan, seal)
+          if (withSeal !== previous) yield { records: [], checkpoint: withSeal }
+        }
       }
       await client.query('COMMIT')
       inTransaction = false
@@ -434,4 +463,26 @@ function notFound(rt: PostgresRecordType, key: string): OpenSyncError {
   return new OpenSyncError('OSY_RECORD_NOT_FOUND', `no record with key ${key} in "${rt.name}"`, {
     details: { recordType: rt.name },
   })
+}
+
+/** The window-seal digest of this read, run in its snapshot (src/bridges/shared/window-seal.ts). */
+function sealRunner(
+  rt: PostgresRecordType,
+  plan: ReadPlan,
+  query: (sql: string, params: readonly unknown[]) => Promise<{ rows: { n: number; d: string }[] }>,
+): RunSeal {
+  return async (lower, upper) => {
+    const cursor = plan.order[0]!
+    const { sql, params } = sealSql({
+      dialect: postgresDialect,
+      from: rt.from,
+      plan,
+      ...(plan.filter ? { filter: plan.filter } : {}),
+      hash: postgresSealHash,
+      lower: toParam(lower, cursor),
+      upper: toParam(upper, cursor),
+    })
+    const { rows } = await query(sql, params)
+    return { count: Number(rows[0]!.n), digest: String(rows[0]!.d) }
+  }
 }

@@ -34,6 +34,11 @@ export interface ReadPlan {
   readonly atLeast?: CheckpointValue
   readonly batchSize: number
   readonly cursor?: string
+  /**
+   * A cursor read with a lag window (since a checkpoint or from the start): what a bridge
+   * that seals its windows needs (src/bridges/shared/window-seal.ts).
+   */
+  readonly window?: { readonly lag: number; readonly since?: Checkpoint }
 }
 
 /**
@@ -80,6 +85,11 @@ export function planRead(
     if (lag > 0) atLeast = lagWindowStart(options.since.position[0]!, cursor.type, lag)
     else after = [...options.since.position]
   }
+  const lag = options.lag ?? 0
+  const window =
+    cursor && lag > 0 && isWindowCursor(cursor)
+      ? { lag, ...(options.since ? { since: options.since } : {}) }
+      : undefined
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new OpenSyncError(
@@ -96,7 +106,13 @@ export function planRead(
     ...(after ? { after } : {}),
     ...(atLeast !== undefined ? { atLeast } : {}),
     ...(cursor ? { cursor: cursor.name } : {}),
+    ...(window ? { window } : {}),
   }
+}
+
+/** Cursor types a lag window can be sealed on (those `lagWindowStart` can move back). */
+function isWindowCursor(field: FieldInfo): boolean {
+  return ['timestamp', 'timestamptz', 'date', 'integer', 'decimal', 'float'].includes(field.type)
 }
 
 /**

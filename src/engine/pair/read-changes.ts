@@ -70,10 +70,17 @@ export class ChangeRead {
       ...(side.cursor ? { cursor: side.cursor } : {}),
       ...(since
         ? {
-            since: { cursorField: since.cursorField, position: since.position },
+            since: {
+              cursorField: since.cursorField,
+              position: since.position,
+              ...(since.seal ? { seal: since.seal } : {}),
+            },
             lag: lagOf(state, s, since),
           }
-        : {}),
+        : // A first read gets the lag too: a bridge may seal the window it ends in.
+          side.cursor
+          ? { lag: side.lag }
+          : {}),
       ...(side.filter ? { filter: side.filter } : {}),
       batchSize,
       ...(signal ? { signal } : {}),
