@@ -84,6 +84,24 @@ export interface Bridge {
    * are classified as for {@link BridgeConnection.check}.
    */
   listDatabases?(values: ConnectionValues, ctx: BridgeContext): Promise<readonly string[]>
+  /**
+   * Checks bridge settings (a system's `settings`, such as the REST bridge's manifest) without
+   * connecting: every problem with its path inside the settings (`manifest.recordTypes.x.path`).
+   * `opensync profiles validate` reports them against the profile. Optional.
+   */
+  checkSettings?(settings: Readonly<Record<string, unknown>>): readonly SettingsIssue[]
+  /**
+   * The connection form of a system with these settings, when they add fields (a REST
+   * manifest declares user, password, tenant…); `connectionFields` otherwise. Profiles show
+   * and check their forms against it, so a field the settings mark secret stays secret.
+   */
+  connectionFieldsFor?(settings: Readonly<Record<string, unknown>>): readonly FieldSpec[]
+}
+
+/** A problem with bridge settings: where (a dot path inside the settings), and what. */
+export interface SettingsIssue {
+  readonly path: string
+  readonly message: string
 }
 
 /** Options of one read. */

@@ -4,7 +4,11 @@
  * dropped connections, per-record write failures, batch endpoints, the shared request
  * budget, lossless values.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createRegistry } from '../../src/bridges/index.ts'
 import { checkManifest, restBridge } from '../../src/bridges/rest/index.ts'
 import {
   type BridgeConnection,
@@ -15,6 +19,7 @@ import {
   type SourceRecord,
   silentLogger,
 } from '../../src/sdk/index.ts'
+import { loadProfiles } from '../../src/service/profiles/index.ts'
 import { type FixtureServer, startFixtureServer } from '../support/rest-fixture-server.ts'
 
 async function collect(batches: AsyncIterable<RecordBatch>) {
@@ -105,6 +110,25 @@ describe('REST manifest', () => {
         expect.stringMatching(/^recordTypes\.people\.list\.pageSize: /),
         expect.stringMatching(/^recordTypes\.people: unknown key/),
       ]),
+    )
+  })
+
+  it('makes profiles validate name the bad field of the manifest a profile embeds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osy-rest-profile-'))
+    writeFileSync(
+      join(dir, 'acme.yaml'),
+      'profile: acme\nsystem: ACME\nversion: "1"\nbridge: rest\nmanifest: ./acme.rest.yaml\n',
+    )
+    writeFileSync(
+      join(dir, 'acme.rest.yaml'),
+      'rest: 1\nrecordTypes:\n  people:\n    path: /people\n    list: { pagination: { type: pages } }\n',
+    )
+    const error = await errorOf(
+      loadProfiles({ registry: await createRegistry(), sources: [dir], shipped: false }),
+    )
+    expect(error.code).toBe('OSY_INVALID_PROFILE')
+    expect(error.message).toContain(
+      'acme.yaml: manifest: ./acme.rest.yaml: recordTypes.people.list.pagination.type: must have a type: none, page, offset, cursor, nextUrl or link',
     )
   })
 

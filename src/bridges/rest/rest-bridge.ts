@@ -9,7 +9,7 @@ import {
   resolveConnectionValues,
   throwIfAborted,
 } from '../../sdk/index.ts'
-import { parseManifest, type RestManifest } from './rest-manifest.ts'
+import { checkManifest, parseManifest, type RestManifest } from './rest-manifest.ts'
 
 /** The fields every REST system has; a manifest adds its own (user, tenant, pool…). */
 export const restConnectionFields: readonly FieldSpec[] = [
@@ -66,6 +66,22 @@ export const restBridge: Bridge = {
     snapshotReads: false,
     enforcesLength: false,
     listDatabases: false,
+  },
+  connectionFieldsFor(settings) {
+    const checked =
+      typeof settings.manifest === 'object' ? checkManifest(settings.manifest) : undefined
+    return checked?.ok ? manifestConnectionFields(checked.manifest) : restConnectionFields
+  },
+  checkSettings(settings) {
+    const manifest = settings.manifest
+    if (manifest === undefined)
+      return [{ path: 'manifest', message: 'the REST bridge needs a manifest' }]
+    // A path is read when the system connects; a document can be checked now.
+    if (typeof manifest === 'string') return []
+    const checked = checkManifest(manifest)
+    return checked.ok
+      ? []
+      : checked.issues.map((i) => ({ path: `manifest.${i.path}`, message: i.message }))
   },
   async connect(values: ConnectionValues, ctx: BridgeContext) {
     throwIfAborted(ctx.signal)

@@ -125,7 +125,25 @@ export async function readProfileFile(
   }
 
   const bridge = registry.get(profile.bridge)
-  const { form, issues: formIssues } = connectionForm(profile, bridge, settings !== undefined)
+  if (settings && bridge.checkSettings) {
+    for (const issue of bridge.checkSettings(settings)) {
+      // A manifest's issues point into its own file, which `manifest:` names.
+      const inManifest = profile.manifest !== undefined && issue.path.startsWith('manifest.')
+      add(
+        inManifest ? ['manifest'] : ['settings'],
+        inManifest
+          ? `${profile.manifest}: ${issue.path.slice('manifest.'.length)}: ${issue.message}`
+          : `${issue.path}: ${issue.message}`,
+      )
+    }
+  }
+  const { form, issues: formIssues } = connectionForm(
+    profile,
+    settings && bridge.connectionFieldsFor
+      ? { ...bridge, connectionFields: bridge.connectionFieldsFor(settings) }
+      : bridge,
+    settings !== undefined,
+  )
   for (const i of formIssues) add(i.path, i.message)
   const pickDatabase = profile.home?.pickDatabase === true
   if (pickDatabase && !capabilitiesOf(bridge).listDatabases) {
