@@ -161,6 +161,36 @@ if (result?.status !== 'succeeded' || result.totals.created !== N)
   throw new Error(`sync in: ${result?.status} ${JSON.stringify(result?.totals)}`)
 report('API → PostgreSQL: opensync run', syncIn, rawRead)
 
+// The same run between two PostgreSQL tables: what the engine and PostgreSQL cost without an API.
+await pg.exec(`CREATE TABLE contacts_copy (id serial PRIMARY KEY, email varchar(80) UNIQUE, name varchar(100),
+  city varchar(60), updated_at timestamptz(6) NOT NULL DEFAULT clock_timestamp())`)
+const sqlTask = parseTaskFile(
+  JSON.stringify({
+    id: 'bench-sql',
+    subject: 'REST bench reference',
+    systems: {
+      a: { bridge: 'postgres', connection: pg.values },
+      b: { bridge: 'postgres', connection: pg.values },
+    },
+    pairs: [
+      {
+        a: { type: 'contacts', cursor: 'updated_at' },
+        b: { type: 'contacts_copy', cursor: 'updated_at' },
+        fields: { email: 'email', name: 'name', city: 'city' },
+        match: ['email'],
+        direction: 'a->b',
+      },
+    ],
+  }),
+  { format: 'json', env: {} },
+)
+const syncSql = await time(async () => {
+  result = await runTask(sqlTask, { store, registry, batchSize: 2000 })
+})
+if (result?.status !== 'succeeded' || result.totals.created !== N)
+  throw new Error(`sync sql: ${result?.status} ${JSON.stringify(result?.totals)}`)
+report('PostgreSQL → PostgreSQL: opensync run (reference)', syncSql, rawRead)
+
 // ---------------------------------------------------------------- write
 const items = Array.from({ length: N }, (_, i) => ({
   email: `w${i}@example.com`,

@@ -448,7 +448,7 @@ export class RestConnection implements BridgeConnection {
 
   /** A record's values as the API's JSON: read-only fields left out. */
   #encode(info: RestType, values: RecordValues): Record<string, unknown> {
-    const byName = new Map(info.fields.map((f) => [f.name, f]))
+    const byName = fieldsByName(info)
     const out: Record<string, unknown> = {}
     for (const [name, value] of Object.entries(values)) {
       const f = byName.get(name)
@@ -457,6 +457,18 @@ export class RestConnection implements BridgeConnection {
     }
     return out
   }
+}
+
+const byNameCache = new WeakMap<RestType, Map<string, RestFieldInfo>>()
+
+/** The fields of a type by name, made once per type (writes look them up per value). */
+function fieldsByName(info: RestType): Map<string, RestFieldInfo> {
+  let map = byNameCache.get(info)
+  if (!map) {
+    map = new Map(info.fields.map((f) => [f.name, f]))
+    byNameCache.set(info, map)
+  }
+  return map
 }
 
 function project(values: RecordValues, columns: readonly string[]): RecordValues {

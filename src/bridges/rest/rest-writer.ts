@@ -142,7 +142,7 @@ async function sendOne(
         method: c.method ?? 'POST',
         url: ctx.url(c.path ?? spec.path, { record }, strings(c.query)).toString(),
         ...(c.headers ? { headers: c.headers } : {}),
-        body: stringifyJson(renderJson(c.body ?? '{{record}}', { ...ctx.scope, record })),
+        body: bodyText(renderJson(c.body ?? '{{record}}', { ...ctx.scope, record })),
         signal: ctx.signal,
       })
       if (response.status >= 400) return { ok: false, error: refused(ctx, response, 'POST') }
@@ -165,7 +165,7 @@ async function sendOne(
           .url(u.path ?? `${spec.path}/{{key}}`, { key, record }, strings(u.query))
           .toString(),
         ...(u.headers ? { headers: u.headers } : {}),
-        body: stringifyJson(renderJson(u.body ?? '{{record}}', { ...ctx.scope, key, record })),
+        body: bodyText(renderJson(u.body ?? '{{record}}', { ...ctx.scope, key, record })),
         signal: ctx.signal,
       })
       if (response.status >= 400)
@@ -178,7 +178,7 @@ async function sendOne(
       url: ctx.url(d.path ?? `${spec.path}/{{key}}`, { key }, strings(d.query)).toString(),
       ...(d.headers ? { headers: d.headers } : {}),
       ...(d.body !== undefined
-        ? { body: stringifyJson(renderJson(d.body, { ...ctx.scope, key })) }
+        ? { body: bodyText(renderJson(d.body, { ...ctx.scope, key })) }
         : {}),
       signal: ctx.signal,
     })
@@ -251,9 +251,7 @@ async function sendBatch(
     response = await ctx.http.send({
       method: batch.method,
       url: ctx.url(batch.path ?? `${spec.path}/batch`, {}).toString(),
-      body: stringifyJson(
-        renderJson(batch.body ?? '{{records}}', { ...ctx.scope, records: items }),
-      ),
+      body: bodyText(renderJson(batch.body ?? '{{records}}', { ...ctx.scope, records: items })),
       signal: ctx.signal,
     })
   } catch (error) {
@@ -372,6 +370,18 @@ function fail(
   message: string,
 ): WriteResult {
   return { ok: false, error: new OpenSyncError(code, message) }
+}
+
+/**
+ * A request body. Values are encoded with bigints as exact JSON numbers already, so plain
+ * `JSON.stringify` serves; one nested deeper (a JSON document) falls back to `stringifyJson`.
+ */
+function bodyText(value: unknown): string {
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return stringifyJson(value)
+  }
 }
 
 function strings(
