@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
 import { createRegistry } from '../../src/bridges/index.ts'
 import type { BridgeRegistry } from '../../src/sdk/index.ts'
 import { type BuildServerOptions, buildServer } from '../../src/server/index.ts'
@@ -12,6 +14,7 @@ import { openSecretBox } from '../../src/service/secrets.ts'
 import { TaskManager } from '../../src/service/task-manager.ts'
 import { Worker } from '../../src/service/worker.ts'
 import { openStore, type Store } from '../../src/store/index.ts'
+import { PG_URL } from '../support/postgres-harness.ts'
 
 /** A server on a fresh SQLite store in a folder of its own, for app.inject(). */
 export interface TestServer {
@@ -30,9 +33,16 @@ export interface TestServer {
 }
 
 /** Builds the API on a fresh store; `close()` removes everything. */
-export async function testServer(overrides: Partial<BuildServerOptions> = {}): Promise<TestServer> {
+export async function testServer(
+  overrides: Partial<BuildServerOptions> = {},
+  options: { readonly postgres?: boolean } = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'osy-api-'))
-  const store = await openStore({ url: join(dir, 'opensync.db') })
+  // PostgreSQL: a schema of its own in the test database, dropped by close().
+  const schema = options.postgres ? `osy_api_${randomBytes(5).toString('hex')}` : undefined
+  const store = await openStore(
+    schema ? { url: PG_URL, schema } : { url: join(dir, 'opensync.db') },
+  )
   const registry = await createRegistry()
   const box = await openSecretBox({ dataDir: dir, generate: true })
   const tasks = new TaskManager({ store, registry, box, env: {} })
@@ -76,6 +86,12 @@ export async function testServer(overrides: Partial<BuildServerOptions> = {}): P
     async close() {
       await app.close()
       await store.close()
+      if (schema) {
+        const client = new pg.Client({ connectionString: PG_URL })
+        await client.connect()
+        await client.query(`DROP SCHEMA "${schema}" CASCADE`)
+        await client.end()
+      }
       rmSync(dir, { recursive: true, force: true })
     },
   }
