@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely'
+import { type Selectable, sql } from 'kysely'
 import { OpenSyncError } from '../sdk/errors.ts'
 import { fromJsonText, now, toJsonText } from './batching.ts'
 import type { RepoContext } from './store-context.ts'
@@ -57,6 +57,9 @@ export interface UserRepo {
   remove(id: number): Promise<boolean>
 }
 
+/** The advisory lock (a constant of our own) that serializes the first user's creation. */
+const FIRST_USER_LOCK = 0x05_c0_00_01
+
 /** The user repository on a connection. */
 export function userRepo(ctx: RepoContext): UserRepo {
   const values = (user: UserInput) => {
@@ -92,8 +95,13 @@ export function userRepo(ctx: RepoContext): UserRepo {
     },
 
     addFirst(user) {
-      return ctx.run('users.addFirst', async (db) => {
+      return ctx.write('users.addFirst', 2, async (db) => {
         const v = values(user)
+        // PostgreSQL's snapshots would let two racing inserts both see no user: a lock for
+        // the length of the transaction puts them one after the other (SQLite's single
+        // writer does so already).
+        if (ctx.dialect === 'postgres')
+          await sql`select pg_advisory_xact_lock(${FIRST_USER_LOCK})`.execute(db)
         const row = await db
           .insertInto('osy_users')
           .columns(Object.keys(v) as (keyof typeof v)[])
