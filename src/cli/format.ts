@@ -104,7 +104,10 @@ export function summary(
   lines.push('')
 
   if (result.error?.code === 'OSY_ABORTED') {
-    lines.push('Interrupted: the batches done so far are kept; the next run goes on from there.')
+    lines.push(
+      'Interrupted: the batches committed so far are kept (their records stay linked). The next run reads:',
+      ...resumeLines(task),
+    )
   } else if (result.error) {
     lines.push(`Error: ${result.error.message} [${result.error.code}]`)
   }
@@ -135,6 +138,29 @@ export function summary(
     lines.push('', `The protocol: opensync executions ${file} ${result.executionId}`)
   }
   return lines.join('\n')
+}
+
+/**
+ * What the run after an interrupted one really reads again, per pair and source side: from
+ * the checkpoint of the last committed batch where the side has a cursor (less its lag
+ * window), everything where it has none — compared with what was synced, so only the
+ * records not yet written are written.
+ */
+function resumeLines(task: ResolvedTask): string[] {
+  const lines: string[] = []
+  for (const pair of task.pairs) {
+    for (const s of [0, 1] as const) {
+      if (!pair.flows[s]) continue
+      const side = pair.sides[s]
+      const what = side.cursor
+        ? `the records changed since the last committed batch (cursor ${side.cursor}${side.lag > 0 ? `, and a lag window of ${side.lag} before it for late commits` : ''})`
+        : 'every record again (no cursor): each is compared with what was synced, and only the ones not yet written are written'
+      lines.push(
+        `  ${task.pairs.length > 1 ? `[${pair.id}] ` : ''}${task.systems[s].key} ${side.type}: ${what}`,
+      )
+    }
+  }
+  return lines
 }
 
 /** What the run wrote, in words: which system got how many creates, updates and deletes. */

@@ -21,15 +21,19 @@ export interface ServiceCommandContext {
  * manager with the secret key (telling `events` of every change). The caller closes the store.
  */
 export async function openAll(
-  ctx: Pick<ServiceCommandContext, 'registry' | 'storeUrl'>,
+  ctx: Pick<ServiceCommandContext, 'registry' | 'storeUrl'> & {
+    /** False for commands that only read: the store is neither created nor migrated. */
+    readonly migrate?: boolean
+  },
   events?: EventHub,
 ) {
   const { openStore } = await import('../store/index.ts')
   const { openSecretBox } = await import('../service/secrets.ts')
   const { TaskManager } = await import('../service/task-manager.ts')
-  const store = await openStore(
-    ctx.storeUrl ? { url: ctx.storeUrl } : { url: `${dataDir()}/opensync.db` },
-  )
+  const store = await openStore({
+    url: ctx.storeUrl ? ctx.storeUrl : `${dataDir()}/opensync.db`,
+    ...(ctx.migrate === false ? { migrate: false } : {}),
+  })
   try {
     const registry = await ctx.registry()
     // Only the embedded default may create a key; processes sharing a server store must share one.

@@ -103,10 +103,14 @@ export interface RunResult {
  * Runs a task once: connects both systems, checks that every pair's record types and
  * fields exist, runs each pair, and keeps the protocol. Never throws for a failed run:
  * the failure is in the result (and the stored execution); it throws only when the store
- * itself cannot record the execution.
+ * itself cannot record the execution, and for a bridge the registry does not know
+ * (OSY_BRIDGE_NOT_FOUND, before anything is recorded).
  */
 export async function runTask(task: ResolvedTask, options: RunOptions): Promise<RunResult> {
   const { store, dryRun = false } = options
+  // An unknown bridge is bad input, not a failed run: it is refused before an execution is
+  // recorded (OSY_BRIDGE_NOT_FOUND, a user error), as an invalid task file is.
+  const bridges = task.systems.map((system) => options.registry.get(system.bridge))
   const startedAt = new Date().toISOString()
   const protocol = new Protocol({ keepChanges: true })
   const fullLog: LogEntry[] = []
@@ -157,8 +161,8 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
       `${dryRun ? 'dry run' : 'run'} of "${task.subject}" started (${options.trigger ?? 'cli'})`,
     )
     const snapshotReads: boolean[] = []
-    for (const system of task.systems) {
-      const bridge = options.registry.get(system.bridge)
+    for (const [i, system] of task.systems.entries()) {
+      const bridge = bridges[i]!
       snapshotReads.push(capabilitiesOf(bridge).snapshotReads)
       const conn = await bridge.connect(system.connection, {
         log: options.log ?? silentLogger,
@@ -198,11 +202,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         flush: dryRun ? async () => {} : flush,
       }).run()
       const c = protocol.counts[pair.id]
-      protocol.log(
-        'info',
-        `pair ${pair.id} done: → ${summary(c?.['0->1'])}; ← ${summary(c?.['1->0'])}`,
-        pair.id,
-      )
+      protocol.log('info', `pair ${pair.id} done: ${directionsText(task, pair, c)}`, pair.id)
     }
   } catch (e) {
     error = coerceError(e)
@@ -246,6 +246,19 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
     startedAt,
     endedAt: new Date().toISOString(),
   }
+}
+
+/** `crm → erp: read 3, …; erp → crm: read 2, …`, the directions the pair runs in, by key. */
+function directionsText(
+  task: ResolvedTask,
+  pair: ResolvedPair,
+  counts: Record<'0->1' | '1->0', Counts> | undefined,
+): string {
+  const [a, b] = [task.systems[0].key, task.systems[1].key]
+  const parts: string[] = []
+  if (pair.flows[0]) parts.push(`${a} → ${b}: ${summary(counts?.['0->1'])}`)
+  if (pair.flows[1]) parts.push(`${b} → ${a}: ${summary(counts?.['1->0'])}`)
+  return parts.join('; ')
 }
 
 function summary(c: Counts | undefined): string {

@@ -9,6 +9,7 @@ import {
   type TaskFile,
   type TaskIssue,
   validateTaskFile,
+  yamlProblem,
 } from '../engine/task/index.ts'
 import { type BridgeRegistry, isOpenSyncError, OpenSyncError } from '../sdk/index.ts'
 import type { Store, StoredTask } from '../store/index.ts'
@@ -103,6 +104,8 @@ export class TaskManager {
     const stored = await this.#store.taskDefs.get(id)
     let issues: readonly TaskIssue[] = []
     let document: unknown = raw
+    /** The same task as stored, secrets and all: saving it again changes nothing. */
+    let unchanged = false
     try {
       const file = validateTaskFile(raw)
       compileTask(resolveEnvLoosely(file))
@@ -112,6 +115,12 @@ export class TaskManager {
       // saving would mix two keys in one document; refuse before anything is written.
       if (previous) openTask(previous, this.#box)
       const merged = previous ? mergeSecrets(file, previous, this.#registry) : file
+      // Sealing draws a fresh nonce, so compare what the documents say, not their ciphertext.
+      unchanged =
+        previous !== undefined &&
+        !stored!.draft &&
+        JSON.stringify(openTask(merged, this.#box)) ===
+          JSON.stringify(openTask(previous, this.#box))
       document = sealTask(merged, this.#box, this.#registry)
     } catch (error) {
       if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK' || !options.draft)
@@ -123,6 +132,14 @@ export class TaskManager {
       document = this.#sealDraft(raw, stored)
     }
     const draft = options.draft === true && issues.length > 0
+    if (
+      unchanged &&
+      stored &&
+      (options.expectedRevision === undefined || options.expectedRevision === stored.revision)
+    ) {
+      // Importing the same document again keeps its revision, its plan and its schedule.
+      return this.#view(await this.#stored(id))
+    }
     const active = !draft && (stored ? stored.active : planOf(document)?.active !== false)
     await this.#store.taskDefs.put(
       {
@@ -345,7 +362,7 @@ function draftError(
 function parseText(text: string): unknown {
   const doc = parseDocument(text)
   if (doc.errors.length > 0) {
-    throw new OpenSyncError('OSY_INVALID_TASK', `not valid YAML or JSON: ${doc.errors[0]!.message}`)
+    throw new OpenSyncError('OSY_INVALID_TASK', yamlProblem(doc.errors[0]!, text))
   }
   return doc.toJS()
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import {
@@ -52,6 +52,13 @@ export interface StoreOptions {
   readonly schema?: string
   /** Kysely's log option: levels to log, or a function that sees every query and its duration. */
   readonly log?: LogConfig
+  /**
+   * Apply pending migrations (default). With `false` the store is opened only as it is, for
+   * commands that just read: a SQLite file that does not exist is not created
+   * (OSY_STORE_ERROR with `details.missing`), and a store with pending migrations is
+   * OSY_STORE_ERROR (`details.pending`) instead of being migrated.
+   */
+  readonly migrate?: boolean
 }
 
 /** The SQLite file used when no URL is given, relative to the working directory. */
@@ -74,26 +81,53 @@ export const DEFAULT_SQLITE_FILE = '.data/opensync.db'
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
   const target = parseTarget(options)
+  const migrating = options.migrate !== false
+  if (
+    !migrating &&
+    target.dialect === 'sqlite' &&
+    target.file !== ':memory:' &&
+    !existsSync(target.file)
+  ) {
+    throw new OpenSyncError(
+      'OSY_STORE_ERROR',
+      `there is no metadata store at ${target.file} yet (a command that stores something creates it, e.g. opensync tasks import)`,
+      { kind: 'user', details: { missing: true, field: 'store' } },
+    )
+  }
   let db: Kysely<StoreTables>
   try {
     db = new Kysely<StoreTables>({
       dialect:
-        target.dialect === 'sqlite' ? sqliteDialect(target.file) : postgresDialect(target.url),
+        target.dialect === 'sqlite'
+          ? sqliteDialect(target.file, migrating)
+          : postgresDialect(target.url),
       ...(options.log !== undefined ? { log: options.log } : {}),
     })
   } catch (cause) {
-    throw storeError('open', cause)
+    throw unreachable(target, storeError('open', cause))
   }
   const scoped =
     target.dialect === 'postgres' && target.schema !== undefined ? db.withSchema(target.schema) : db
-  try {
-    await migrate(scoped, target)
-  } catch (cause) {
-    await db.destroy().catch(() => undefined)
-    throw storeError('migrate', cause)
-  }
   const schema = target.dialect === 'postgres' ? target.schema : undefined
   const migrator = storeMigrator(scoped as Kysely<unknown>, { dialect: target.dialect }, schema)
+  try {
+    if (migrating) await migrate(scoped, target)
+    else {
+      const pending = (await migrator.getMigrations())
+        .filter((m) => m.executedAt === undefined)
+        .map((m) => m.name)
+      if (pending.length > 0) {
+        throw new OpenSyncError(
+          'OSY_STORE_ERROR',
+          `the metadata store ${describeTarget(target)} is not up to date (${pending.length} migration${pending.length === 1 ? '' : 's'} pending): run opensync migrate with the same --store`,
+          { kind: 'user', details: { pending, field: 'store' } },
+        )
+      }
+    }
+  } catch (cause) {
+    await db.destroy().catch(() => undefined)
+    throw unreachable(target, storeError('migrate', cause))
+  }
   return createStore(
     scoped,
     db,
@@ -146,6 +180,41 @@ function parseTarget(options: StoreOptions): Target {
   return { dialect: 'sqlite', file: url === ':memory:' ? url : resolve(url) }
 }
 
+/** The store for a person: the SQLite file, or PostgreSQL's host, port, database (no password). */
+function describeTarget(target: Target): string {
+  if (target.dialect === 'sqlite') return `(SQLite ${target.file})`
+  const url = new URL(target.url)
+  const where = `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname || '/'}`
+  return `(PostgreSQL ${url.username ? `${decodeURIComponent(url.username)}@` : ''}${where}${target.schema ? `, schema ${target.schema}` : ''})`
+}
+
+/** System codes of a store that cannot be reached or opened at all. */
+const UNREACHABLE =
+  /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ETIMEDOUT|ECONNRESET|28P01|28000|3D000|SQLITE_CANTOPEN|SQLITE_NOTADB|SQLITE_PERM|SQLITE_READONLY|SQLITE_IOERR.*)$/
+
+/**
+ * A store that cannot be reached: the message names it and what to check. Other errors
+ * (a failed migration) pass unchanged.
+ */
+function unreachable(target: Target, error: OpenSyncError): OpenSyncError {
+  const code = String(error.details.systemCode ?? '')
+  if (!UNREACHABLE.test(code) && !/connect|getaddrinfo|timeout/i.test(error.message)) return error
+  const reason = error.message.replace(/^metadata store: \w+ failed: /, '')
+  const check =
+    target.dialect === 'sqlite'
+      ? 'check that the file is an OpenSync store (or a new name) and that its folder exists and may be written'
+      : code === '3D000'
+        ? 'check the database name (create the database first: createdb …)'
+        : /^28/.test(code)
+          ? 'check the user name and password in the URL'
+          : 'check that PostgreSQL runs at that host and port and accepts connections from here'
+  return new OpenSyncError(
+    'OSY_STORE_ERROR',
+    `cannot reach the metadata store ${describeTarget(target)}: ${reason}; ${check}. The store is --store, else $OPENSYNC_DATABASE_URL, else .data/opensync.db`,
+    { cause: error, details: { ...error.details, field: 'store' }, kind: error.kind },
+  )
+}
+
 function schemaOnSqlite(): OpenSyncError {
   return new OpenSyncError('OSY_INVALID_OPTION', 'a store schema applies only to PostgreSQL', {
     details: { field: 'schema' },
@@ -164,10 +233,10 @@ const SQLITE_PRAGMAS = [
   'pragma busy_timeout = 5000',
 ]
 
-function sqliteDialect(file: string): Dialect {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+function sqliteDialect(file: string, create = true): Dialect {
+  if (file !== ':memory:' && create) mkdirSync(dirname(file), { recursive: true })
   return new SqliteDialect({
-    database: new Database(file),
+    database: new Database(file, { fileMustExist: !create && file !== ':memory:' }),
     async onCreateConnection(connection) {
       for (const pragma of SQLITE_PRAGMAS) await connection.executeQuery(CompiledQuery.raw(pragma))
     },

@@ -587,7 +587,12 @@ describe('opensync run: interrupted', () => {
     expect(code, stdout + stderr).toBe(130)
     expect(stderr).toContain('opensync: interrupted; stopping after the batch in flight')
     expect(stdout).toMatch(/^Run of "CRM addresses ↔ ERP customers" cancelled after/)
-    expect(stdout).toContain('Interrupted: the batches done so far are kept')
+    expect(stdout).toContain('Interrupted: the batches committed so far are kept')
+    // What the next run reads again, per side: from the last committed batch, by cursor.
+    expect(stdout).toMatch(
+      /^ {2}crm addresses: the records changed since the last committed batch \(cursor updated_at, and a lag window of \d+ before it/m,
+    )
+    expect(stdout).toMatch(/^ {2}erp customers: the records changed since .*\(cursor modified/m)
 
     const list = await cli(cwd, ['executions', taskFile, '--json'])
     expect((JSON.parse(list.stdout) as { status: string }[]).map((e) => e.status)).toEqual([

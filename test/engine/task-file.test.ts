@@ -359,9 +359,14 @@ describe('validation errors', () => {
   it('reports broken YAML and JSON with the position', async () => {
     const yaml = 'subject: x\nsystems: { crm: [\n'
     const [yamlProblem] = await problems(() => parseTaskFile(yaml, { env: {} }))
-    expect(yamlProblem).toMatch(/^not valid YAML: .* at line 3, column 1/)
+    // The line that opened the unclosed bracket, not the end of the file where it was noticed.
+    expect(yamlProblem).toMatch(
+      /^not valid YAML at line 2, column 17 \(at "systems:"\): the flow sequence opened with \[ here is never closed/,
+    )
     const [duplicate] = await problems(() => parseTaskFile('subject: a\nsubject: b\n', { env: {} }))
-    expect(duplicate).toBe('not valid YAML: Map keys must be unique at line 2, column 1:')
+    expect(duplicate).toBe(
+      'not valid YAML at line 2, column 1 (at "subject:"): Map keys must be unique',
+    )
     const [json] = await problems(() => parseTaskFile('{"subject": }', { format: 'json', env: {} }))
     expect(json).toMatch(/^not valid JSON: ./)
     expect(await problems(() => parseTaskFile('# nothing here\n', { env: {} }))).toEqual([

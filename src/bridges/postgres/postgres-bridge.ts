@@ -120,9 +120,15 @@ function targetOf(v: Readonly<Record<string, string | number | boolean>>) {
     const url = new URL(String(v.url))
     return {
       host: url.hostname,
+      port: url.port ? Number(url.port) : 5432,
       database: url.pathname.slice(1) || String(v.user),
       schema: String(v.schema),
     }
   }
-  return { host: String(v.host), database: String(v.database ?? v.user), schema: String(v.schema) }
+  return {
+    host: String(v.host),
+    port: v.port !== undefined && v.port !== '' ? Number(v.port) : 5432,
+    database: String(v.database ?? v.user),
+    schema: String(v.schema),
+  }
 }

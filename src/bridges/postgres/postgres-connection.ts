@@ -48,6 +48,7 @@ const q = postgresDialect.quoteIdentifier
 /** Where the connection points, for error messages (never the password). */
 export interface PostgresTarget {
   readonly host?: string
+  readonly port?: number
   readonly database?: string
   readonly schema: string
 }

@@ -46,10 +46,13 @@ export function classifyRecordError(error: unknown): OpenSyncError | undefined {
 /** Classifies an error of connecting or of a whole statement, for a person to act on. */
 export function classifyConnectionError(
   error: unknown,
-  where: { host?: string; database?: string },
+  where: { host?: string; port?: number; database?: string },
 ): OpenSyncError {
   const e = error as PgErrorLike
-  const target = where.host ? `${where.host}` : 'the server'
+  // host:port, so a server on another port than the one named is found at once.
+  const target = where.host
+    ? `${where.host}${where.port !== undefined ? `:${where.port}` : ''}`
+    : 'the server'
   switch (e?.code) {
     case '28P01':
     case '28000':
@@ -77,7 +80,7 @@ export function classifyConnectionError(
     case 'EAI_AGAIN':
       return new OpenSyncError(
         'OSY_UNREACHABLE',
-        `cannot reach PostgreSQL at ${target} (${e.code}): is the host right and the server running?`,
+        `cannot reach PostgreSQL at ${target} (${e.code}): are the host and port right and the server running?`,
         { cause: error, details: { systemCode: e.code, field: 'host' } },
       )
     case '57P01':

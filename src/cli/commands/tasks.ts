@@ -60,7 +60,24 @@ export const tasksCommands: CommandGroup = (program, cli) => {
           const id = typeof args[0] === 'string' ? args[0] : ''
           const url = storeUrlOf(opts)
           const { openAll } = await import('../service-commands.ts')
-          const { store, tasks } = await openAll({ registry, ...(url ? { storeUrl: url } : {}) })
+          // Listing reads the store as it is: it neither creates nor migrates it.
+          const readOnly = name === 'list'
+          const opened = await openAll({
+            registry,
+            ...(url ? { storeUrl: url } : {}),
+            ...(readOnly ? { migrate: false } : {}),
+          }).catch((error: unknown) => {
+            const details = (error as { details?: { missing?: boolean } }).details
+            if (readOnly && details?.missing) return undefined
+            throw error
+          })
+          if (!opened)
+            return done(
+              opts.json
+                ? '[]'
+                : `No stored tasks: there is no store at ${url ?? '.data/opensync.db'} yet. Add one: opensync tasks import <task file>`,
+            )
+          const { store, tasks } = opened
           try {
             return await run({ store, tasks }, id, opts)
           } finally {

@@ -10,7 +10,13 @@ export {
   slugify,
 } from './compile-task.ts'
 export { type Env, substituteEnv } from './env.ts'
-export { loadTaskFile, type ParseTaskFileOptions, parseTaskFile, readTaskDocument } from './load.ts'
+export {
+  loadTaskFile,
+  type ParseTaskFileOptions,
+  parseTaskFile,
+  readTaskDocument,
+  yamlProblem,
+} from './load.ts'
 export type * from './resolved-task.ts'
 export {
   deletesSchema,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
-import { parseDocument } from 'yaml'
+import { parseDocument, type YAMLError } from 'yaml'
 import { OpenSyncError } from '../../sdk/index.ts'
 import { compileTask } from './compile-task.ts'
 import { type Env, substituteEnv } from './env.ts'
@@ -82,11 +82,7 @@ function parseText(text: string, format: 'yaml' | 'json', source?: string): unkn
   const document = parseDocument(text, { prettyErrors: true })
   const problems = [...document.errors, ...document.warnings]
   if (problems.length > 0) {
-    // The first line only: later lines quote the file, which may hold a secret written inline.
-    const issues = problems.map((p) => ({
-      path: '',
-      message: `not valid YAML: ${p.message.split('\n')[0]}`,
-    }))
+    const issues = problems.map((p) => ({ path: '', message: yamlProblem(p, text) }))
     throw invalidTask(issues, source)
   }
   try {
@@ -97,4 +93,32 @@ function parseText(text: string, format: 'yaml' | 'json', source?: string): unkn
       source,
     )
   }
+}
+
+/**
+ * A YAML problem for a person: the line (and column) of the fault and the key written there,
+ * never the line's value, which may be a secret written inline. An unclosed `{` or `[` is
+ * reported where the parser noticed it, often lines later: the line that opened it is named.
+ */
+export function yamlProblem(p: YAMLError, text: string): string {
+  const lines = text.split(/\r?\n/)
+  let line = p.linePos?.[0].line
+  let col = p.linePos?.[0].col
+  let what = (p.message.split('\n')[0] ?? p.message).replace(/ at line \d+, column \d+:?$/, '')
+  const flow = /^Flow (map|sequence) in block collection/.exec(what)
+  if (flow && line !== undefined) {
+    const [open, close] = flow[1] === 'map' ? ['{', '}'] : ['[', ']']
+    for (let l = line - 1; l >= 1; l--) {
+      const t = lines[l - 1] ?? ''
+      if (t.split(open).length > t.split(close).length) {
+        what = `the flow ${flow[1]} opened with ${open} here is never closed with ${close} (or a line after it is not indented enough)`
+        line = l
+        col = t.lastIndexOf(open) + 1
+        break
+      }
+    }
+  }
+  if (line === undefined) return `not valid YAML: ${what}`
+  const key = /^\s*(?:-\s+)?([^\s:#{}[\]][^:#{}[\]]*?)\s*:(?:\s|$)/.exec(lines[line - 1] ?? '')?.[1]
+  return `not valid YAML at line ${line}, column ${col}${key ? ` (at "${key}:")` : ''}: ${what}`
 }
