@@ -19,10 +19,11 @@ import {
   type WriteResult,
 } from '../../sdk/index.ts'
 import { cursorCandidates } from '../../sdk/record-type.ts'
+import { compileFilter } from '../shared/evaluate-filter.ts'
 import { lagWindowStart } from '../shared/lag-window.ts'
 import { keyedType, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
 import { statusError } from './rest-errors.ts'
-import { equalityValues, keysOfExpr, matches } from './rest-filter.ts'
+import { equalityValues, keysOfExpr } from './rest-filter.ts'
 import type { HttpClient } from './rest-http.ts'
 import { keyFieldsOf, type RestManifest, type RestRecordType } from './rest-manifest.ts'
 import { atPath, listPages } from './rest-pagination.ts'
@@ -118,6 +119,7 @@ export class RestConnection implements BridgeConnection {
     const columns = plan.columns.map((f) => f.name)
     const spec = info.spec
     const source = this.#source(info, plan, options)
+    const keep = plan.filter ? compileFilter(plan.filter, info.fields) : undefined
     const size = plan.batchSize
     const ordered =
       plan.cursor !== undefined &&
@@ -140,7 +142,7 @@ export class RestConnection implements BridgeConnection {
       throwIfAborted(options.signal)
       for (const item of raw) {
         const values = this.#decode(info, item)
-        if (plan.filter && !matches(plan.filter, values)) continue
+        if (keep && !keep(values)) continue
         if (plan.cursor) {
           const position = positionOf(values)
           if (plan.after && comparePositions(position, plan.after, order) <= 0) continue
