@@ -16,14 +16,25 @@ export interface InboxConflict {
   readonly updatedAt: string
   /** The winner chosen (a system key), once decided; the next run applies it. */
   readonly winner?: string
+  /** The value decided instead of a winner. */
+  readonly value?: unknown
 }
 
-/** One decision: which system's value wins. */
-export interface ConflictDecision {
-  readonly id: number
-  /** The system key whose value wins. */
-  readonly winner: string
-}
+/** One decision: which system's value wins, or a value of one's own. */
+export type ConflictDecision =
+  | {
+      readonly id: number
+      /** The system key whose value wins. */
+      readonly winner: string
+    }
+  | {
+      readonly id: number
+      /**
+       * The value decided, as the first system holds it (the second when the pair does not
+       * flow from the first); the run writes it there and, mapped, on the other side.
+       */
+      readonly value: unknown
+    }
 
 /** A record that failed to sync, as the inbox shows it. */
 export interface InboxRecordError {
@@ -81,9 +92,9 @@ export class Inbox {
   }
 
   /**
-   * Records decisions: each conflict's winner (a system key). All or nothing: an unknown
-   * conflict or system refuses the whole request before anything is written. The next run
-   * applies them.
+   * Records decisions: each conflict's winner (a system key) or a value. All or nothing: an
+   * unknown conflict or system refuses the whole request before anything is written. The
+   * next run applies them.
    */
   async decide(taskId: string, decisions: readonly ConflictDecision[]): Promise<InboxConflict[]> {
     const task = await this.#tasks.outline(taskId)
@@ -96,17 +107,14 @@ export class Inbox {
           { details: { field: 'id', id: d.id } },
         )
       }
-      return sideOf(task, d.winner, 'winner')
+      return 'winner' in d ? { winner: sideOf(task, d.winner, 'winner') } : { value: d.value }
     })
     await this.#store.transaction(async (tx) => {
       for (const [i, d] of decisions.entries()) await tx.conflicts.resolve(d.id, sides[i]!)
     })
+    const at = new Date().toISOString()
     return decisions.map((d, i) =>
-      conflictOf(task, {
-        ...open.get(d.id)!,
-        winner: sides[i]!,
-        resolvedAt: new Date().toISOString(),
-      }),
+      conflictOf(task, { ...open.get(d.id)!, ...sides[i]!, resolvedAt: at }),
     )
   }
 
@@ -249,5 +257,6 @@ function conflictOf(task: ResolvedTask, row: ConflictRow): InboxConflict {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     ...(row.winner !== undefined ? { winner: row.winner === 0 ? k0 : k1 } : {}),
+    ...('value' in row ? { value: row.value } : {}),
   }
 }

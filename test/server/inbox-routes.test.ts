@@ -140,6 +140,21 @@ describe('inboxes', () => {
     ])
     const audit = await server.store.audit.list({ taskId: 'people', action: 'conflict.decided' })
     expect(audit).toMatchObject([{ actor: 'token:ops (ops)', target: String(conflict.id) }])
+    // A value of one's own instead of a winner: both systems get it.
+    const later2 = "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+2 seconds')"
+    sql(crm, `UPDATE people SET name = 'Bob CRM', updated_at = ${later2} WHERE email = 'b@x.org'`)
+    sql(erp, `UPDATE people SET name = 'Bob ERP', updated_at = ${later2} WHERE email = 'b@x.org'`)
+    await run()
+    const [bob] = (await call('vic', 'GET', '/api/tasks/people/conflicts')).json().items
+    expect(bob.sides.crm.values).toEqual({ name: 'Bob CRM' })
+    const byValue = await decide('ops', [{ id: bob.id, value: 'Bob Both' }])
+    expect(byValue.statusCode).toBe(200)
+    expect(byValue.json().items[0]).toMatchObject({ id: bob.id, value: 'Bob Both' })
+    await run()
+    for (const file of [crm, erp])
+      expect(sql(file, "SELECT name FROM people WHERE email = 'b@x.org'")).toEqual([
+        { name: 'Bob Both' },
+      ])
   })
 
   it('lists a failed record, retries it now (out of quarantine, a run queued) and ignores it', async () => {

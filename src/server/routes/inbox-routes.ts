@@ -23,6 +23,7 @@ const conflictSchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
     winner: z.string().optional().describe('The system whose value wins, once decided.'),
+    value: z.unknown().optional().describe('The value decided instead of a winner.'),
   })
   .meta({ id: 'Conflict' })
 
@@ -101,11 +102,18 @@ export const inboxRoutes: RoutePlugin = async (app, { ctx }) => {
       config: { access: 'operate' },
       schema: {
         tags,
-        summary: 'Decides conflicts: which system wins each; the next run applies them',
+        summary: 'Decides conflicts: which system wins each, or a value; the next run applies them',
         params: taskParams,
         body: z.strictObject({
           decisions: z
-            .array(z.strictObject({ id: z.int().positive(), winner: systemKey }))
+            .array(
+              z.union([
+                z.strictObject({ id: z.int().positive(), winner: systemKey }),
+                z
+                  .strictObject({ id: z.int().positive(), value: z.json() })
+                  .describe('A value of your own, as the first system holds it.'),
+              ]),
+            )
             .min(1)
             .max(1000),
         }),
