@@ -147,6 +147,7 @@ describe('inboxes', () => {
     await run()
     const [bob] = (await call('vic', 'GET', '/api/tasks/people/conflicts')).json().items
     expect(bob.sides.crm.values).toEqual({ name: 'Bob CRM' })
+    expect((await decide('ops', [{ id: bob.id }])).statusCode).toBe(400)
     const byValue = await decide('ops', [{ id: bob.id, value: 'Bob Both' }])
     expect(byValue.statusCode).toBe(200)
     expect(byValue.json().items[0]).toMatchObject({ id: bob.id, value: 'Bob Both' })

@@ -110,7 +110,10 @@ export const inboxRoutes: RoutePlugin = async (app, { ctx }) => {
               z.union([
                 z.strictObject({ id: z.int().positive(), winner: systemKey }),
                 z
-                  .strictObject({ id: z.int().positive(), value: z.json() })
+                  .strictObject({
+                    id: z.int().positive(),
+                    value: z.unknown().refine((v) => v !== undefined, 'is required'),
+                  })
                   .describe('A value of your own, as the first system holds it.'),
               ]),
             )
