@@ -44,8 +44,9 @@ export interface CsvConnectionOptions {
 interface ReadShape {
   readonly type: CsvRecordType
   readonly decoders: readonly CellDecoder[]
-  /** Columns returned, by index and name. */
-  readonly out: readonly (readonly [number, string])[]
+  /** Columns returned: their indexes, and their names in the same order. */
+  readonly outAt: readonly number[]
+  readonly outNames: readonly string[]
   /** Columns the filter reads that are not returned. */
   readonly extra: readonly (readonly [number, string])[]
   readonly keyAt: readonly number[]
@@ -163,10 +164,8 @@ export class CsvConnection implements BridgeConnection {
         const key = keyOf(cells, s.keyAt)
         if (!seen.add(key)) await this.#confirmUnique(handle, spec, s, key, row)
         const values: Record<string, Value> = {}
-        for (let i = 0; i < s.out.length; i++) {
-          const [at, name] = s.out[i]!
-          values[name] = cells[at] ?? null
-        }
+        const { outAt, outNames } = s
+        for (let i = 0; i < outAt.length; i++) values[outNames[i]!] = cells[outAt[i]!] ?? null
         if (s.filter) {
           const all = s.extra.length === 0 ? values : { ...values }
           for (const [at, name] of s.extra) all[name] = cells[at] ?? null
@@ -341,14 +340,13 @@ function readShape(type: CsvRecordType, options: ReadOptions): ReadShape {
   const expr = options.filter ? filterExpr(options.filter, postgresDialect, type.fields) : undefined
   const filterFields = expr ? filterColumns(expr) : new Set<string>()
   const decoded = new Set([...wanted, ...filterFields])
-  const out = type.fields
-    .filter((f) => wanted.has(f.name))
-    .map((f) => [at.get(f.name)!, f.name] as const)
+  const out = type.fields.filter((f) => wanted.has(f.name)).map((f) => f.name)
   const extra = [...filterFields].filter((n) => !wanted.has(n)).map((n) => [at.get(n)!, n] as const)
   return {
     type: keyed,
     decoders: type.codecs.map((c, i) => (decoded.has(type.fields[i]!.name) ? c.read : skip)),
-    out,
+    outAt: out.map((name) => at.get(name)!),
+    outNames: out,
     extra,
     keyAt: keyed.keyFields.map((k) => at.get(k)!),
     ...(expr ? { filter: compileFilter(expr, type.fields) } : {}),
