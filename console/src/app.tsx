@@ -5,11 +5,17 @@ import { Redirect, Route, Switch, useLocation } from 'wouter'
 import { onSignedOut } from './api/client.ts'
 import { useSession } from './api/session.ts'
 import { Layout } from './components/layout.tsx'
+import { AuditPage } from './pages/audit.tsx'
+import { ConflictsPage } from './pages/conflicts.tsx'
+import { ExecutionPage } from './pages/execution.tsx'
 import { OverviewPage } from './pages/overview.tsx'
+import { RecordErrorsPage } from './pages/record-errors.tsx'
 import { SetupPage } from './pages/setup.tsx'
 import { SignInPage } from './pages/sign-in.tsx'
+import { TaskPage } from './pages/task.tsx'
 import { UsersPage } from './pages/users.tsx'
 import { paths } from './router.ts'
+import { WizardPage } from './wizard/wizard-page.tsx'
 
 /** The routes: sign-in and setup without a session, everything else inside the layout. */
 export function App() {
@@ -35,6 +41,13 @@ export function App() {
     <Layout user={session.data}>
       <Switch>
         <Route path={paths.overview} component={OverviewPage} />
+        <Route path={paths.newTask} component={WizardPage} />
+        <Route path="/tasks/:id/edit" component={WizardPage} />
+        <Route path="/tasks/:id" component={TaskPage} />
+        <Route path="/executions/:id" component={ExecutionPage} />
+        <Route path={paths.conflicts} component={ConflictsPage} />
+        <Route path={paths.errors} component={RecordErrorsPage} />
+        <Route path={paths.audit} component={AuditPage} />
         <Route path={paths.users} component={UsersPage} />
         <Route>
           <Redirect to={paths.overview} replace />

@@ -22,16 +22,21 @@ const CHROMIUM_FLAGS = [
 /** A real `opensync start` on a free port with its own data folder (SQLite store). */
 export interface RunningService {
   readonly url: string
+  /** The service's data folder (store, key, the demo's databases under demo/). */
+  readonly dataDir: string
   /** Everything the process printed so far (stdout and stderr). */
   output(): string
   stop(): Promise<void>
 }
 
 /** Starts `opensync start` (the console built first) and waits for the URL it prints. */
-export async function startService(env: Record<string, string> = {}): Promise<RunningService> {
+export async function startService(
+  args: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningService> {
   await buildConsole()
   const dataDir = mkdtempSync(join(tmpdir(), 'osy-console-'))
-  const child: ChildProcess = spawn(process.execPath, ['bin/opensync.js', 'start'], {
+  const child: ChildProcess = spawn(process.execPath, ['bin/opensync.js', 'start', ...args], {
     env: {
       ...process.env,
       OPENSYNC_DATA_DIR: dataDir,
@@ -67,6 +72,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
   })
   return {
     url,
+    dataDir,
     output: () => out,
     async stop() {
       if (child.exitCode === null) {
@@ -102,4 +108,28 @@ const SHOTS = join(import.meta.dirname, '../../docs/console')
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true })
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
+}
+
+/** Signs in on the sign-in page and waits for the overview. */
+export async function signIn(
+  page: Page,
+  url: string,
+  username: string,
+  password: string,
+): Promise<void> {
+  await page.goto(`${url}/`)
+  await page.getByLabel(/^User name/).fill(username)
+  await page.getByLabel(/^Password/).fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('heading', { name: 'Synchronization tasks' }).waitFor()
+}
+
+/** Chooses an option of a Mantine select (a combobox) by its label. */
+export async function choose(
+  page: Page,
+  label: string | RegExp,
+  option: string | RegExp,
+): Promise<void> {
+  await page.getByRole('combobox', { name: label }).click()
+  await page.getByRole('option', { name: option }).click()
 }

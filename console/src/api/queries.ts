@@ -1,5 +1,100 @@
-import { useQuery } from '@tanstack/react-query'
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, unwrap } from './client.ts'
+import type { Ok } from './types.ts'
+
+/** One row of the task overview. */
+export type TaskSummary = Ok<'/api/tasks'>['items'][number]
+export type TaskDetail = Ok<'/api/tasks/{id}'>
+export type Execution = Ok<'/api/executions'>['items'][number]
+
+export function useTasks() {
+  return useQuery({
+    queryKey: ['tasks'],
+    queryFn: async () => unwrap(await api.GET('/api/tasks', {})).items,
+  })
+}
+
+export function useTask(id: string | undefined) {
+  return useQuery({
+    queryKey: ['task', id],
+    enabled: id !== undefined,
+    queryFn: async () =>
+      unwrap(await api.GET('/api/tasks/{id}', { params: { path: { id: id! } } })),
+  })
+}
+
+export function useExecutions(taskId: string) {
+  return useQuery({
+    queryKey: ['executions', taskId],
+    queryFn: async () =>
+      unwrap(await api.GET('/api/executions', { params: { query: { task: taskId, limit: 50 } } })),
+    placeholderData: keepPreviousData,
+  })
+}
+
+export function useExecution(id: number) {
+  return useQuery({
+    queryKey: ['execution', id],
+    queryFn: async () =>
+      unwrap(await api.GET('/api/executions/{id}', { params: { path: { id } } })),
+  })
+}
+
+export function useExecutionLines(id: number) {
+  return useQuery({
+    queryKey: ['execution', id, 'lines'],
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/api/executions/{id}/lines', {
+          params: { path: { id }, query: { limit: 500 } },
+        }),
+      ),
+  })
+}
+
+export function useExecutionChanges(id: number, key: string) {
+  return useQuery({
+    queryKey: ['execution', id, 'changes', key],
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/api/executions/{id}/changes', {
+          params: { path: { id }, query: { limit: 200, ...(key ? { key } : {}) } },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  })
+}
+
+export function useConflicts(taskId: string | null) {
+  return useQuery({
+    queryKey: ['conflicts', taskId],
+    enabled: taskId !== null,
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/api/tasks/{taskId}/conflicts', { params: { path: { taskId: taskId! } } }),
+      ),
+  })
+}
+
+export function useRecordErrors(taskId: string | null) {
+  return useQuery({
+    queryKey: ['record-errors', taskId],
+    enabled: taskId !== null,
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/api/tasks/{taskId}/record-errors', {
+          params: { path: { taskId: taskId! } },
+        }),
+      ),
+  })
+}
+
+export function useAudit() {
+  return useQuery({
+    queryKey: ['audit'],
+    queryFn: async () => unwrap(await api.GET('/api/audit', { params: { query: { limit: 200 } } })),
+  })
+}
 
 export function useUsers() {
   return useQuery({ queryKey: ['users'], queryFn: async () => unwrap(await api.GET('/api/users')) })
@@ -10,4 +105,35 @@ export function useTokens() {
     queryKey: ['tokens'],
     queryFn: async () => unwrap(await api.GET('/api/tokens')),
   })
+}
+
+/** Task actions of the detail page; each refreshes what it changes. */
+export function useTaskActions(id: string) {
+  const queryClient = useQueryClient()
+  const refresh = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: ['task', id] }),
+      queryClient.invalidateQueries({ queryKey: ['tasks'] }),
+      queryClient.invalidateQueries({ queryKey: ['executions', id] }),
+    ])
+  const path = { params: { path: { id } } }
+  return {
+    activate: useMutation({
+      mutationFn: async (active: boolean) =>
+        unwrap(
+          active
+            ? await api.POST('/api/tasks/{id}/activate', path)
+            : await api.POST('/api/tasks/{id}/deactivate', path),
+        ),
+      onSuccess: refresh,
+    }),
+    start: useMutation({
+      mutationFn: async () => unwrap(await api.POST('/api/tasks/{id}/executions', path)),
+      onSuccess: refresh,
+    }),
+    remove: useMutation({
+      mutationFn: async () => unwrap(await api.DELETE('/api/tasks/{id}', path)),
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: ['tasks'] }),
+    }),
+  }
 }

@@ -9,7 +9,13 @@ import {
   Text,
 } from '@mantine/core'
 import { useDisclosure } from '@mantine/hooks'
-import { IconLayoutList, IconUsers } from '@tabler/icons-react'
+import {
+  IconAlertTriangle,
+  IconArrowsExchange,
+  IconHistory,
+  IconLayoutList,
+  IconUsers,
+} from '@tabler/icons-react'
 import type { ReactNode } from 'react'
 import { useTranslation } from 'react-i18next'
 import { Link, useLocation } from 'wouter'
@@ -25,6 +31,9 @@ export function Layout({ user, children }: { user: SessionUser; children: ReactN
   const signOut = useSignOut()
   const nav = [
     { to: paths.overview, label: t('nav.overview'), icon: IconLayoutList },
+    { to: paths.conflicts, label: t('nav.conflicts'), icon: IconArrowsExchange },
+    { to: paths.errors, label: t('nav.errors'), icon: IconAlertTriangle },
+    { to: paths.audit, label: t('nav.audit'), icon: IconHistory },
     ...(can(user, 'admin') ? [{ to: paths.users, label: t('nav.users'), icon: IconUsers }] : []),
   ]
   return (
@@ -75,6 +84,7 @@ export function Layout({ user, children }: { user: SessionUser; children: ReactN
             href={item.to}
             label={item.label}
             leftSection={<item.icon size={18} aria-hidden />}
+            variant="filled"
             active={
               item.to === '/'
                 ? location === '/' || location.startsWith('/tasks')

@@ -42,6 +42,7 @@ export const de: Texts = {
     submit: 'Administrator anlegen',
   },
   status: {
+    partial: 'Teilweise erfolgreich',
     queued: 'Eingereiht',
     running: 'Läuft',
     succeeded: 'Erfolgreich',
@@ -90,6 +91,8 @@ export const de: Texts = {
     noMatch: 'Keine Aufgabe passt zur Suche.',
   },
   task: {
+    paused: 'Der Ausführungsplan hat sich selbst angehalten',
+    progressOf: '{{read}} Datensätze gelesen, {{written}} geschrieben ({{pair}})',
     start: 'Jetzt starten',
     edit: 'Bearbeiten',
     delete: 'Löschen',
@@ -115,6 +118,7 @@ export const de: Texts = {
     deleteSubmit: 'Aufgabe löschen',
   },
   execution: {
+    detail: 'Einzelheiten',
     title: 'Protokoll der Ausführung {{id}}',
     status: 'Status',
     trigger: 'Gestartet durch',
@@ -145,7 +149,9 @@ export const de: Texts = {
     conflict: 'Konflikt',
     failed: 'fehlgeschlagen',
   },
+  inbox: { task: 'Aufgabe', chooseTask: 'Aufgabe wählen', toTask: 'Zur Aufgabe' },
   conflicts: {
+    decided: 'entschieden',
     title: 'Konflikte',
     empty: 'Keine Konflikte warten auf eine Entscheidung.',
     select: 'Auswählen',
@@ -161,6 +167,10 @@ export const de: Texts = {
     since: 'Seit',
   },
   errors: {
+    retryAll: 'Alle erneut versuchen',
+    ignoreAll: 'Alle ignorieren',
+    attempts: 'Versuche',
+    quarantined: 'wartet auf erneuten Versuch',
     title: 'Datensatzfehler',
     empty: 'Keine Datensatzfehler.',
     code: 'Code',
@@ -193,8 +203,14 @@ export const de: Texts = {
     scopes: 'Berechtigungen',
     expires: 'Läuft ab',
   },
-  connection: { secretEmpty: 'nicht gesetzt' },
+  connection: {
+    secretEmpty: 'nicht gesetzt',
+    secretKept: 'Gespeichert: so lassen, um es zu behalten, oder ein neues eingeben.',
+  },
   wizard: {
+    connectionOk: 'Die Verbindung funktioniert.',
+    readDatabases: 'Vom Server lesen',
+    previewNone: 'Keine Änderungen: Die Systeme sind abgeglichen.',
     newTitle: 'Neue Synchronisationsaufgabe',
     editTitle: '„{{subject}}“ bearbeiten',
     saveDraft: 'Entwurf speichern',

@@ -34,6 +34,7 @@ export const en = {
     submit: 'Create administrator',
   },
   status: {
+    partial: 'Partly succeeded',
     queued: 'Queued',
     running: 'Running',
     succeeded: 'Succeeded',
@@ -82,6 +83,8 @@ export const en = {
     noMatch: 'No task matches the search.',
   },
   task: {
+    paused: 'The execution plan paused itself',
+    progressOf: '{{read}} records read, {{written}} written ({{pair}})',
     start: 'Start now',
     edit: 'Edit',
     delete: 'Delete',
@@ -107,6 +110,7 @@ export const en = {
     deleteSubmit: 'Delete task',
   },
   execution: {
+    detail: 'Detail',
     title: 'Protocol of execution {{id}}',
     status: 'Status',
     trigger: 'Started by',
@@ -137,7 +141,9 @@ export const en = {
     conflict: 'conflict',
     failed: 'failed',
   },
+  inbox: { task: 'Task', chooseTask: 'Choose a task', toTask: 'To the task' },
   conflicts: {
+    decided: 'decided',
     title: 'Conflicts',
     empty: 'No conflicts wait for a decision.',
     select: 'Select',
@@ -153,6 +159,10 @@ export const en = {
     since: 'Since',
   },
   errors: {
+    retryAll: 'Retry all',
+    ignoreAll: 'Ignore all',
+    attempts: 'Attempts',
+    quarantined: 'waits for a retry',
     title: 'Record errors',
     empty: 'No record errors.',
     code: 'Code',
@@ -184,8 +194,14 @@ export const en = {
     scopes: 'Scopes',
     expires: 'Expires',
   },
-  connection: { secretEmpty: 'not set' },
+  connection: {
+    secretEmpty: 'not set',
+    secretKept: 'Stored: leave as it is to keep it, or type a new one.',
+  },
   wizard: {
+    connectionOk: 'The connection works.',
+    readDatabases: 'Read from server',
+    previewNone: 'No changes: the systems are in step.',
     newTitle: 'New synchronization task',
     editTitle: 'Edit “{{subject}}”',
     saveDraft: 'Save draft',

@@ -1,0 +1,156 @@
+import {
+  Alert,
+  Anchor,
+  Button,
+  Checkbox,
+  Code,
+  Group,
+  Stack,
+  Table,
+  Text,
+  Title,
+} from '@mantine/core'
+import { useMutation, useQueryClient } from '@tanstack/react-query'
+import { useState } from 'react'
+import { useTranslation } from 'react-i18next'
+import { Link } from 'wouter'
+import { api, unwrap } from '../api/client.ts'
+import { useConflicts } from '../api/queries.ts'
+import { can } from '../api/session.ts'
+import { useSessionUser } from '../components/session-user.ts'
+import { TaskPicker } from '../components/task-picker.tsx'
+import { dateTime } from '../format.ts'
+import { paths, useNavigate, useQueryParam } from '../router.ts'
+
+const show = (value: unknown) => (value === undefined ? '–' : JSON.stringify(value))
+
+/** Parked conflicts of a task: each side's value; decide one field, or many at once. */
+export function ConflictsPage() {
+  const { t } = useTranslation()
+  const user = useSessionUser()
+  const taskId = useQueryParam('task')
+  const navigate = useNavigate()
+  const conflicts = useConflicts(taskId)
+  const queryClient = useQueryClient()
+  const [selected, setSelected] = useState<ReadonlySet<number>>(new Set())
+  const decide = useMutation({
+    mutationFn: async (decisions: { id: number; winner: string }[]) =>
+      unwrap(
+        await api.POST('/api/tasks/{taskId}/conflicts/decisions', {
+          params: { path: { taskId: taskId! } },
+          body: { decisions },
+        }),
+      ),
+    onSuccess: () => {
+      setSelected(new Set())
+      return queryClient.invalidateQueries({ queryKey: ['conflicts', taskId] })
+    },
+  })
+  const items = conflicts.data?.items ?? []
+  const operate = can(user, 'operate')
+  const toggle = (id: number) =>
+    setSelected((old) => {
+      const next = new Set(old)
+      if (!next.delete(id)) next.add(id)
+      return next
+    })
+  const sides = items[0] ? Object.keys(items[0].sides) : []
+  return (
+    <Stack>
+      <Title order={1} size="h2">
+        {t('conflicts.title')}
+      </Title>
+      <TaskPicker
+        value={taskId}
+        onChange={(id) =>
+          navigate(id ? `${paths.conflicts}?task=${encodeURIComponent(id)}` : paths.conflicts, true)
+        }
+      />
+      {(decide.error ?? conflicts.error) && (
+        <Alert color="red">{(decide.error ?? conflicts.error)?.message}</Alert>
+      )}
+      {operate && selected.size > 0 && (
+        <Group>
+          <Text size="sm">{t('conflicts.selected', { count: selected.size })}</Text>
+          {sides.map((side) => (
+            <Button
+              key={side}
+              size="xs"
+              onClick={() => decide.mutate([...selected].map((id) => ({ id, winner: side })))}
+            >
+              {t('conflicts.takeAll', { side })}
+            </Button>
+          ))}
+        </Group>
+      )}
+      {taskId && conflicts.data && items.length === 0 && (
+        <Text c="dimmed">{t('conflicts.empty')}</Text>
+      )}
+      {items.length > 0 && (
+        <Table data-testid="conflicts">
+          <Table.Thead>
+            <Table.Tr>
+              {operate && <Table.Th>{t('conflicts.select')}</Table.Th>}
+              <Table.Th>{t('execution.pair')}</Table.Th>
+              <Table.Th>{t('conflicts.field')}</Table.Th>
+              {sides.map((side) => (
+                <Table.Th key={side}>{side}</Table.Th>
+              ))}
+              <Table.Th>{t('conflicts.since')}</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {items.map((c) => (
+              <Table.Tr key={c.id} data-conflict={c.id}>
+                {operate && (
+                  <Table.Td>
+                    <Checkbox
+                      aria-label={t('conflicts.selectOne', {
+                        field: c.mapping,
+                        key: Object.values(c.sides)[0]?.key ?? '',
+                      })}
+                      checked={selected.has(c.id)}
+                      onChange={() => toggle(c.id)}
+                    />
+                  </Table.Td>
+                )}
+                <Table.Td>{c.pairId}</Table.Td>
+                <Table.Td>
+                  <Code>{c.mapping}</Code>
+                </Table.Td>
+                {sides.map((side) => (
+                  <Table.Td key={side}>
+                    <Stack gap={2}>
+                      <Text size="xs" c="dimmed">
+                        {t('execution.key')}: {c.sides[side]?.key}
+                      </Text>
+                      <Group gap="xs" wrap="nowrap">
+                        <Code>{show(c.sides[side]?.values)}</Code>
+                        {operate && !c.winner && (
+                          <Button
+                            size="compact-xs"
+                            variant="light"
+                            onClick={() => decide.mutate([{ id: c.id, winner: side }])}
+                          >
+                            {t('conflicts.take', { side })}
+                          </Button>
+                        )}
+                        {c.winner === side && <Text size="xs">✓ {t('conflicts.decided')}</Text>}
+                      </Group>
+                    </Stack>
+                  </Table.Td>
+                ))}
+                <Table.Td>{dateTime(c.createdAt)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      {taskId && (
+        <Anchor component={Link} href={paths.task(taskId)} size="sm">
+          {t('inbox.toTask')}
+        </Anchor>
+      )}
+    </Stack>
+  )
+}

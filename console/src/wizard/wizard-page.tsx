@@ -1,0 +1,203 @@
+import { Alert, Button, Group, Stack, Stepper, Text } from '@mantine/core'
+import { IconDeviceFloppy } from '@tabler/icons-react'
+import { useMutation, useQueryClient } from '@tanstack/react-query'
+import { useEffect, useState } from 'react'
+import { useTranslation } from 'react-i18next'
+import { useParams } from 'wouter'
+import { api, unwrap } from '../api/client.ts'
+import { useTask } from '../api/queries.ts'
+import { PageHeader } from '../components/page-header.tsx'
+import { paths, useNavigate, useQueryParam } from '../router.ts'
+import { StepAssignments } from './step-assignments.tsx'
+import { StepConnection } from './step-connection.tsx'
+import { StepExecution } from './step-execution.tsx'
+import { StepSystems } from './step-systems.tsx'
+import { emptyWizard, profileOf, STEPS, type WizardState } from './wizard-state.ts'
+
+/**
+ * The synchronization wizard: System selection · Connection · Assignments · Execution. Every
+ * step can be saved as a draft (the task is stored with what is there) and continued later
+ * from the overview; Back and the overview are on every step.
+ */
+export function WizardPage() {
+  const { t } = useTranslation()
+  const params = useParams<{ id?: string }>()
+  const navigate = useNavigate()
+  const queryClient = useQueryClient()
+  const stepParam = Number(useQueryParam('step') ?? 0)
+  const [step, setStep] = useState(
+    Number.isInteger(stepParam) && stepParam >= 0 && stepParam < 4 ? stepParam : 0,
+  )
+  const stored = useTask(params.id)
+  const [state, setState] = useState<WizardState>(emptyWizard)
+  const [saved, setSaved] = useState(false)
+
+  useEffect(() => {
+    const data = stored.data
+    if (!data) return
+    setState({
+      taskId: data.id,
+      revision: data.revision,
+      subject: data.subject,
+      home: profileOf(data.document, 0),
+      other: profileOf(data.document, 1),
+      document: data.document,
+    })
+  }, [stored.data])
+
+  /** Builds the document from the two profiles (the server's taskFromProfiles), when needed. */
+  const ensureDocument = async (current: WizardState): Promise<WizardState> => {
+    if (
+      current.document &&
+      profileOf(current.document, 0) === current.home &&
+      profileOf(current.document, 1) === current.other
+    ) {
+      return { ...current, document: { ...current.document, subject: current.subject } }
+    }
+    if (!current.home || !current.other) return current
+    const made = unwrap(
+      await api.POST('/api/profiles/task', {
+        body: {
+          home: current.home,
+          other: current.other,
+          choices: { subject: current.subject || undefined },
+        },
+      }),
+    )
+    return { ...current, document: made.document }
+  }
+
+  const save = useMutation({
+    mutationFn: async (current: WizardState) => {
+      const next = await ensureDocument(current)
+      const document = next.document ?? { subject: next.subject }
+      const result = next.taskId
+        ? await api.PUT('/api/tasks/{id}', {
+            params: {
+              path: { id: next.taskId },
+              header: { 'if-match': String(next.revision ?? '*') },
+            },
+            body: { document, draft: true },
+          })
+        : await api.POST('/api/tasks', { body: { document, draft: true } })
+      const task = unwrap(result)
+      return {
+        ...next,
+        taskId: task.id,
+        revision: task.revision,
+        missing: task.issues.map((i) => i.path || i.message),
+      }
+    },
+    onSuccess: async (next) => {
+      setState(next)
+      setSaved(true)
+      await queryClient.invalidateQueries({ queryKey: ['tasks'] })
+      await queryClient.invalidateQueries({ queryKey: ['task', next.taskId] })
+      if (!params.id && next.taskId) navigate(paths.editTask(next.taskId, step), true)
+    },
+  })
+
+  const goTo = (target: number) => {
+    setSaved(false)
+    if (target > 0 && !state.document) {
+      save.mutate(state, { onSuccess: () => setStep(target) })
+      return
+    }
+    setStep(target)
+  }
+
+  const finish = useMutation({
+    mutationFn: async () => {
+      const current = await save.mutateAsync(state)
+      if (current.missing.length > 0)
+        throw new Error(t('wizard.missing', { list: current.missing.join(', ') }))
+      const task = unwrap(
+        await api.PUT('/api/tasks/{id}', {
+          params: {
+            path: { id: current.taskId! },
+            header: { 'if-match': String(current.revision ?? '*') },
+          },
+          body: { document: current.document!, draft: false },
+        }),
+      )
+      return task.id
+    },
+    onSuccess: (id) => navigate(paths.task(id)),
+  })
+
+  const update = (change: Partial<WizardState>) => {
+    setSaved(false)
+    setState((old) => ({ ...old, ...change }))
+  }
+  const error = save.error ?? finish.error
+
+  return (
+    <Stack>
+      <PageHeader
+        title={
+          state.taskId
+            ? t('wizard.editTitle', { subject: state.subject || state.taskId })
+            : t('wizard.newTitle')
+        }
+        actions={
+          <Button
+            variant="default"
+            leftSection={<IconDeviceFloppy size={18} aria-hidden />}
+            onClick={() => save.mutate(state)}
+            loading={save.isPending}
+          >
+            {t('wizard.saveDraft')}
+          </Button>
+        }
+      />
+      {saved && (
+        <Alert color="green" role="status">
+          {t('wizard.saved')}
+          {save.data &&
+            save.data.missing.length > 0 &&
+            ` ${t('wizard.stillMissing', { list: save.data.missing.join(', ') })}`}
+        </Alert>
+      )}
+      {error && (
+        <Alert color="red" role="alert">
+          {error.message}
+        </Alert>
+      )}
+      <Stepper active={step} onStepClick={goTo} allowNextStepsSelect={false}>
+        {STEPS.map((name) => (
+          <Stepper.Step key={name} label={t(`wizard.step.${name}`)} />
+        ))}
+      </Stepper>
+      <Text component="h2" fw={700} size="lg">
+        {t(`wizard.step.${STEPS[step]}`)}
+      </Text>
+      {step === 0 && <StepSystems state={state} onChange={update} />}
+      {step === 1 && state.document && <StepConnection state={state} onChange={update} />}
+      {step === 2 && state.document && <StepAssignments state={state} onChange={update} />}
+      {step === 3 && state.document && <StepExecution state={state} onChange={update} />}
+      <Group justify="space-between" mt="md">
+        <Group>
+          <Button variant="default" disabled={step === 0} onClick={() => goTo(step - 1)}>
+            {t('wizard.back')}
+          </Button>
+          <Button variant="subtle" onClick={() => navigate(paths.overview)}>
+            {t('wizard.toOverview')}
+          </Button>
+        </Group>
+        {step < 3 ? (
+          <Button
+            onClick={() => goTo(step + 1)}
+            disabled={step === 0 && (!state.home || !state.other)}
+            loading={save.isPending}
+          >
+            {t('wizard.next')}
+          </Button>
+        ) : (
+          <Button onClick={() => finish.mutate()} loading={finish.isPending}>
+            {t('wizard.finish')}
+          </Button>
+        )}
+      </Group>
+    </Stack>
+  )
+}
