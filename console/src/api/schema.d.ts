@@ -2007,6 +2007,78 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/status': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The service instances and workers that run now */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['ServiceStatus']
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description The service is not ready */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/api/tasks': {
     parameters: {
       query?: never
@@ -4928,6 +5000,52 @@ export interface components {
     Role: 'admin' | 'editor' | 'operator' | 'viewer'
     /** @enum {string} */
     RoleInput: 'admin' | 'editor' | 'operator' | 'viewer'
+    ServiceInstance: {
+      /** @description Its latest heartbeat (database clock). */
+      heartbeatAt: string
+      host: string
+      id: number
+      pid: number
+      /** @description service (scheduler and worker), worker, api, … */
+      role: string
+      startedAt: string
+      version: string
+    }
+    ServiceInstanceInput: {
+      /** @description Its latest heartbeat (database clock). */
+      heartbeatAt: string
+      host: string
+      id: number
+      pid: number
+      /** @description service (scheduler and worker), worker, api, … */
+      role: string
+      startedAt: string
+      version: string
+    }
+    ServiceStatus: {
+      /** @description Processes whose heartbeat is recent, oldest first. */
+      instances: components['schemas']['ServiceInstance'][]
+      /** @description Said when no process runs executions: planned executions will not happen. */
+      message?: string
+      /** @enum {string} */
+      store: 'sqlite' | 'postgres'
+      /** @description The OpenSync version of this API process. */
+      version: string
+      /** @description Of those, how many run executions. */
+      workers: number
+    }
+    ServiceStatusInput: {
+      /** @description Processes whose heartbeat is recent, oldest first. */
+      instances: components['schemas']['ServiceInstanceInput'][]
+      /** @description Said when no process runs executions: planned executions will not happen. */
+      message?: string
+      /** @enum {string} */
+      store: 'sqlite' | 'postgres'
+      /** @description The OpenSync version of this API process. */
+      version: string
+      /** @description Of those, how many run executions. */
+      workers: number
+    }
     Session: {
       /** @description A console session's CSRF token: send it as X-CSRF-Token on every state-changing request. */
       csrfToken?: string
