@@ -3,9 +3,11 @@
  * no cursor, so every run compares its snapshot with the last; the PostgreSQL side reads by
  * its cursor. A run after a run that changed something writes nothing.
  */
+import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRegistry } from '../../src/bridges/index.ts'
 import { type RunResult, runTask } from '../../src/engine/run-task.ts'
@@ -38,8 +40,8 @@ describe('sync CSV folder ↔ PostgreSQL', () => {
     rmSync(storeDir, { recursive: true, force: true })
   })
 
-  function task(table: string, extra = '') {
-    const yaml = `id: csv-${table}
+  function taskYaml(table: string, extra = ''): string {
+    return `id: csv-${table}
 subject: ${table} files ↔ PostgreSQL
 systems:
   files:
@@ -62,7 +64,10 @@ pairs:
     match: [email]
     direction: both
 ${extra}`
-    return parseTaskFile(yaml, { format: 'yaml', env: {} })
+  }
+
+  function task(table: string, extra = '') {
+    return parseTaskFile(taskYaml(table, extra), { format: 'yaml', env: {} })
   }
 
   async function run(t: ReturnType<typeof task>): Promise<RunResult> {
@@ -154,4 +159,52 @@ ${extra}`
     expect(csvRows(table).get('p99@example.com')!.city).toBe('Hamburg')
     expect(await pgRows(table)).toEqual(csvRows(table))
   })
+
+  const crashChild = new URL('../support/crash-child.ts', import.meta.url).pathname
+  it.each(['before-write', 'after-write', 'after-commit'] as const)(
+    'killed at %s into the file, a rerun leaves every record once in it',
+    async (point) => {
+      const table = `contacts_crash_${point.replace('-', '_')}`
+      await pg.exec(postgresHarness.ddl.contacts(table))
+      const values = Array.from(
+        { length: 100 },
+        (_, i) => `('q${i}@example.com', 'Person ${i}', 'Berlin', ${i}.25)`,
+      )
+      await pg.exec(`INSERT INTO "${table}" (email, name, city, score) VALUES ${values.join(', ')}`)
+      // An empty file with a header: the columns the pair maps.
+      writeFileSync(join(folder, `${table}.csv`), 'id,email,name,city,score\n')
+      const dir = mkdtempSync(join(tmpdir(), 'osy-csv-crash-'))
+      const storeFile = join(dir, 'store.db')
+      writeFileSync(join(dir, 'task.yaml'), taskYaml(table))
+      // The child writes batches of 20 and kills itself at the third batch's moment.
+      const crashed = await promisify(execFile)(process.execPath, [
+        crashChild,
+        storeFile,
+        join(dir, 'task.yaml'),
+        point,
+        '3',
+      ]).then(
+        (r) => r.stdout,
+        (e: { signal?: string }) => e.signal,
+      )
+      expect(crashed).toBe('SIGKILL')
+      const crashStore = await openStore({ url: storeFile })
+      try {
+        const t = task(table)
+        const rerun = await runTask(t, { store: crashStore, registry, batchSize: 20 })
+        expect(rerun.status, JSON.stringify(rerun.error)).toBe('succeeded')
+        const again = await runTask(t, { store: crashStore, registry, batchSize: 20 })
+        expect(written(again)).toBe(0)
+      } finally {
+        await crashStore.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
+      const lines = readFileSync(join(folder, `${table}.csv`), 'utf8')
+        .trimEnd()
+        .split('\n')
+      expect(lines).toHaveLength(101)
+      expect(new Set(lines.map((l) => l.split(',')[1])).size).toBe(101)
+      expect(await pgRows(table)).toEqual(csvRows(table))
+    },
+  )
 })
