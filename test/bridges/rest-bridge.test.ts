@@ -518,12 +518,14 @@ describe('REST request budget', () => {
     const server = await startFixtureServer()
     server.insert('people', [{ email: 'x@example.com' }])
     try {
+      // The fixture takes any bearer token: the token only tells the accounts apart.
       const m = manifest({
         rateLimit: { requestsPerSecond: 20, burst: 1 },
-        connection: { who: {} },
+        auth: { type: 'bearer', token: '{{who}}' },
+        connection: { who: { secret: true } },
       })
-      const a = await connect(server, m, { who: 'one' })
-      const b = await connect(server, m, { who: 'one' })
+      const a = await connect(server, m, { who: 'account-one' })
+      const b = await connect(server, m, { who: 'account-one' })
       await Promise.all([a.check(), b.check()]) // fields inferred, buckets made
       const t0 = performance.now()
       await Promise.all([
@@ -535,6 +537,15 @@ describe('REST request budget', () => {
       const times = server.stats.times.slice(-20)
       const spacing = (times.at(-1)! - times[0]!) / 19
       expect(spacing).toBeGreaterThanOrEqual(40)
+
+      // Another account of the same API has a budget of its own: not queued behind the first.
+      const c = await connect(server, m, { who: 'account-two' })
+      await c.check()
+      const busy = Promise.all(Array.from({ length: 20 }, () => a.check()))
+      const t1 = performance.now()
+      await Promise.all(Array.from({ length: 3 }, () => c.check()))
+      expect(performance.now() - t1).toBeLessThan(500)
+      await busy
     } finally {
       await server.close()
     }
