@@ -4,6 +4,12 @@
  * @module
  */
 export { builtinBridges, createRegistry } from './bridges/index.ts'
+export {
+  type CheckProblem,
+  type CheckReport,
+  checkTask,
+  checkTaskOffline,
+} from './engine/check-task.ts'
 export { type RunOptions, type RunResult, runTask } from './engine/run-task.ts'
 export {
   loadTaskFile,

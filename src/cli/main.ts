@@ -14,6 +14,7 @@ import {
   usage,
 } from './cli-kit.ts'
 import { bridgesCommands } from './commands/bridges.ts'
+import { checkCommands } from './commands/check.ts'
 import { conflictsCommands } from './commands/conflicts.ts'
 import { demoCommands } from './commands/demo.ts'
 import { executionsCommands } from './commands/executions.ts'
@@ -29,6 +30,7 @@ const GROUPS: readonly CommandGroup[] = [
   runCommands,
   executionsCommands,
   demoCommands,
+  checkCommands,
   bridgesCommands,
   serviceCommands,
   tasksCommands,

@@ -1,4 +1,5 @@
 import { parseDocument } from 'yaml'
+import { checkTaskOffline } from '../engine/check-task.ts'
 import {
   compileTask,
   type Env,
@@ -108,7 +109,7 @@ export class TaskManager {
     let unchanged = false
     try {
       const file = validateTaskFile(raw)
-      compileTask(resolveEnvLoosely(file))
+      offlineCheck(compileTask(resolveEnvLoosely(file)))
       // A stored draft's secrets are sealed too: placeholders sent back keep them.
       const previous = stored ? (JSON.parse(stored.document) as TaskFile) : undefined
       // Fail closed: with a key that cannot open the stored secrets (a wrong or new key),
@@ -166,7 +167,7 @@ export class TaskManager {
   check(input: unknown): TaskIssue[] {
     try {
       const raw = typeof input === 'string' ? parseText(input) : input
-      compileTask(resolveEnvLoosely(validateTaskFile(raw)))
+      offlineCheck(compileTask(resolveEnvLoosely(validateTaskFile(raw))))
       return []
     } catch (error) {
       if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK') throw error
@@ -356,6 +357,22 @@ function draftError(
       .map((i) => `${i.path}: ${i.message}`)
       .join('; ')})`,
     { details: { taskId, issues } },
+  )
+}
+
+/**
+ * What a task must pass before it is stored as complete (and may be active): the part of
+ * `opensync check` that needs no connection (checkTaskOffline: SQL filters are one
+ * condition). Throws OSY_INVALID_TASK listing the problems, as a schema error does.
+ */
+function offlineCheck(task: ResolvedTask): void {
+  const problems = checkTaskOffline(task)
+  if (problems.length === 0) return
+  const issues = problems.map((p) => ({ path: p.path, message: p.message }))
+  throw new OpenSyncError(
+    'OSY_INVALID_TASK',
+    `invalid task:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+    { details: { issues, field: issues[0]!.path } },
   )
 }
 
