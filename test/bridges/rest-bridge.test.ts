@@ -477,6 +477,13 @@ describe('REST auth', () => {
         const error = await errorOf(wrong.check())
         expect(error.code).toBe('OSY_AUTH_FAILED')
         expect(error.message).not.toContain(tokens[name]!)
+        // Refused on a write, too (declared fields: no read first): the whole write fails,
+        // not each record for itself.
+        const writer = await connect(server, manifest({ auth: bad }, { inferFields: false }))
+        const write = await errorOf(
+          writer.write('people', [{ op: 'create', values: { email: 'x@example.com' } }]),
+        )
+        expect(write.code).toBe('OSY_AUTH_FAILED')
       } finally {
         await server.close()
       }

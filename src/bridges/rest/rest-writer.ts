@@ -118,6 +118,9 @@ export async function writeRecords(
   await Promise.all(tasks)
   const out = results.map((r) => r ?? fail('OSY_INTERNAL', 'no result'))
   const failed = out.filter((r) => !r.ok)
+  // Refused credentials are the system's problem, not a record's: the run fails as a whole.
+  const auth = failed.find((r) => !r.ok && r.error.code === 'OSY_AUTH_FAILED')
+  if (auth && !auth.ok) throw auth.error
   if (
     out.length > 0 &&
     failed.length === out.length &&
