@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import type { TaskView } from '../service/task-manager.ts'
+import type { TaskSummary, TaskView } from '../service/task-manager.ts'
 import type { ChangeRow, ExecutionRow, LatestExecutions, LogLine } from '../store/index.ts'
 import { taskProfiles } from './access/task-visibility.ts'
 import type {
@@ -70,7 +70,7 @@ export function executionDetailOut(
 }
 
 export function taskSummaryOut(
-  view: TaskView,
+  view: TaskView | TaskSummary,
   latest: LatestExecutions | undefined,
 ): z.infer<typeof taskSummarySchema> {
   return {
@@ -85,7 +85,7 @@ export function taskSummaryOut(
     ...(latest?.queued ? { queued: executionOut(latest.queued) } : {}),
     neverExecuted: !latest?.finished && !latest?.running,
     issues: view.issues.map((i) => ({ path: i.path, message: i.message })),
-    profiles: taskProfiles(view.document),
+    profiles: 'profiles' in view ? [...view.profiles] : taskProfiles(view.document),
     revision: view.revision,
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,

@@ -36,6 +36,12 @@ export interface TaskView {
   readonly paused?: PauseNote
 }
 
+/** A task in an overview: its view without the document, and the profiles it was made from. */
+export interface TaskSummary extends Omit<TaskView, 'document' | 'paused'> {
+  /** The ids of the system profiles its systems were made from (`systems.<key>.profile.id`). */
+  readonly profiles: readonly string[]
+}
+
 /** Why and when a plan paused itself. */
 export interface PauseNote {
   readonly reason: string
@@ -204,6 +210,31 @@ export class TaskManager {
 
   async list(): Promise<TaskView[]> {
     return (await this.#store.taskDefs.list()).map((t) => this.#view(t))
+  }
+
+  /**
+   * Every task as an overview lists it: the view without its document (so nothing to mask,
+   * which is most of the cost of {@link list}), with the ids of the profiles its systems were
+   * made from.
+   */
+  async summaries(): Promise<TaskSummary[]> {
+    return (await this.#store.taskDefs.list()).map((task) => {
+      const document = JSON.parse(task.document) as unknown
+      const plan = planOf(document)
+      return {
+        id: task.taskId,
+        subject: task.subject,
+        draft: task.draft,
+        active: task.active,
+        issues: issuesOf(task),
+        ...(plan ? { plan } : {}),
+        ...(task.nextRunAt ? { nextRunAt: task.nextRunAt } : {}),
+        revision: task.revision,
+        createdAt: task.createdAt,
+        updatedAt: task.updatedAt,
+        profiles: profileIdsOf(document),
+      }
+    })
   }
 
   /** Turns the plan on; a draft cannot be activated. */
@@ -401,6 +432,18 @@ function subjectOf(raw: unknown): string | undefined {
 function planOf(document: unknown): ExecutionPlan | undefined {
   const plan = (document as { plan?: ExecutionPlan } | null)?.plan
   return plan && typeof plan === 'object' && typeof plan.kind === 'string' ? plan : undefined
+}
+
+/** The profile ids the systems of a task document were made from (`systems.<key>.profile.id`). */
+export function profileIdsOf(document: unknown): string[] {
+  const systems = (document as { systems?: unknown } | null)?.systems
+  if (!systems || typeof systems !== 'object') return []
+  const ids: string[] = []
+  for (const system of Object.values(systems as Record<string, unknown>)) {
+    const id = (system as { profile?: { id?: unknown } } | null)?.profile?.id
+    if (typeof id === 'string') ids.push(id)
+  }
+  return ids
 }
 
 function issuesOf(task: StoredTask): TaskIssue[] {

@@ -1,6 +1,6 @@
 import { type Expression, type Kysely, type Selectable, sql } from 'kysely'
 import { OpenSyncError } from '../sdk/errors.ts'
-import { chunks, fromJsonText, rowsPerStatement, toJsonText } from './batching.ts'
+import { chunks, fromJsonText, IN_LIST_SIZE, rowsPerStatement, toJsonText } from './batching.ts'
 import { clockNow, clockPlus } from './store-clock.ts'
 import type { RepoContext } from './store-context.ts'
 import { isUniqueViolation } from './store-errors.ts'
@@ -358,17 +358,33 @@ export function executionRepo(ctx: RepoContext): ExecutionRepo {
           out.set(taskId, e)
           return e
         }
-        const finished = await db
-          .selectFrom('osy_executions')
-          .selectAll()
-          .where('id', 'in', (eb) =>
+        // Per stored task, the newest execution that is neither queued nor running: a walk
+        // down the (task_id, id) index that stops at once (at most two newer rows are
+        // unfinished), instead of grouping every execution of every task.
+        const latestIds = await db
+          .selectFrom('osy_task_defs as t')
+          .select((eb) =>
             eb
-              .selectFrom('osy_executions')
-              .select((eb) => eb.fn.max('id').as('id'))
-              .where('status', 'not in', ['queued', 'running'])
-              .groupBy('task_id'),
+              .selectFrom('osy_executions as x')
+              .select('x.id')
+              .whereRef('x.task_id', '=', 't.task_id')
+              .where('x.status', 'not in', ['queued', 'running'])
+              .orderBy('x.id', 'desc')
+              .limit(1)
+              .as('id'),
           )
           .execute()
+        const ids = latestIds.map((r) => r.id).filter((id): id is number => id !== null)
+        const finished = []
+        for (const slice of chunks(ids, IN_LIST_SIZE)) {
+          finished.push(
+            ...(await db
+              .selectFrom('osy_executions')
+              .selectAll()
+              .where('id', 'in', slice)
+              .execute()),
+          )
+        }
         for (const row of finished) entry(row.task_id).finished = toExecution(row)
         for (const row of await db
           .selectFrom('osy_executions')

@@ -3,7 +3,7 @@ import { OpenSyncError } from '../../sdk/errors.ts'
 import type { TaskView } from '../../service/task-manager.ts'
 import type { ExecutionRow } from '../../store/index.ts'
 import type { ServerContext } from '../server-context.ts'
-import { canSeeTask } from './task-visibility.ts'
+import { canSeeProfiles, canSeeTask } from './task-visibility.ts'
 
 /**
  * The task, if the caller may see it; OSY_TASK_NOT_FOUND otherwise, as for a task that does
@@ -41,7 +41,7 @@ export async function visibleTaskIds(
   ctx: Pick<ServerContext, 'tasks'>,
 ): Promise<string[] | undefined> {
   if (request.principal?.profiles === undefined) return undefined
-  return (await ctx.tasks.list())
-    .filter((t) => canSeeTask(request.principal, t.document))
+  return (await ctx.tasks.summaries())
+    .filter((t) => canSeeProfiles(request.principal, t.profiles))
     .map((t) => t.id)
 }

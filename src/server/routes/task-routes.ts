@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { OpenSyncError } from '../../sdk/errors.ts'
 import type { TaskView } from '../../service/task-manager.ts'
 import { visibleTask } from '../access/task-access.ts'
-import { canSeeTask } from '../access/task-visibility.ts'
+import { canSeeProfiles } from '../access/task-visibility.ts'
 import { recordAudit } from '../audit.ts'
 import { jsonDiff } from '../json-diff.ts'
 import { mergePatch } from '../merge-patch.ts'
@@ -130,11 +130,14 @@ export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
       },
     },
     async (request) => {
-      const [views, latest] = await Promise.all([ctx.tasks.list(), ctx.store.executions.latest()])
+      const [summaries, latest] = await Promise.all([
+        ctx.tasks.summaries(),
+        ctx.store.executions.latest(),
+      ])
       return {
-        items: views
-          .filter((v) => canSeeTask(request.principal, v.document))
-          .map((v) => taskSummaryOut(v, latest.get(v.id))),
+        items: summaries
+          .filter((t) => canSeeProfiles(request.principal, t.profiles))
+          .map((t) => taskSummaryOut(t, latest.get(t.id))),
       }
     },
   )
