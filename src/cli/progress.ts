@@ -35,6 +35,8 @@ export class ProgressLine {
   #last = Number.NEGATIVE_INFINITY
   #shown = false
   #tick = 0
+  /** When each pass (pair and direction) was first heard of, for its ETA. */
+  readonly #started = new Map<string, number>()
 
   constructor(stream: ProgressStream = process.stderr, options: ProgressOptions = {}) {
     this.#stream = stream
@@ -52,10 +54,12 @@ export class ProgressLine {
   update(p: PairProgress): void {
     if (!this.#enabled) return
     const now = this.#now()
+    const pass = `${p.pairId}\u0000${p.direction}\u0000${p.phase}`
+    if (!this.#started.has(pass)) this.#started.set(pass, now)
     if (now - this.#last < this.#interval) return
     this.#last = now
     const frame = SPINNER[this.#tick++ % SPINNER.length]
-    const text = `${frame} ${progressText(p, this.#systems)}`
+    const text = `${frame} ${progressText(p, this.#systems, now - this.#started.get(pass)!)}`
     const width = Math.max(20, (this.#stream.columns || 80) - 1)
     this.#stream.write(`\r\x1b[2K${clip(text, width)}`)
     this.#shown = true
@@ -68,16 +72,40 @@ export class ProgressLine {
   }
 }
 
-/** The progress text of one update, without the spinner. */
-export function progressText(p: PairProgress, systems: readonly [string, string]): string {
+/**
+ * The progress text of one update, without the spinner. With the pass's total (when the
+ * bridge could count it): the share read, and after a second an ETA from the rate so far.
+ */
+export function progressText(
+  p: PairProgress,
+  systems: readonly [string, string],
+  elapsedMs?: number,
+): string {
   const c = p.counts
   const [from, to] = p.direction === '0->1' ? systems : [systems[1], systems[0]]
   const written = c.created + c.updated + c.deleted
   const phase = p.phase === 'deletes' ? ' (checking deletes)' : ''
-  const parts = [`${fmt(c.read)} read`, `${fmt(written)} written`]
+  const total = p.total !== undefined && p.total > 0 ? p.total : undefined
+  const read =
+    total !== undefined
+      ? `${fmt(c.read)} of ${fmt(total)} read (${Math.min(100, Math.floor((c.read / total) * 100))}%)`
+      : `${fmt(c.read)} read`
+  const parts = [read, `${fmt(written)} written`]
   if (c.conflicts > 0) parts.push(`${fmt(c.conflicts)} ${plural(c.conflicts, 'conflict')}`)
   if (c.errors > 0) parts.push(`${fmt(c.errors)} ${plural(c.errors, 'error')}`)
+  if (total !== undefined && elapsedMs !== undefined && elapsedMs >= 1000 && c.read > 0) {
+    const left = Math.max(0, total - c.read)
+    parts.push(left === 0 ? 'ETA 0 s' : `ETA ${eta((left * elapsedMs) / c.read)}`)
+  }
   return `${p.pairId} ${from} → ${to}${phase}: ${parts.join(', ')}`
+}
+
+/** `8 s`, `3 min 05 s`, `2 h 07 min`: the time left, rounded up to a second. */
+export function eta(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000))
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`
 }
 
 /** Whether a stream is a terminal that can redraw a line. */

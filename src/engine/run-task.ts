@@ -179,6 +179,9 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         RecordTypeInfo,
       ]
       checkPair(task, pair, types)
+      const onProgress = options.onProgress
+        ? await withTotals(task, pair, conns, store, options.onProgress)
+        : undefined
       await new PairRun({
         task,
         pair,
@@ -191,7 +194,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         batchSize: options.batchSize ?? 1000,
         quarantineAfter: options.quarantineAfter ?? 3,
         signal,
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(onProgress ? { onProgress } : {}),
         ...(options.probe ? { probe: options.probe } : {}),
         ...(options.execution
           ? {
@@ -245,6 +248,34 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
     openConflicts,
     startedAt,
     endedAt: new Date().toISOString(),
+  }
+}
+
+/**
+ * The progress callback with each read pass's total: counted by the source bridge (when it
+ * can count) where the pass reads the whole record type — no cursor, or no checkpoint yet.
+ * A count that fails only leaves the total out.
+ */
+async function withTotals(
+  task: ResolvedTask,
+  pair: ResolvedPair,
+  conns: readonly BridgeConnection[],
+  store: Store,
+  onProgress: (p: PairProgress) => void,
+): Promise<(p: PairProgress) => void> {
+  const totals: (number | undefined)[] = [undefined, undefined]
+  for (const s of [0, 1] as const) {
+    const side = pair.sides[s]
+    const conn = conns[s]
+    if (!pair.flows[s] || !conn?.count) continue
+    if (side.cursor && (await store.checkpoints.get(task.id, pair.id, s))) continue
+    totals[s] = await conn
+      .count(side.type, side.filter ? { filter: side.filter } : {})
+      .catch(() => undefined)
+  }
+  return (p) => {
+    const total = p.phase === 'read' ? totals[p.direction === '0->1' ? 0 : 1] : undefined
+    onProgress(total !== undefined ? { ...p, total } : p)
   }
 }
 

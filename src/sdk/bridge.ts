@@ -175,6 +175,11 @@ export interface BridgeConnection {
   discover(): Promise<readonly RecordTypeInfo[]>
   /** Streams the records of a type in batches; memory is bounded by the batch size. */
   read(type: string, options?: ReadOptions): AsyncIterable<RecordBatch>
+  /**
+   * How many records of a type match a filter (optional; SQL bridges have it, one cheap
+   * `COUNT(*)`): the total behind a progress line's share and ETA. Never needed for a sync.
+   */
+  count?(type: string, options?: { readonly filter?: Filter }): Promise<number>
   /** Streams only the keys of a type (present when `capabilities.keyScan`). */
   readKeys?(type: string, options?: ReadKeysOptions): AsyncIterable<readonly string[]>
   /**

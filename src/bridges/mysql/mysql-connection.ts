@@ -3,6 +3,7 @@ import {
   type BridgeLogger,
   type Checkpoint,
   type FieldInfo,
+  type Filter,
   type FilterExpr,
   mysqlDialect,
   OpenSyncError,
@@ -16,6 +17,7 @@ import {
   type WriteOptions,
   type WriteResult,
 } from '../../sdk/index.ts'
+import { countSql } from '../shared/count-query.ts'
 import { groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
 import { checkpointAfter, keyedType, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
@@ -156,6 +158,20 @@ export class MysqlConnection implements BridgeConnection {
       return (rows as MysqlRow[]).map((r) => String(r.name))
     } catch (error) {
       throw this.#classify(error)
+    } finally {
+      conn.release()
+    }
+  }
+
+  async count(type: string, options: { readonly filter?: Filter } = {}): Promise<number> {
+    const conn = await this.#acquire()
+    try {
+      const rt = await this.#describe(conn, type)
+      const { sql, params } = countSql(mysqlDialect, q(rt.name), rt, options.filter)
+      const [rows] = await conn.query(sql, params).catch((error: unknown) => {
+        throw this.#classify(error)
+      })
+      return Number((rows as MysqlRow[])[0]?.n ?? 0)
     } finally {
       conn.release()
     }

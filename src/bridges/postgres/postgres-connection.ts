@@ -2,6 +2,7 @@ import {
   type BridgeConnection,
   type Checkpoint,
   decodeKey,
+  type Filter,
   OpenSyncError,
   postgresDialect,
   type ReadKeysOptions,
@@ -14,6 +15,7 @@ import {
   type WriteOptions,
   type WriteResult,
 } from '../../sdk/index.ts'
+import { countSql } from '../shared/count-query.ts'
 import { groupOps, type OpGroup, writeIsolated } from '../shared/isolated-write.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
 import {
@@ -120,6 +122,18 @@ export class PostgresConnection implements BridgeConnection {
 
   read(type: string, options: ReadOptions = {}): AsyncIterable<RecordBatch> {
     return this.#read(type, options, false)
+  }
+
+  async count(type: string, options: { readonly filter?: Filter } = {}): Promise<number> {
+    const client = await this.#client()
+    try {
+      const rt = await this.#describe(client, type)
+      const { sql, params } = countSql(postgresDialect, rt.from, rt, options.filter)
+      const { rows } = await this.#query<{ n: string | number }>(client, sql, params, type)
+      return Number(rows[0]?.n ?? 0)
+    } finally {
+      client.release()
+    }
   }
 
   async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {

@@ -5,6 +5,7 @@ import {
   type BridgeConnection,
   type BridgeLogger,
   encodeKey,
+  type Filter,
   OpenSyncError,
   type ReadKeysOptions,
   type ReadOptions,
@@ -17,6 +18,7 @@ import {
   type WriteOptions,
   type WriteResult,
 } from '../../sdk/index.ts'
+import { countSql } from '../shared/count-query.ts'
 import { keysetPageSql } from '../shared/keyset-query.ts'
 import { checkpointAfter, keyedType, planRead } from '../shared/read-plan.ts'
 import type { SqliteDatabase, SqliteOpen, SqliteStatement } from './sqlite-driver.ts'
@@ -134,6 +136,18 @@ export class SqliteConnection implements BridgeConnection {
         // The driver is synchronous: give timers and sockets a turn between pages.
         await nextTurn()
       }
+    } finally {
+      this.#releaseReader(reader)
+    }
+  }
+
+  async count(type: string, options: { readonly filter?: Filter } = {}): Promise<number> {
+    const found = this.#system(() => this.#recordType(type), type)
+    const { sql, params } = countSql(sqliteDialect, q(found.type.name), found.type, options.filter)
+    const reader = this.#system(() => this.#acquireReader())
+    try {
+      const row = this.#system(() => reader.prepare(sql).get(params), type) as { n: number }
+      return Number(row.n)
     } finally {
       this.#releaseReader(reader)
     }

@@ -11,6 +11,12 @@ export interface PairProgress {
   readonly direction: '0->1' | '1->0'
   readonly phase: 'read' | 'deletes'
   readonly counts: Readonly<Counts>
+  /**
+   * How many records this pass reads in all, when that is known: a pass that reads the
+   * whole record type (no cursor, or no checkpoint yet) on a bridge that can count. Set by
+   * runTask from the bridge's `count`, for progress lines with a share and an ETA.
+   */
+  readonly total?: number
 }
 
 /** The moments of a batch a {@link Probe} hears about. */
