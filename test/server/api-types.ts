@@ -72,6 +72,689 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/bridges': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The bridges with their connection forms */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['Bridge'][]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/bridges/{name}': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** One bridge with its connection form */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path: {
+          name: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Bridge']
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/connections/check': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** Checks a connection from the values entered */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            system: components['schemas']['SystemInputInput']
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              ok: true
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        502: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description The service is not ready */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        504: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/connections/databases': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** The databases of the server the values point at */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            system: components['schemas']['SystemInputInput']
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: string[]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        502: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description The service is not ready */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        504: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/connections/discover': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** The record types of a system, with fields, keys and cursor candidates */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            system: components['schemas']['SystemInputInput']
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['RecordType'][]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        502: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description The service is not ready */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        504: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/connections/filter': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** Checks a filter for a record type: valid, or the parser's message and position */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            filter: components['schemas']['FilterInputInput']
+            recordType: string
+            system: components['schemas']['SystemInputInput']
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['FilterCheck']
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        502: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description The service is not ready */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        504: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/connections/sample': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** Sample records of a record type, with a filter applied */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            filter?: components['schemas']['FilterInputInput']
+            limit?: number
+            recordType: string
+            system: components['schemas']['SystemInputInput']
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: {
+                key: string
+                values: {
+                  [key: string]: unknown
+                }
+              }[]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        502: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description The service is not ready */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        504: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/api/events': {
     parameters: {
       query?: never
@@ -634,6 +1317,430 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/preview': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** Dry run of a task document (not stored): totals and the first planned changes */
+    post: {
+      parameters: {
+        query?: {
+          limit?: number
+        }
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            document: {
+              [key: string]: unknown
+            }
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['TaskPreview']
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/profiles': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The system profiles (a caller limited to profiles: those and the home ones) */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['ProfileSummary'][]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/profiles/{id}': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** One system profile: its connection form, record types and pairs */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path: {
+          id: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Profile']
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/profiles/{id}/databases': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** The databases of the server a home profile's values point at */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path: {
+          id: string
+        }
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            connection: {
+              [key: string]: string | number | boolean
+            }
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: string[]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        502: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description The service is not ready */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description An error */
+        504: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/profiles/task': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** A task document from a home profile and another, with the choices made */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description subject, id, keys, connection, pairs, plan (see docs/profiles.md). */
+            choices?: {
+              [key: string]: unknown
+            }
+            home: string
+            other: string
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              document: {
+                [key: string]: unknown
+              }
+              env: string[]
+              missing: {
+                message: string
+                path: string
+              }[]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/api/session': {
     parameters: {
       query?: never
@@ -894,6 +2001,78 @@ export interface paths {
         }
       }
     }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/status': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The service instances and workers that run now */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['ServiceStatus']
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description The service is not ready */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
     delete?: never
     options?: never
     head?: never
@@ -1950,7 +3129,7 @@ export interface paths {
     }
     get?: never
     put?: never
-    /** Decides conflicts: which system wins each; the next run applies them */
+    /** Decides conflicts: which system wins each, or a value; the next run applies them */
     post: {
       parameters: {
         query?: never
@@ -1963,10 +3142,16 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            decisions: {
-              id: number
-              winner: string
-            }[]
+            decisions: (
+              | {
+                  id: number
+                  winner: string
+                }
+              | {
+                  id: number
+                  value: unknown
+                }
+            )[]
           }
         }
       }
@@ -2011,6 +3196,91 @@ export interface paths {
         }
         /** @description Not found (or not visible to you) */
         404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/tasks/{taskId}/preview': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** Dry run of a stored task: totals and the first planned changes of each kind */
+    post: {
+      parameters: {
+        query?: {
+          limit?: number
+        }
+        header?: never
+        path: {
+          taskId: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['TaskPreview']
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description In conflict with the current state */
+        409: {
           headers: {
             [name: string]: unknown
           }
@@ -3172,6 +4442,26 @@ export interface components {
       target?: string
       taskId?: string
     }
+    Bridge: {
+      capabilities: {
+        [key: string]: boolean
+      }
+      filterKinds: ('sql' | 'keyValue')[]
+      form: components['schemas']['ConnectionForm']
+      name: string
+      title: string
+      version: string
+    }
+    BridgeInput: {
+      capabilities: {
+        [key: string]: boolean
+      }
+      filterKinds: ('sql' | 'keyValue')[]
+      form: components['schemas']['ConnectionFormInput']
+      name: string
+      title: string
+      version: string
+    }
     Conflict: {
       createdAt: string
       id: number
@@ -3186,6 +4476,8 @@ export interface components {
         }
       }
       updatedAt: string
+      /** @description The value decided instead of a winner. */
+      value?: unknown
       /** @description The system whose value wins, once decided. */
       winner?: string
     }
@@ -3203,8 +4495,48 @@ export interface components {
         }
       }
       updatedAt: string
+      /** @description The value decided instead of a winner. */
+      value?: unknown
       /** @description The system whose value wins, once decided. */
       winner?: string
+    }
+    ConnectionForm: {
+      /** @description The fields in the order they are shown. */
+      fields: {
+        default?: string | number | boolean
+        help?: string
+        label: string
+        name: string
+        readonly options?: (string | number | boolean)[]
+        pickFromServer?: boolean
+        required?: boolean
+        secret?: boolean
+        /** @enum {string} */
+        type: 'string' | 'number' | 'boolean' | 'path' | 'url'
+      }[]
+      /** @description The same form as JSON Schema; UI hints: title, description, writeOnly, x-order. */
+      jsonSchema: {
+        [key: string]: unknown
+      }
+    }
+    ConnectionFormInput: {
+      /** @description The fields in the order they are shown. */
+      fields: {
+        default?: string | number | boolean
+        help?: string
+        label: string
+        name: string
+        readonly options?: (string | number | boolean)[]
+        pickFromServer?: boolean
+        required?: boolean
+        secret?: boolean
+        /** @enum {string} */
+        type: 'string' | 'number' | 'boolean' | 'path' | 'url'
+      }[]
+      /** @description The same form as JSON Schema; UI hints: title, description, writeOnly, x-order. */
+      jsonSchema: {
+        [key: string]: unknown
+      }
     }
     CreatedApiToken: {
       info: components['schemas']['ApiToken']
@@ -3352,6 +4684,48 @@ export interface components {
     } & {
       [key: string]: unknown
     }
+    FilterCheck: {
+      code?: string
+      /** @description The parser's message. */
+      message?: string
+      /** @description 0-based offset into the condition. */
+      position?: number
+      valid: boolean
+    }
+    FilterCheckInput: {
+      code?: string
+      /** @description The parser's message. */
+      message?: string
+      /** @description 0-based offset into the condition. */
+      position?: number
+      valid: boolean
+    }
+    /** @description An SQL condition (with parameters) or field = value pairs. */
+    FilterInput:
+      | {
+          parameters?: {
+            [key: string]: string | number | boolean | null
+          }
+          sql: string
+        }
+      | {
+          keyValue: {
+            [key: string]: string | number | boolean | null
+          }
+        }
+    /** @description An SQL condition (with parameters) or field = value pairs. */
+    FilterInputInput:
+      | {
+          parameters?: {
+            [key: string]: string | number | boolean | null
+          }
+          sql: string
+        }
+      | {
+          keyValue: {
+            [key: string]: string | number | boolean | null
+          }
+        }
     Health: {
       /** @constant */
       status: 'ok'
@@ -3405,6 +4779,106 @@ export interface components {
       title: string
       /** @description urn:opensync:error:<code> */
       type: string
+    }
+    Profile: {
+      bridge: string
+      description?: string
+      filterKinds: ('sql' | 'keyValue')[]
+      form: {
+        /** @description The fields in the order they are shown. */
+        fields: {
+          default?: string | number | boolean
+          help?: string
+          label: string
+          name: string
+          readonly options?: (string | number | boolean)[]
+          pickFromServer?: boolean
+          required?: boolean
+          secret?: boolean
+          /** @enum {string} */
+          type: 'string' | 'number' | 'boolean' | 'path' | 'url'
+        }[]
+        /** @description Values the profile fixes; not shown. */
+        fixed: {
+          [key: string]: string | number | boolean
+        }
+        /** @description The same form as JSON Schema; UI hints: title, description, writeOnly, x-order. */
+        jsonSchema: {
+          [key: string]: unknown
+        }
+      }
+      /** @description It can be the home system of a task. */
+      home: boolean
+      id: string
+      pairs: {
+        home: string
+        id: string
+        other: string
+      }[]
+      pickDatabase: boolean
+      recordTypes: string[]
+      system: string
+      version: string
+    }
+    ProfileInput: {
+      bridge: string
+      description?: string
+      filterKinds: ('sql' | 'keyValue')[]
+      form: {
+        /** @description The fields in the order they are shown. */
+        fields: {
+          default?: string | number | boolean
+          help?: string
+          label: string
+          name: string
+          readonly options?: (string | number | boolean)[]
+          pickFromServer?: boolean
+          required?: boolean
+          secret?: boolean
+          /** @enum {string} */
+          type: 'string' | 'number' | 'boolean' | 'path' | 'url'
+        }[]
+        /** @description Values the profile fixes; not shown. */
+        fixed: {
+          [key: string]: string | number | boolean
+        }
+        /** @description The same form as JSON Schema; UI hints: title, description, writeOnly, x-order. */
+        jsonSchema: {
+          [key: string]: unknown
+        }
+      }
+      /** @description It can be the home system of a task. */
+      home: boolean
+      id: string
+      pairs: {
+        home: string
+        id: string
+        other: string
+      }[]
+      pickDatabase: boolean
+      recordTypes: string[]
+      system: string
+      version: string
+    }
+    ProfileSummary: {
+      bridge: string
+      description?: string
+      /** @description It can be the home system of a task. */
+      home: boolean
+      id: string
+      pickDatabase: boolean
+      system: string
+      version: string
+    }
+    ProfileSummaryInput: {
+      bridge: string
+      description?: string
+      /** @description It can be the home system of a task. */
+      home: boolean
+      id: string
+      pickDatabase: boolean
+      system: string
+      version: string
     }
     ProtocolLine: {
       at: string
@@ -3498,10 +4972,90 @@ export interface components {
       quarantined: boolean
       to: string
     }
+    RecordType: {
+      cursorCandidates: string[]
+      fields: {
+        generated?: boolean
+        maxLength?: number
+        name: string
+        nativeType: string
+        nullable: boolean
+        scale?: number
+        type: string
+      }[]
+      keyFields: string[]
+      /** @enum {string} */
+      kind: 'table' | 'view'
+      name: string
+      readOnly: boolean
+    }
+    RecordTypeInput: {
+      cursorCandidates: string[]
+      fields: {
+        generated?: boolean
+        maxLength?: number
+        name: string
+        nativeType: string
+        nullable: boolean
+        scale?: number
+        type: string
+      }[]
+      keyFields: string[]
+      /** @enum {string} */
+      kind: 'table' | 'view'
+      name: string
+      readOnly: boolean
+    }
     /** @enum {string} */
     Role: 'admin' | 'editor' | 'operator' | 'viewer'
     /** @enum {string} */
     RoleInput: 'admin' | 'editor' | 'operator' | 'viewer'
+    ServiceInstance: {
+      /** @description Its latest heartbeat (database clock). */
+      heartbeatAt: string
+      host: string
+      id: number
+      pid: number
+      /** @description service (scheduler and worker), worker, api, … */
+      role: string
+      startedAt: string
+      version: string
+    }
+    ServiceInstanceInput: {
+      /** @description Its latest heartbeat (database clock). */
+      heartbeatAt: string
+      host: string
+      id: number
+      pid: number
+      /** @description service (scheduler and worker), worker, api, … */
+      role: string
+      startedAt: string
+      version: string
+    }
+    ServiceStatus: {
+      /** @description Processes whose heartbeat is recent, oldest first. */
+      instances: components['schemas']['ServiceInstance'][]
+      /** @description Said when no process runs executions: planned executions will not happen. */
+      message?: string
+      /** @enum {string} */
+      store: 'sqlite' | 'postgres'
+      /** @description The OpenSync version of this API process. */
+      version: string
+      /** @description Of those, how many run executions. */
+      workers: number
+    }
+    ServiceStatusInput: {
+      /** @description Processes whose heartbeat is recent, oldest first. */
+      instances: components['schemas']['ServiceInstanceInput'][]
+      /** @description Said when no process runs executions: planned executions will not happen. */
+      message?: string
+      /** @enum {string} */
+      store: 'sqlite' | 'postgres'
+      /** @description The OpenSync version of this API process. */
+      version: string
+      /** @description Of those, how many run executions. */
+      workers: number
+    }
     Session: {
       /** @description A console session's CSRF token: send it as X-CSRF-Token on every state-changing request. */
       csrfToken?: string
@@ -3569,6 +5123,26 @@ export interface components {
       execution: components['schemas']['ExecutionInput']
       /** @description The execution running now, which this one waits for. */
       runningId?: number
+    }
+    /** @description A bridge and the connection values entered. */
+    SystemInput: {
+      bridge: string
+      connection: {
+        [key: string]: string | number | boolean
+      }
+      settings?: {
+        [key: string]: unknown
+      }
+    }
+    /** @description A bridge and the connection values entered. */
+    SystemInputInput: {
+      bridge: string
+      connection: {
+        [key: string]: string | number | boolean
+      }
+      settings?: {
+        [key: string]: unknown
+      }
     }
     Task: {
       /** @description The plan is on. */
@@ -4045,6 +5619,64 @@ export interface components {
     TaskIssueInput: {
       message: string
       path: string
+    }
+    TaskPreview: {
+      /** @description Per kind of change (create, update, delete, conflict, error, …): the first ones. */
+      changes: {
+        [key: string]: {
+          from: string
+          key: string
+          pairId: string
+          targetKey?: string
+          to: string
+          values?: unknown
+        }[]
+      }
+      counts: {
+        [key: string]: {
+          [key: string]: {
+            [key: string]: number
+          }
+        }
+      }
+      error?: {
+        code: string
+        message: string
+      }
+      /** @enum {string} */
+      status: 'succeeded' | 'partial' | 'failed' | 'cancelled'
+      totals: {
+        [key: string]: number
+      }
+    }
+    TaskPreviewInput: {
+      /** @description Per kind of change (create, update, delete, conflict, error, …): the first ones. */
+      changes: {
+        [key: string]: {
+          from: string
+          key: string
+          pairId: string
+          targetKey?: string
+          to: string
+          values?: unknown
+        }[]
+      }
+      counts: {
+        [key: string]: {
+          [key: string]: {
+            [key: string]: number
+          }
+        }
+      }
+      error?: {
+        code: string
+        message: string
+      }
+      /** @enum {string} */
+      status: 'succeeded' | 'partial' | 'failed' | 'cancelled'
+      totals: {
+        [key: string]: number
+      }
     }
     TaskSummary: {
       /** @description The plan is on. */
