@@ -1,19 +1,10 @@
-import { userInfo } from 'node:os'
 import { createInterface } from 'node:readline'
 import { AccessManager } from '../service/access/access-manager.ts'
 import { PERMISSIONS, type Permission, ROLES, type Role } from '../service/access/permissions.ts'
 import type { Store } from '../store/index.ts'
+import { cliActor } from './cli-actor.ts'
 import { EXIT, splitList, toJson, usage, write } from './cli-kit.ts'
 import { table } from './service-commands.ts'
-
-/** Who the audit trail names for a change made with the CLI: `cli:<os user>`. */
-export function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`
-  } catch {
-    return 'cli'
-  }
-}
 
 /**
  * A password: the first line of standard input when it is not a terminal (scripts:

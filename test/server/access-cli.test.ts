@@ -111,3 +111,32 @@ describe('opensync users and tokens', () => {
     }
   })
 })
+
+describe('opensync tasks …', () => {
+  it('records task changes made with the CLI as audit events', async () => {
+    const { createDemo } = await import('../../src/cli/demo.ts')
+    const file = createDemo(join(dir, 'demo'), 20)
+    expect((await cli(['tasks', 'import', file])).code).toBe(0)
+    expect((await cli(['tasks', 'import', file])).code).toBe(0)
+    const s = await openStore({ url: store })
+    const [task] = await s.taskDefs.list()
+    await s.close()
+    expect((await cli(['tasks', 'deactivate', task!.taskId])).code).toBe(0)
+    expect((await cli(['tasks', 'start', task!.taskId])).code).toBe(0)
+    expect((await cli(['tasks', 'delete', task!.taskId, '--yes'])).code).toBe(0)
+    const after = await openStore({ url: store })
+    try {
+      const events = await after.audit.list({ taskId: task!.taskId, limit: 50 })
+      expect(events.map((e) => e.action).reverse()).toEqual([
+        'task.created',
+        'task.edited',
+        'task.deactivated',
+        'execution.started',
+        'task.deleted',
+      ])
+      expect(events.every((e) => e.actor.startsWith('cli'))).toBe(true)
+    } finally {
+      await after.close()
+    }
+  })
+})

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { TaskManager } from '../../service/task-manager.ts'
 import type { ExecutionRow, InstanceRow, Store } from '../../store/index.ts'
+import { cliActor } from '../cli-actor.ts'
 import {
   type CommandGroup,
   describeArgument,
@@ -191,12 +192,37 @@ export const tasksCommands: CommandGroup = (program, cli) => {
         'file',
         'the task file',
       ),
-    async ({ tasks }, file, opts) => {
+    async ({ store, tasks }, file, opts) => {
       const { readFile } = await import('node:fs/promises')
       const text = await readFile(file, 'utf8').catch(() => {
         throw usage(`tasks import: cannot read ${file}`)
       })
+      const { parseDocument } = await import('yaml')
+      // The task's id as save() finds it: the document's id, else the slug of its subject.
+      const doc = parseDocument(text).toJS() as { id?: unknown; subject?: unknown } | null
+      const { slugify } = await import('../../engine/task/index.ts')
+      const id =
+        typeof doc?.id === 'string' && doc.id !== ''
+          ? doc.id
+          : typeof doc?.subject === 'string' && doc.subject.trim() !== ''
+            ? slugify(doc.subject)
+            : undefined
+      const before = id !== undefined ? await store.taskDefs.get(id) : undefined
       const t = await tasks.save(text, { draft: opts.draft === true })
+      const after = await store.taskDefs.get(t.id)
+      const { jsonDiff } = await import('../../service/json-diff.ts')
+      await store.audit.add({
+        actor: cliActor(),
+        action: before ? 'task.edited' : 'task.created',
+        taskId: t.id,
+        detail: {
+          revision: t.revision,
+          draft: t.draft,
+          ...(before && after
+            ? { diff: jsonDiff(JSON.parse(before.document), JSON.parse(after.document)) }
+            : {}),
+        },
+      })
       if (opts.json) return done(toJson(t))
       return done(
         t.draft
@@ -229,8 +255,14 @@ export const tasksCommands: CommandGroup = (program, cli) => {
       name,
       description,
       withId,
-      async ({ tasks }, id, opts) => {
+      async ({ store, tasks }, id, opts) => {
         const t = name === 'activate' ? await tasks.activate(id) : await tasks.deactivate(id)
+        await store.audit.add({
+          actor: cliActor(),
+          action: name === 'activate' ? 'task.activated' : 'task.deactivated',
+          taskId: id,
+          detail: { revision: t.revision },
+        })
         return done(
           opts.json
             ? toJson(t)
@@ -245,7 +277,7 @@ export const tasksCommands: CommandGroup = (program, cli) => {
     'delete',
     'Deletes a stored task with its links, checkpoints and protocols (asks first).',
     (c) => withId(c).option('-y, --yes', 'delete without asking'),
-    async ({ tasks }, id, opts) => {
+    async ({ store, tasks }, id, opts) => {
       const t = await tasks.get(id)
       if (!opts.yes) {
         if (!process.stdin.isTTY)
@@ -261,6 +293,12 @@ export const tasksCommands: CommandGroup = (program, cli) => {
         if (!/^y(es)?$/i.test(answer.trim())) return done('Nothing deleted.')
       }
       await tasks.remove(id)
+      await store.audit.add({
+        actor: cliActor(),
+        action: 'task.deleted',
+        taskId: id,
+        detail: { revision: t.revision, subject: t.subject },
+      })
       return done(opts.json ? toJson({ deleted: id }) : `Deleted task ${id} and its metadata.`)
     },
     'opensync tasks delete addresses --yes',
@@ -270,8 +308,15 @@ export const tasksCommands: CommandGroup = (program, cli) => {
     'start',
     'Queues a manual run of a stored task (behind a running one); a running service picks it up. A draft is refused.',
     withId,
-    async ({ tasks }, id, opts) => {
+    async ({ store, tasks }, id, opts) => {
       const { executionId, created, runningId } = await tasks.start(id)
+      if (created)
+        await store.audit.add({
+          actor: cliActor(),
+          action: 'execution.started',
+          taskId: id,
+          target: String(executionId),
+        })
       const text = created
         ? `Queued execution ${executionId} of task ${id}${runningId !== undefined ? `, after the running execution ${runningId}` : ''}; a running service picks it up.`
         : `Execution ${executionId} of task ${id} is queued already; it runs once.`

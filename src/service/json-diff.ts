@@ -1,4 +1,4 @@
-import { isSealed, SECRET_PLACEHOLDER } from '../service/secrets.ts'
+import { isSealed, SECRET_PLACEHOLDER } from './secrets.ts'
 
 /** One difference between two documents. */
 export interface DiffEntry {
