@@ -209,6 +209,14 @@ describe('errors that name the line', () => {
     expect(text('t.csv')).toBe('id,name\n1,a\n2,b\n1,c\n')
   })
 
+  it('names the row whose key field is empty', async () => {
+    put('t.csv', 'id,name\n1,a\n,b\n')
+    const conn = await connect({ key: 'id' })
+    const error = await errorOf(all(conn.read('t')))
+    expect(error.code).toBe('OSY_FILE_PARSE_ERROR')
+    expect(error.message).toContain('t.csv: data row 2 has no value for key field "id"')
+  })
+
   it('tells a missing folder and a missing file apart', async () => {
     const gone = await csvBridge.connect({ folder: join(folder, 'nope') }, { log: silentLogger })
     expect((await errorOf(gone.check())).code).toBe('OSY_UNKNOWN_DATABASE')

@@ -161,6 +161,7 @@ export class CsvConnection implements BridgeConnection {
       for await (const cells of readCsvRows(handle, file, spec.format, prepare, options.signal)) {
         row++
         const s = shape!
+        for (const at of s.keyAt) if (cells[at] === null) throw missingKey(spec, s, at, row)
         const key = keyOf(cells, s.keyAt)
         if (!seen.add(key)) await this.#confirmUnique(handle, spec, s, key, row)
         const values: Record<string, Value> = {}
@@ -351,6 +352,15 @@ function readShape(type: CsvRecordType, options: ReadOptions): ReadShape {
     keyAt: keyed.keyFields.map((k) => at.get(k)!),
     ...(expr ? { filter: compileFilter(expr, type.fields) } : {}),
   }
+}
+
+function missingKey(spec: CsvTypeSpec, shape: ReadShape, at: number, row: number): OpenSyncError {
+  const field = shape.type.fields[at]!.name
+  return new OpenSyncError(
+    'OSY_FILE_PARSE_ERROR',
+    `${spec.file}: data row ${row} has no value for key field "${field}"`,
+    { details: { recordType: spec.name, file: spec.file, field, row } },
+  )
 }
 
 function keyOf(cells: readonly Value[], keyAt: readonly number[]): string {
