@@ -83,7 +83,16 @@ export const csvHarness: ContractHarness = {
           rmSync(file(name))
         },
         async insertRaw(name, row) {
-          const header = readFileSync(file(name), 'utf8').split('\n', 1)[0]!.split(',')
+          const text = readFileSync(file(name), 'utf8')
+          const header = text.split('\n', 1)[0]!.split(',')
+          if (header[0] === 'id' && !('id' in row)) {
+            // Another program adding a row gives it the next id, as a database would.
+            const ids = text
+              .split('\n')
+              .slice(1)
+              .map((l) => Number(l.split(',')[0]) || 0)
+            row = { ...row, id: String(Math.max(0, ...ids) + 1) }
+          }
           appendFileSync(
             file(name),
             `${header.map((c) => (c in row ? field(row[c]!) : '')).join(',')}\n`,
