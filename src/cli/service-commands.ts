@@ -302,6 +302,10 @@ async function listenApi(deps: {
   const { buildServer, parseListen, urlOf } = await import('../server/index.ts')
   const { AccessManager } = await import('../service/access/access-manager.ts')
   const address = parseListen(process.env.OPENSYNC_LISTEN)
+  // OPENSYNC_TRUST_PROXY: `true`, or the proxies' addresses, comma-separated (docs/api.md).
+  const proxy = process.env.OPENSYNC_TRUST_PROXY?.trim()
+  const trustProxy =
+    proxy === undefined || proxy === '' || proxy === 'false' ? undefined : proxy === 'true' || proxy
   const access = new AccessManager({ store: deps.store })
   const adminPassword = process.env.OPENSYNC_ADMIN_PASSWORD
   if (adminPassword) {
@@ -317,6 +321,7 @@ async function listenApi(deps: {
     access,
     events: deps.events,
     logger: deps.log.child({ component: 'api' }),
+    ...(trustProxy !== undefined ? { trustProxy } : {}),
   })
   try {
     await app.listen({ host: address.host, port: address.port })

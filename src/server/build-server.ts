@@ -19,6 +19,12 @@ export interface BuildServerOptions extends ServerContext {
   readonly routes?: readonly RoutePlugin[]
   /** The largest request body in bytes (default 1 MiB). */
   readonly bodyLimit?: number
+  /**
+   * Behind a reverse proxy: trust its X-Forwarded-For/-Proto (Fastify's `trustProxy`: true,
+   * or the proxies' addresses, comma-separated), so the sign-in limit counts each client and session cookies
+   * are Secure when the proxy speaks HTTPS. Default false.
+   */
+  readonly trustProxy?: boolean | string
 }
 
 /**
@@ -30,10 +36,11 @@ export interface BuildServerOptions extends ServerContext {
  * const res = await app.inject({ method: 'GET', url: '/healthz' })
  */
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
-  const { logger, routes = [], bodyLimit = 1024 * 1024, ...ctx } = options
+  const { logger, routes = [], bodyLimit = 1024 * 1024, trustProxy = false, ...ctx } = options
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger ?? false }),
     bodyLimit,
+    trustProxy,
     // No line per request: URLs may carry a setup token in their query.
     logController: new LogController({ disableRequestLogging: true }),
     // Paths and their ids are case-sensitive slugs; `//` is not a path.

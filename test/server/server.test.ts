@@ -67,3 +67,32 @@ describe('OPENSYNC_LISTEN', () => {
     expect(urlOf({ host: '0.0.0.0', port: 1 })).toBe('http://localhost:1')
   })
 })
+
+describe('behind a reverse proxy', () => {
+  it('with trustProxy, counts sign-ins per forwarded client and marks the cookie Secure', async () => {
+    const proxied = await testServer({ trustProxy: true })
+    try {
+      const { PASSWORD } = await import('./server-harness.ts')
+      await proxied.access.addUser({ username: 'ada', password: PASSWORD, role: 'viewer' }, 'test')
+      const res = await proxied.app.inject({
+        method: 'POST',
+        url: '/api/session',
+        headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' },
+        payload: { username: 'ada', password: PASSWORD },
+      })
+      expect(res.cookies.find((c) => c.name === 'osy_session')).toMatchObject({ secure: true })
+      const failures = await proxied.store.audit.list({ action: 'sign-in.failed' })
+      expect(failures).toEqual([])
+      await proxied.app.inject({
+        method: 'POST',
+        url: '/api/session',
+        headers: { 'x-forwarded-for': '203.0.113.7' },
+        payload: { username: 'ada', password: 'not the password' },
+      })
+      const [failed] = await proxied.store.audit.list({ action: 'sign-in.failed' })
+      expect(failed!.detail).toMatchObject({ from: '203.0.113.7' })
+    } finally {
+      await proxied.close()
+    }
+  })
+})
