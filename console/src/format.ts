@@ -2,14 +2,14 @@ import i18next from 'i18next'
 
 /** A plan in words: "every 15 minutes", "daily at 02:00 (Europe/Berlin)", "manual". */
 export function planText(
-  plan: { kind: string; every?: number; unit?: string; at?: string; zone?: string } | undefined,
+  plan: { kind: string; every?: number; unit?: string; at?: string; timezone?: string } | undefined,
 ): string {
   const t = i18next.t.bind(i18next)
   if (!plan) return t('plan.manual')
   if (plan.kind === 'interval')
     return t(`plan.every_${plan.unit ?? 'minutes'}`, { count: plan.every ?? 1 })
   if (plan.kind === 'daily')
-    return t('plan.dailyAt', { at: plan.at ?? '', zone: plan.zone ?? 'UTC' })
+    return t('plan.dailyAt', { at: plan.at ?? '', zone: plan.timezone ?? 'UTC' })
   return t(`plan.${plan.kind}`, { defaultValue: plan.kind })
 }
 

@@ -208,6 +208,8 @@ export const de: Texts = {
     secretKept: 'Gespeichert: so lassen, um es zu behalten, oder ein neues eingeben.',
   },
   wizard: {
+    savedComplete:
+      'Gespeichert. Die Aufgabe ist vollständig: mit den nächsten Schritten weitermachen oder später aus der Übersicht fortsetzen.',
     connectionOk: 'Die Verbindung funktioniert.',
     readDatabases: 'Vom Server lesen',
     previewNone: 'Keine Änderungen: Die Systeme sind abgeglichen.',

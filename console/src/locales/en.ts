@@ -199,6 +199,8 @@ export const en = {
     secretKept: 'Stored: leave as it is to keep it, or type a new one.',
   },
   wizard: {
+    savedComplete:
+      'Saved. The task is complete: continue with the next steps, or leave it for now and come back from the overview.',
     connectionOk: 'The connection works.',
     readDatabases: 'Read from server',
     previewNone: 'No changes: the systems are in step.',

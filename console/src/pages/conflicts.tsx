@@ -129,7 +129,7 @@ export function ConflictsPage() {
                         {operate && !c.winner && (
                           <Button
                             size="compact-xs"
-                            variant="light"
+                            variant="default"
                             onClick={() => decide.mutate([{ id: c.id, winner: side }])}
                           >
                             {t('conflicts.take', { side })}

@@ -153,7 +153,7 @@ export function OverviewPage() {
                       {!task.draft && task.neverExecuted && (
                         <Badge
                           color="violet"
-                          variant="light"
+                          variant="default"
                           leftSection={<IconSparkles size={12} aria-hidden />}
                         >
                           {t('overview.neverExecuted')}

@@ -119,7 +119,7 @@ function SystemConnection({
                     flex={1}
                   />
                   <Button
-                    variant="light"
+                    variant="default"
                     leftSection={<IconDatabaseSearch size={18} aria-hidden />}
                     onClick={() => databases.mutate()}
                     loading={databases.isPending}
@@ -133,7 +133,7 @@ function SystemConnection({
         )}
         <Group>
           <Button
-            variant="light"
+            variant="default"
             leftSection={<IconPlugConnected size={18} aria-hidden />}
             onClick={() => check.mutate()}
             loading={check.isPending}

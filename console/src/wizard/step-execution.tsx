@@ -9,7 +9,7 @@ type Plan =
   | { kind: 'manual' }
   | { kind: 'continuous' }
   | { kind: 'interval'; every: number; unit: 'minutes' | 'hours' }
-  | { kind: 'daily'; at: string; zone?: string }
+  | { kind: 'daily'; at: string; timezone?: string }
 
 /** The interval values offered for each unit. */
 export const INTERVALS = {
@@ -53,7 +53,11 @@ export function StepExecution({
           onChange={(kind) => {
             if (kind === 'interval') setPlan({ kind, every: 15, unit: 'minutes' })
             else if (kind === 'daily')
-              setPlan({ kind, at: '02:00', zone: Intl.DateTimeFormat().resolvedOptions().timeZone })
+              setPlan({
+                kind,
+                at: '02:00',
+                timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+              })
             else setPlan({ kind: kind === 'continuous' ? 'continuous' : 'manual' })
           }}
           data={['continuous', 'interval', 'daily', 'manual'].map((value) => ({
@@ -104,8 +108,8 @@ export function StepExecution({
             <Select
               label={t('wizard.zone')}
               searchable
-              value={plan.zone ?? 'UTC'}
-              onChange={(zone) => setPlan({ ...plan, zone: zone ?? 'UTC' })}
+              value={plan.timezone ?? 'UTC'}
+              onChange={(zone) => setPlan({ ...plan, timezone: zone ?? 'UTC' })}
               data={zones()}
             />
           </>
@@ -113,7 +117,7 @@ export function StepExecution({
       </Group>
       <Group>
         <Button
-          variant="light"
+          variant="default"
           leftSection={<IconEye size={18} aria-hidden />}
           onClick={() => preview.mutate()}
           loading={preview.isPending}

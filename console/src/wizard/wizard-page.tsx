@@ -52,7 +52,10 @@ export function WizardPage() {
       profileOf(current.document, 0) === current.home &&
       profileOf(current.document, 1) === current.other
     ) {
-      return { ...current, document: { ...current.document, subject: current.subject } }
+      return {
+        ...current,
+        document: { ...current.document, subject: current.subject || current.document.subject },
+      }
     }
     if (!current.home || !current.other) return current
     const made = unwrap(
@@ -97,10 +100,12 @@ export function WizardPage() {
     },
   })
 
+  /** Leaving System selection makes the document from the two profiles; nothing is saved yet. */
+  const prepare = useMutation({ mutationFn: ensureDocument, onSuccess: (next) => setState(next) })
   const goTo = (target: number) => {
     setSaved(false)
-    if (target > 0 && !state.document) {
-      save.mutate(state, { onSuccess: () => setStep(target) })
+    if (target > 0) {
+      prepare.mutate(state, { onSuccess: () => setStep(target) })
       return
     }
     setStep(target)
@@ -129,7 +134,7 @@ export function WizardPage() {
     setSaved(false)
     setState((old) => ({ ...old, ...change }))
   }
-  const error = save.error ?? finish.error
+  const error = save.error ?? finish.error ?? prepare.error
 
   return (
     <Stack>
@@ -150,12 +155,11 @@ export function WizardPage() {
           </Button>
         }
       />
-      {saved && (
+      {saved && save.data && (
         <Alert color="green" role="status">
-          {t('wizard.saved')}
-          {save.data &&
-            save.data.missing.length > 0 &&
-            ` ${t('wizard.stillMissing', { list: save.data.missing.join(', ') })}`}
+          {save.data.missing.length > 0
+            ? `${t('wizard.saved')} ${t('wizard.stillMissing', { list: save.data.missing.join(', ') })}`
+            : t('wizard.savedComplete')}
         </Alert>
       )}
       {error && (
@@ -188,7 +192,7 @@ export function WizardPage() {
           <Button
             onClick={() => goTo(step + 1)}
             disabled={step === 0 && (!state.home || !state.other)}
-            loading={save.isPending}
+            loading={prepare.isPending}
           >
             {t('wizard.next')}
           </Button>

@@ -1,0 +1,124 @@
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  choose,
+  launchBrowser,
+  type RunningService,
+  screenshot,
+  seriousViolations,
+  signIn,
+  startService,
+} from './console-harness.ts'
+
+const PASSWORD = 'wizard admin password'
+const SUBJECT = 'Wizard: CRM addresses ↔ ERP customers'
+
+let service: RunningService
+let browser: Browser
+let page: Page
+
+beforeAll(async () => {
+  ;[service, browser] = await Promise.all([
+    // --demo makes the demo CRM and ERP databases that the two shipped demo profiles describe.
+    startService(['--demo'], { OPENSYNC_ADMIN_PASSWORD: PASSWORD }),
+    launchBrowser(),
+  ])
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  context.setDefaultTimeout(10_000)
+  page = await context.newPage()
+  await signIn(page, service.url, 'admin', PASSWORD)
+})
+afterAll(async () => {
+  await browser?.close()
+  await service?.stop()
+})
+
+async function checkPage(name: string): Promise<void> {
+  expect(await seriousViolations(page), name).toEqual([])
+  await screenshot(page, name)
+}
+
+describe('the synchronization wizard', () => {
+  it('makes a task from two shipped profiles, saved at step 2, continued from the overview, finished and run', async () => {
+    await page.getByRole('link', { name: 'New task' }).click()
+    await page.getByRole('heading', { name: 'New synchronization task' }).waitFor()
+    await choose(page, 'Home system', /Demo CRM/)
+    await choose(page, 'System to be connected', /Demo ERP/)
+    await page.getByTestId('profile-demo-erp').getByText('sqlite', { exact: true }).waitFor()
+    await page.getByLabel('Subject').fill(SUBJECT)
+    await checkPage('wizard-systems')
+    await page.getByRole('button', { name: 'Next' }).click()
+
+    // Step 2: the forms come from the bridge's fields as the profiles label them.
+    await page.getByLabel(/^CRM database file/).fill(join(service.dataDir, 'demo', 'crm.db'))
+    await page.getByLabel(/^ERP database file/).fill(join(service.dataDir, 'demo', 'erp.db'))
+    await page
+      .getByRole('region', { name: 'System to be connected' })
+      .getByRole('button', { name: 'Test connection' })
+      .click()
+    await page.getByRole('status').filter({ hasText: 'The connection works.' }).waitFor()
+    await checkPage('wizard-connection')
+    // Saved at step 2 and left; the overview leads back to it.
+    await page.getByRole('button', { name: 'Save draft' }).click()
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor()
+    await page.getByRole('button', { name: 'To the overview' }).click()
+    const row = page.locator('tr[data-task]').filter({ hasText: SUBJECT })
+    await row.getByText('Never executed').waitFor()
+    await row.getByRole('link', { name: SUBJECT }).click()
+    await page.getByRole('link', { name: 'Edit' }).click()
+    await page.getByRole('heading', { name: /Edit/ }).waitFor()
+    expect(await page.getByLabel('Subject').inputValue()).toBe(SUBJECT)
+    await page.getByRole('button', { name: 'Next' }).click()
+    // What step 2 had is kept.
+    expect(await page.getByLabel(/^CRM database file/).inputValue()).toContain('crm.db')
+    await page.getByRole('button', { name: 'Next' }).click()
+
+    // Step 3: the profile's pair, its direction, a filter, the strategy.
+    await page.getByText('Field assignment').waitFor()
+    await page.getByText('Bidirectional').click()
+    await choose(page, 'Strategy', 'crm wins')
+    await checkPage('wizard-assignments')
+    await page.getByRole('button', { name: 'Next' }).click()
+
+    // Step 4: an interval whose values depend on the unit.
+    await choose(page, 'Execution plan', 'Interval')
+    await choose(page, 'Time unit', 'Hours')
+    await page.getByRole('combobox', { name: 'Interval' }).click()
+    expect(await page.getByRole('option', { name: 'every 12 hours' }).count()).toBe(1)
+    expect(await page.getByRole('option', { name: 'every 45 minutes' }).count()).toBe(0)
+    await page.getByRole('option', { name: 'every 2 hours' }).click()
+    await checkPage('wizard-execution')
+    await page.getByRole('button', { name: 'Save task' }).click()
+
+    await page.getByRole('heading', { name: SUBJECT, exact: true }).waitFor()
+    await page.getByText('every 2 hours').waitFor()
+    await page.getByRole('button', { name: 'Start now' }).click()
+    await page
+      .locator('[data-testid="executions"] tr[data-status="succeeded"]')
+      .first()
+      .waitFor({ timeout: 60_000 })
+  })
+
+  it('edits the task: the filter (checked as typed) and the plan change', async () => {
+    await page.getByRole('link', { name: 'Edit' }).click()
+    await page.getByRole('heading', { name: /Edit/ }).waitFor()
+    expect(await page.getByLabel('Subject').inputValue()).toBe(SUBJECT)
+    for (let step = 0; step < 2; step++) await page.getByRole('button', { name: 'Next' }).click()
+    // The filter is checked by the server as it is typed: its message, then valid.
+    const filter = page.getByTestId('filter-crm')
+    await filter.fill("zip1 = = '76137'")
+    await page
+      .getByText(/syntax|expected|unexpected|invalid/i)
+      .first()
+      .waitFor()
+    await filter.fill("zip1 LIKE '7%'")
+    await page.getByText('The condition is valid.').waitFor()
+    await page.getByRole('button', { name: 'Next' }).click()
+    await choose(page, 'Execution plan', 'Daily')
+    await page.getByRole('textbox', { name: 'Time' }).fill('03:30')
+    await page.getByRole('button', { name: 'Save task' }).click()
+    await page.getByRole('heading', { name: SUBJECT, exact: true }).waitFor()
+    await page.getByText(/daily at 03:30/).waitFor()
+  })
+})
