@@ -29,14 +29,15 @@ export interface RunningService {
   stop(): Promise<void>
 }
 
-/** Starts `opensync start` (the console built first) and waits for the URL it prints. */
+/** Starts `opensync start` (or `api`: the API alone), the console built first, and waits for the URL it prints. */
 export async function startService(
   args: readonly string[] = [],
   env: Record<string, string> = {},
+  command: 'start' | 'api' = 'start',
 ): Promise<RunningService> {
   await buildConsole()
   const dataDir = mkdtempSync(join(tmpdir(), 'osy-console-'))
-  const child: ChildProcess = spawn(process.execPath, ['bin/opensync.js', 'start', ...args], {
+  const child: ChildProcess = spawn(process.execPath, ['bin/opensync.js', command, ...args], {
     env: {
       ...process.env,
       OPENSYNC_DATA_DIR: dataDir,

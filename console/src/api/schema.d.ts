@@ -3129,7 +3129,7 @@ export interface paths {
     }
     get?: never
     put?: never
-    /** Decides conflicts: which system wins each; the next run applies them */
+    /** Decides conflicts: which system wins each, or a value; the next run applies them */
     post: {
       parameters: {
         query?: never
@@ -3142,10 +3142,16 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            decisions: {
-              id: number
-              winner: string
-            }[]
+            decisions: (
+              | {
+                  id: number
+                  winner: string
+                }
+              | {
+                  id: number
+                  value: unknown
+                }
+            )[]
           }
         }
       }
@@ -4470,6 +4476,8 @@ export interface components {
         }
       }
       updatedAt: string
+      /** @description The value decided instead of a winner. */
+      value?: unknown
       /** @description The system whose value wins, once decided. */
       winner?: string
     }
@@ -4487,6 +4495,8 @@ export interface components {
         }
       }
       updatedAt: string
+      /** @description The value decided instead of a winner. */
+      value?: unknown
       /** @description The system whose value wins, once decided. */
       winner?: string
     }

@@ -22,6 +22,7 @@ import { Link, useLocation } from 'wouter'
 import { can, type SessionUser, useSignOut } from '../api/session.ts'
 import { type Language, setLanguage } from '../i18n.ts'
 import { paths } from '../router.ts'
+import { ServiceBanner } from './service-banner.tsx'
 
 /** The frame of every signed-in page: header, navigation, the no-service banner. */
 export function Layout({ user, children }: { user: SessionUser; children: ReactNode }) {
@@ -93,7 +94,10 @@ export function Layout({ user, children }: { user: SessionUser; children: ReactN
           />
         ))}
       </AppShell.Navbar>
-      <AppShell.Main>{children}</AppShell.Main>
+      <AppShell.Main>
+        <ServiceBanner />
+        {children}
+      </AppShell.Main>
     </AppShell>
   )
 }

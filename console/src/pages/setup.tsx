@@ -47,7 +47,7 @@ export function SetupPage() {
               {t('setup.title')}
             </Title>
             <Text size="sm">{t('setup.intro')}</Text>
-            {!token && <Alert color="orange">{t('setup.noToken')}</Alert>}
+            {!token && <Alert color="orange.9">{t('setup.noToken')}</Alert>}
             {setup.error && (
               <Alert color="red" role="alert">
                 {setup.error.message}

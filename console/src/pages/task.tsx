@@ -131,7 +131,7 @@ export function TaskPage() {
         </Card>
       </SimpleGrid>
       {data.paused && (
-        <Alert color="orange" title={t('task.paused')}>
+        <Alert color="orange.9" title={t('task.paused')}>
           {data.paused.reason}
         </Alert>
       )}
