@@ -103,9 +103,17 @@ export async function seriousViolations(page: Page): Promise<string[]> {
     )
 }
 
-const SHOTS = join(import.meta.dirname, '../../docs/console')
+/**
+ * Where screenshots go: docs/console/ (the pictures of docs/console.md) when
+ * CONSOLE_SCREENSHOTS=1, else a temporary folder, so an ordinary test run leaves the
+ * checkout as it was.
+ */
+const SHOTS =
+  process.env.CONSOLE_SCREENSHOTS === '1'
+    ? join(import.meta.dirname, '../../docs/console')
+    : join(tmpdir(), 'opensync-console-screenshots')
 
-/** A screenshot for docs/console.md (docs/console/<name>.png). */
+/** A screenshot of the page as it is (docs/console/<name>.png with CONSOLE_SCREENSHOTS=1). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true })
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
