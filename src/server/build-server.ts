@@ -62,6 +62,11 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   await app.register(cookie)
   await app.register(rateLimit, { global: false })
   registerAuthentication(app, ctx)
+  app.decorateRequest('writtenBody', undefined)
+  // Validation returns a new value with the schema's defaults; keep what the client wrote.
+  app.addHook('preValidation', async (request) => {
+    request.writtenBody = request.body
+  })
   await registerOpenApi(app)
   for (const plugin of [...ROUTES, ...routes]) await app.register(plugin, { ctx })
   await app.ready()

@@ -41,7 +41,18 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; undefined on public routes called without credentials. */
     principal?: Principal
+    /**
+     * The parsed body before validation: what the client wrote. Validation fills in the
+     * generic task schema's defaults; the task manager validates the document itself, against
+     * the schema of its own system keys (see writtenDocument).
+     */
+    writtenBody?: unknown
   }
+}
+
+/** The `document` member of the body as the client wrote it (defaults not filled in). */
+export function writtenDocument(request: FastifyRequest): unknown {
+  return (request.writtenBody as { document?: unknown } | null | undefined)?.document
 }
 
 /** The caller of a route that is not public: set by the authentication hook. */

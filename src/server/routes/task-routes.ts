@@ -20,7 +20,7 @@ import {
   taskSummarySchema,
   validationSchema,
 } from '../schemas/task-schemas.ts'
-import type { ServerContext } from '../server-context.ts'
+import { type ServerContext, writtenDocument } from '../server-context.ts'
 import { executionOut, taskDetailOut, taskSummaryOut } from '../views.ts'
 import type { RoutePlugin } from './route-plugin.ts'
 
@@ -157,7 +157,7 @@ export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
     async (request, reply) => {
       // Revision 0: a new task, so an existing id is a conflict, not an overwrite.
       const view = await ctx.tasks
-        .save(request.body.document, { draft: request.body.draft === true, expectedRevision: 0 })
+        .save(writtenDocument(request), { draft: request.body.draft === true, expectedRevision: 0 })
         .catch((error: unknown) => {
           if ((error as { code?: string }).code === 'OSY_REVISION_CONFLICT') {
             throw new OpenSyncError(
@@ -192,7 +192,7 @@ export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
       },
     },
     async (request) => {
-      const issues = ctx.tasks.check(request.body.document)
+      const issues = ctx.tasks.check(writtenDocument(request))
       return {
         valid: issues.length === 0,
         issues: issues.map((i) => ({ path: i.path, message: i.message })),
@@ -234,7 +234,7 @@ export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
     async (request, reply) => {
       await visibleTask(request, ctx, request.params.id)
       const expected = expectedRevision(request)
-      const view = await save(request, withId(request.body.document, request.params.id), {
+      const view = await save(request, withId(writtenDocument(request), request.params.id), {
         draft: request.body.draft === true,
         ...(expected !== undefined ? { expectedRevision: expected } : {}),
       })
