@@ -1,14 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import {
-  CompiledQuery,
-  type Dialect,
-  Kysely,
-  type LogConfig,
-  PostgresDialect,
-  SqliteDialect,
-} from 'kysely'
+import { CompiledQuery, type Dialect, Kysely, type LogConfig, PostgresDialect } from 'kysely'
 import type { Migrator } from 'kysely/migration'
 import pg from 'pg'
 import { OpenSyncError } from '../sdk/errors.ts'
@@ -26,6 +19,7 @@ import type { PairRefCache } from './pair-refs.ts'
 import { type PlannerStatistics, plannerStatistics } from './planner-statistics.ts'
 import { recordErrorRepo } from './record-error-repo.ts'
 import { sessionRepo } from './session-repo.ts'
+import { StoreSqliteDialect } from './sqlite-migration-lock.ts'
 import type { Store, StoreDialect, StoreRepos } from './store.ts'
 import {
   insideTransaction,
@@ -235,12 +229,16 @@ const SQLITE_PRAGMAS = [
 
 function sqliteDialect(file: string, create = true): Dialect {
   if (file !== ':memory:' && create) mkdirSync(dirname(file), { recursive: true })
-  return new SqliteDialect({
-    database: new Database(file, { fileMustExist: !create && file !== ':memory:' }),
-    async onCreateConnection(connection) {
-      for (const pragma of SQLITE_PRAGMAS) await connection.executeQuery(CompiledQuery.raw(pragma))
+  return new StoreSqliteDialect(
+    {
+      database: new Database(file, { fileMustExist: !create && file !== ':memory:' }),
+      async onCreateConnection(connection) {
+        for (const pragma of SQLITE_PRAGMAS)
+          await connection.executeQuery(CompiledQuery.raw(pragma))
+      },
     },
-  })
+    file,
+  )
 }
 
 /** PostgreSQL's OID of bigint (int8): ids and counts. */
