@@ -11,7 +11,7 @@ import {
   ROLES,
 } from '../../src/service/access/permissions.ts'
 import type { AccessRow, ParamKind } from './access-rows.ts'
-import { bearer, testServer } from './server-harness.ts'
+import { bearer, sessionHeaders, signIn, testServer } from './server-harness.ts'
 
 // The authorization matrix: every route of the OpenAPI document, called with no
 // credentials, as each role, with a token that lacks the route's scope, and as a user
@@ -52,6 +52,8 @@ await s.store.audit.add({ actor: 'test', action: 'task.created', taskId: TASK })
 const tokens: Record<string, string> = {}
 for (const role of ROLES) tokens[role] = await s.tokenFor(role)
 const limited = await s.tokenFor('admin', ['other-profile'])
+// A console session of the operator (cookie and CSRF token), beside the operator's token.
+const operatorSession = sessionHeaders(await signIn(s.app, 'operator-3'))
 /** Per permission, an admin's token with every scope but that one. */
 const without = new Map<Permission, string>()
 for (const p of PERMISSIONS) {
@@ -159,6 +161,21 @@ describe('the authorization matrix', () => {
         const res = await call(route, row, bearer(tokens[role]!), isRead)
         if (allowed) expectStatus(role, res.statusCode, allowedStatus, 'allowed')
         else expectStatus(role, res.statusCode, (st) => st === 403, '403')
+      }
+
+      // The operator signed in to the console answers as the operator's token does (the
+      // session's own route, sign-out, is left alone: the later rows need the session).
+      if (
+        !(route === 'DELETE /api/session') &&
+        !(row.stream && ROLE_PERMISSIONS.operator.includes(row.access as Permission))
+      ) {
+        const allowed =
+          row.access === 'public' ||
+          row.access === 'authenticated' ||
+          ROLE_PERMISSIONS.operator.includes(row.access)
+        const res = await call(route, row, operatorSession, isRead)
+        if (allowed) expectStatus('operator session', res.statusCode, allowedStatus, 'allowed')
+        else expectStatus('operator session', res.statusCode, (st) => st === 403, '403')
       }
 
       // A token without the route's scope, though its user could.
