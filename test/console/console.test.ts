@@ -19,7 +19,11 @@ let page: Page
 
 beforeAll(async () => {
   ;[service, browser] = await Promise.all([startService(['--demo']), launchBrowser()])
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' })
+  context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    reducedMotion: 'reduce',
+    locale: 'en-US',
+  })
   context.setDefaultTimeout(10_000)
   page = await context.newPage()
 })
@@ -150,7 +154,10 @@ describe('the console, in a real browser against opensync start', () => {
   })
 
   it('shows a viewer no controls that change anything, and the API refuses them anyway', async () => {
-    const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const viewerContext = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      reducedMotion: 'reduce',
+    })
     viewerContext.setDefaultTimeout(10_000)
     const viewer = await viewerContext.newPage()
     await signIn(viewer, VIEWER)

@@ -28,7 +28,7 @@ afterAll(async () => {
 describe('the console without a running service', () => {
   it('says that planned executions will not happen', async () => {
     const page = await (
-      await browser.newContext({ viewport: { width: 1280, height: 800 } })
+      await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' })
     ).newPage()
     await signIn(page, service.url, 'admin', PASSWORD)
     const banner = page.getByTestId('no-service')

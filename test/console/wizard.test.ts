@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -24,7 +25,10 @@ beforeAll(async () => {
     startService(['--demo'], { OPENSYNC_ADMIN_PASSWORD: PASSWORD }),
     launchBrowser(),
   ])
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    reducedMotion: 'reduce',
+  })
   context.setDefaultTimeout(10_000)
   page = await context.newPage()
   await signIn(page, service.url, 'admin', PASSWORD)
@@ -77,7 +81,7 @@ describe('the synchronization wizard', () => {
     // Step 3: the profile's pair, its direction, a filter, the strategy.
     await page.getByText('Field assignment').waitFor()
     await page.getByText('Bidirectional').click()
-    await choose(page, 'Strategy', 'crm wins')
+    await choose(page, 'Strategy', 'Decide in the conflict inbox')
     await checkPage('wizard-assignments')
     await page.getByRole('button', { name: 'Next' }).click()
 
@@ -98,6 +102,49 @@ describe('the synchronization wizard', () => {
       .locator('[data-testid="executions"] tr[data-status="succeeded"]')
       .first()
       .waitFor({ timeout: 60_000 })
+  })
+
+  it('parks a conflict in the inbox; once decided, the next run applies it', async () => {
+    // The same record edited on both sides since the last run.
+    const crm = new Database(join(service.dataDir, 'demo', 'crm.db'))
+    const erp = new Database(join(service.dataDir, 'demo', 'erp.db'))
+    try {
+      const { email } = crm
+        .prepare(
+          "SELECT email FROM addresses WHERE email IS NOT NULL AND zip1 LIKE '7%' ORDER BY id LIMIT 1",
+        )
+        .get() as { email: string }
+      crm.prepare('UPDATE addresses SET company = ? WHERE email = ?').run('Console CRM GmbH', email)
+      erp
+        .prepare('UPDATE customers SET company_name = ? WHERE email = ?')
+        .run('Console ERP AG', email)
+      await page.getByRole('button', { name: 'Start now' }).click()
+      await page.getByRole('link', { name: 'Conflicts' }).click()
+      await choose(page, 'Task', SUBJECT)
+      const row = page
+        .locator('[data-testid="conflicts"] tr[data-conflict]')
+        .filter({ hasText: 'Console ERP AG' })
+      await row.waitFor({ timeout: 30_000 })
+      expect(await row.textContent()).toContain('Console CRM GmbH')
+      expect(await seriousViolations(page)).toEqual([])
+      await screenshot(page, 'conflicts')
+      await row.getByRole('button', { name: 'Take crm' }).click()
+      // Decided, it leaves the list of open conflicts.
+      await row.waitFor({ state: 'detached' })
+
+      await page.getByRole('link', { name: 'To the task' }).click()
+      await page.getByRole('button', { name: 'Start now' }).click()
+      const company = () =>
+        (
+          erp.prepare('SELECT company_name FROM customers WHERE email = ?').get(email) as {
+            company_name: string
+          }
+        ).company_name
+      await expect.poll(company, { timeout: 60_000 }).toBe('Console CRM GmbH')
+    } finally {
+      crm.close()
+      erp.close()
+    }
   })
 
   it('edits the task: the filter (checked as typed) and the plan change', async () => {

@@ -15,6 +15,7 @@ import { useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { Link } from 'wouter'
 import { api, unwrap } from '../api/client.ts'
+import { useLiveUpdates } from '../api/events.ts'
 import { useConflicts } from '../api/queries.ts'
 import { can } from '../api/session.ts'
 import { useSessionUser } from '../components/session-user.ts'
@@ -30,6 +31,8 @@ export function ConflictsPage() {
   const user = useSessionUser()
   const taskId = useQueryParam('task')
   const navigate = useNavigate()
+  // New conflicts arrive as they are parked (conflict.parked on /api/events).
+  useLiveUpdates()
   const conflicts = useConflicts(taskId)
   const queryClient = useQueryClient()
   const [selected, setSelected] = useState<ReadonlySet<number>>(new Set())
