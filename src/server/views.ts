@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import type { TaskSummary, TaskView } from '../service/task-manager.ts'
+import { systemsOf, type TaskSummary, type TaskView } from '../service/task-manager.ts'
 import type { ChangeRow, ExecutionRow, LatestExecutions, LogLine } from '../store/index.ts'
 import { taskProfiles } from './access/task-visibility.ts'
 import type {
@@ -86,6 +86,7 @@ export function taskSummaryOut(
     neverExecuted: !latest?.finished && !latest?.running,
     issues: view.issues.map((i) => ({ path: i.path, message: i.message })),
     profiles: 'profiles' in view ? [...view.profiles] : taskProfiles(view.document),
+    systems: ('systems' in view ? view.systems : systemsOf(view.document)).map((s) => ({ ...s })),
     revision: view.revision,
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,

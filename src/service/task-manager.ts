@@ -40,6 +40,15 @@ export interface TaskView {
 export interface TaskSummary extends Omit<TaskView, 'document' | 'paused'> {
   /** The ids of the system profiles its systems were made from (`systems.<key>.profile.id`). */
   readonly profiles: readonly string[]
+  /** Its systems by key, with their bridge and profile (`systems.<key>`), in document order. */
+  readonly systems: readonly TaskSystem[]
+}
+
+/** One system of a task, as the overview names it. */
+export interface TaskSystem {
+  readonly key: string
+  readonly bridge?: string
+  readonly profile?: string
 }
 
 /** Why and when a plan paused itself. */
@@ -233,6 +242,7 @@ export class TaskManager {
         createdAt: task.createdAt,
         updatedAt: task.updatedAt,
         profiles: profileIdsOf(document),
+        systems: systemsOf(document),
       }
     })
   }
@@ -444,6 +454,20 @@ export function profileIdsOf(document: unknown): string[] {
     if (typeof id === 'string') ids.push(id)
   }
   return ids
+}
+
+/** A document's systems by key with their bridge and profile id (drafts may lack either). */
+export function systemsOf(document: unknown): TaskSystem[] {
+  const systems = (document as { systems?: unknown } | null)?.systems
+  if (!systems || typeof systems !== 'object') return []
+  return Object.entries(systems as Record<string, unknown>).map(([key, value]) => {
+    const system = (value ?? {}) as { bridge?: unknown; profile?: { id?: unknown } }
+    return {
+      key,
+      ...(typeof system.bridge === 'string' ? { bridge: system.bridge } : {}),
+      ...(typeof system.profile?.id === 'string' ? { profile: system.profile.id } : {}),
+    }
+  })
 }
 
 function issuesOf(task: StoredTask): TaskIssue[] {

@@ -5175,6 +5175,12 @@ export interface components {
       revision: number
       running?: components['schemas']['Execution']
       subject: string
+      /** @description Its systems by key, with their bridge and profile, in document order. */
+      systems: {
+        bridge?: string
+        key: string
+        profile?: string
+      }[]
       updatedAt: string
     }
     /** @description An incomplete task document, saved with draft: true: any members of a TaskFile, some missing or not valid yet. */
@@ -5608,6 +5614,12 @@ export interface components {
       revision: number
       running?: components['schemas']['ExecutionInput']
       subject: string
+      /** @description Its systems by key, with their bridge and profile, in document order. */
+      systems: {
+        bridge?: string
+        key: string
+        profile?: string
+      }[]
       updatedAt: string
     }
     /** @description One thing that keeps a document from being a complete task. */
@@ -5699,6 +5711,12 @@ export interface components {
       revision: number
       running?: components['schemas']['Execution']
       subject: string
+      /** @description Its systems by key, with their bridge and profile, in document order. */
+      systems: {
+        bridge?: string
+        key: string
+        profile?: string
+      }[]
       updatedAt: string
     }
     TaskSummaryInput: {
@@ -5722,6 +5740,12 @@ export interface components {
       revision: number
       running?: components['schemas']['ExecutionInput']
       subject: string
+      /** @description Its systems by key, with their bridge and profile, in document order. */
+      systems: {
+        bridge?: string
+        key: string
+        profile?: string
+      }[]
       updatedAt: string
     }
     TaskValidation: {

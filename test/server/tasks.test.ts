@@ -138,6 +138,11 @@ describe('tasks', () => {
     expect(list.find((t: { id: string }) => t.id === 'half')).toMatchObject({
       neverExecuted: true,
       queued: { id: first.json().execution.id },
+      // The overview names both systems, whether or not they came from profiles.
+      systems: [
+        { key: 'crm', bridge: expect.any(String) },
+        { key: 'erp', bridge: expect.any(String) },
+      ],
     })
     expect(await s.runNext()).toBe(true)
     list = (await inject('GET', '/api/tasks', viewer)).json().items

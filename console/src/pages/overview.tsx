@@ -25,6 +25,13 @@ import { paths } from '../router.ts'
 type SortKey = 'subject' | 'next' | 'last'
 
 /** All tasks: search, sort, and a window of rows so a thousand tasks scroll smoothly. */
+/** The task's two systems: each by its profile when it came from one, else key (bridge). */
+function systemsText(task: TaskSummary): string {
+  return task.systems
+    .map((s) => s.profile ?? (s.bridge ? `${s.key} (${s.bridge})` : s.key))
+    .join(' ↔ ')
+}
+
 export function OverviewPage() {
   const { t } = useTranslation()
   const user = useSessionUser()
@@ -38,7 +45,8 @@ export function OverviewPage() {
         needle === '' ||
         task.subject.toLowerCase().includes(needle) ||
         task.id.toLowerCase().includes(needle) ||
-        task.profiles.some((p) => p.toLowerCase().includes(needle)),
+        task.profiles.some((p) => p.toLowerCase().includes(needle)) ||
+        systemsText(task).toLowerCase().includes(needle),
     )
     const key = (task: TaskSummary): string =>
       sort === 'subject'
@@ -161,7 +169,7 @@ export function OverviewPage() {
                       )}
                     </Group>
                   </Table.Td>
-                  <Table.Td>{task.profiles.join(' ↔ ') || '–'}</Table.Td>
+                  <Table.Td>{systemsText(task) || '–'}</Table.Td>
                   <Table.Td>{planText(task.plan)}</Table.Td>
                   <Table.Td>{task.active ? t('common.yes') : t('common.no')}</Table.Td>
                   <Table.Td>{task.active ? dateTime(task.nextRunAt) : '–'}</Table.Td>

@@ -84,6 +84,15 @@ export const taskSummarySchema = z
     neverExecuted: z.boolean(),
     issues: z.array(issueSchema).describe('What a draft still lacks (empty when it is complete).'),
     profiles: z.array(z.string()).describe('The system profiles its systems were made from.'),
+    systems: z
+      .array(
+        z.object({
+          key: z.string(),
+          bridge: z.string().optional(),
+          profile: z.string().optional(),
+        }),
+      )
+      .describe('Its systems by key, with their bridge and profile, in document order.'),
     revision: z.int().describe('Sent back as If-Match with an edit (the ETag).'),
     createdAt: z.string(),
     updatedAt: z.string(),
