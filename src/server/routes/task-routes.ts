@@ -21,6 +21,7 @@ import {
   validationSchema,
 } from '../schemas/task-schemas.ts'
 import { type ServerContext, writtenDocument } from '../server-context.ts'
+import { TaskListCache } from '../task-list-cache.ts'
 import { executionOut, taskDetailOut, taskSummaryOut } from '../views.ts'
 import type { RoutePlugin } from './route-plugin.ts'
 
@@ -73,6 +74,15 @@ function withId(document: unknown, id: string): unknown {
  * validate, activate, deactivate, start; with revisions as ETags.
  */
 export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
+  const listCache = ctx.events ? new TaskListCache(ctx.events) : undefined
+  if (listCache) {
+    // A write here shows in the next list at once, whether or not it raised an event.
+    app.addHook('onSend', async (request, _reply, payload) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') listCache.clear()
+      return payload
+    })
+    app.addHook('onClose', async () => listCache.close())
+  }
   app.addContentTypeParser(
     'application/merge-patch+json',
     { parseAs: 'string' },
@@ -129,16 +139,26 @@ export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
         },
       },
     },
-    async (request) => {
-      const [summaries, latest] = await Promise.all([
-        ctx.tasks.summaries(),
-        ctx.store.executions.latest(),
-      ])
-      return {
-        items: summaries
-          .filter((t) => canSeeProfiles(request.principal, t.profiles))
-          .map((t) => taskSummaryOut(t, latest.get(t.id))),
+    async (request, reply) => {
+      const build = async () => {
+        const [summaries, latest] = await Promise.all([
+          ctx.tasks.summaries(),
+          ctx.store.executions.latest(),
+        ])
+        return {
+          items: summaries
+            .filter((t) => canSeeProfiles(request.principal, t.profiles))
+            .map((t) => taskSummaryOut(t, latest.get(t.id))),
+        }
       }
+      if (!listCache) return build()
+      // Built from the schema's own output (taskSummaryOut), so the text is what the
+      // serializer would have made of it.
+      const key = JSON.stringify(request.principal?.profiles ?? null)
+      const body = await listCache.get(key, async () => JSON.stringify(await build()))
+      // A string with a JSON content type goes out as it is (the schema's serializer runs
+      // for objects only); the type provider cannot know that.
+      return reply.type('application/json; charset=utf-8').send(body as never)
     },
   )
 
