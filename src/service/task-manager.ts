@@ -229,18 +229,8 @@ export class TaskManager {
   async summaries(): Promise<TaskSummary[]> {
     return (await this.#store.taskDefs.list()).map((task) => {
       const document = JSON.parse(task.document) as unknown
-      const plan = planOf(document)
       return {
-        id: task.taskId,
-        subject: task.subject,
-        draft: task.draft,
-        active: task.active,
-        issues: issuesOf(task),
-        ...(plan ? { plan } : {}),
-        ...(task.nextRunAt ? { nextRunAt: task.nextRunAt } : {}),
-        revision: task.revision,
-        createdAt: task.createdAt,
-        updatedAt: task.updatedAt,
+        ...stateOf(task, document),
         profiles: profileIdsOf(document),
         systems: systemsOf(document),
       }
@@ -368,18 +358,8 @@ export class TaskManager {
 
   #view(task: StoredTask): TaskView {
     const document = JSON.parse(task.document) as unknown
-    const plan = planOf(document)
     return {
-      id: task.taskId,
-      subject: task.subject,
-      draft: task.draft,
-      active: task.active,
-      issues: issuesOf(task),
-      ...(plan ? { plan } : {}),
-      ...(task.nextRunAt ? { nextRunAt: task.nextRunAt } : {}),
-      revision: task.revision,
-      createdAt: task.createdAt,
-      updatedAt: task.updatedAt,
+      ...stateOf(task, document),
       document: maskTask(document as TaskFile, this.#registry),
     }
   }
@@ -468,6 +448,23 @@ export function systemsOf(document: unknown): TaskSystem[] {
       ...(typeof system.profile?.id === 'string' ? { profile: system.profile.id } : {}),
     }
   })
+}
+
+/** What the list and a single view both say of a stored task and its parsed document. */
+function stateOf(task: StoredTask, document: unknown): Omit<TaskSummary, 'profiles' | 'systems'> {
+  const plan = planOf(document)
+  return {
+    id: task.taskId,
+    subject: task.subject,
+    draft: task.draft,
+    active: task.active,
+    issues: issuesOf(task),
+    ...(plan ? { plan } : {}),
+    ...(task.nextRunAt ? { nextRunAt: task.nextRunAt } : {}),
+    revision: task.revision,
+    createdAt: task.createdAt,
+    updatedAt: task.updatedAt,
+  }
 }
 
 function issuesOf(task: StoredTask): TaskIssue[] {
