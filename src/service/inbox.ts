@@ -10,8 +10,13 @@ export interface InboxConflict {
   readonly pairId: string
   /** The field mapping in conflict. */
   readonly mapping: string
-  /** Per system key: the record's key and its values of the mapping's fields. */
-  readonly sides: Readonly<Record<string, { readonly key: string; readonly values: unknown }>>
+  /**
+   * Per system key: the record's key, its values of the mapping's fields, and the base (the
+   * values last synced, before both edits; null where the store does not know them).
+   */
+  readonly sides: Readonly<
+    Record<string, { readonly key: string; readonly values: unknown; readonly base: unknown }>
+  >
   readonly createdAt: string
   readonly updatedAt: string
   /** The winner chosen (a system key), once decided; the next run applies it. */
@@ -251,8 +256,8 @@ function conflictOf(task: ResolvedTask, row: ConflictRow): InboxConflict {
     pairId: row.pairId,
     mapping: row.mapping,
     sides: {
-      [k0]: { key: row.keys[0], values: row.values[0] },
-      [k1]: { key: row.keys[1], values: row.values[1] },
+      [k0]: { key: row.keys[0], values: row.values[0], base: row.base?.[0] ?? null },
+      [k1]: { key: row.keys[1], values: row.values[1], base: row.base?.[1] ?? null },
     },
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

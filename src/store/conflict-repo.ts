@@ -25,6 +25,11 @@ export interface ConflictEntry {
   readonly mapping: string
   /** The value on side 0 and on side 1; JSON-able. */
   readonly values: readonly [unknown, unknown]
+  /**
+   * The base: each side's value as last synced, before both edits (null where it is not
+   * known); JSON-able. Kept while the conflict is open.
+   */
+  readonly base?: readonly [unknown, unknown]
 }
 
 /** A stored conflict: open, resolved (winner chosen), or applied by a later run. */
@@ -97,6 +102,8 @@ export function conflictRepo(ctx: RepoContext): ConflictRepo {
                 mapping: e.mapping,
                 value0: toJsonText(e.values[0]),
                 value1: toJsonText(e.values[1]),
+                // While the conflict is open, the decision's column keeps the base (see toConflict).
+                decided_value: e.base !== undefined ? stringifyJson({ base: e.base }) : null,
                 created_at: at,
                 updated_at: at,
               })),
@@ -259,8 +266,22 @@ function toConflict(row: Selectable<ConflictTable>): ConflictRow {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     ...(row.winner !== null ? { winner: row.winner as Side } : {}),
-    ...(row.decided_value !== null ? { value: parseJson(row.decided_value) } : {}),
+    ...(row.decided_value === null
+      ? {}
+      : row.resolved_at === null
+        ? baseOf(row.decided_value)
+        : { value: parseJson(row.decided_value) }),
     ...(row.resolved_at !== null ? { resolvedAt: row.resolved_at } : {}),
     ...(row.applied_at !== null ? { appliedAt: row.applied_at } : {}),
   }
+}
+
+/**
+ * The base kept in an open conflict's decision column (no decision yet, so the column is
+ * free until one is made, and a re-park keeps the first base: the value last synced).
+ */
+function baseOf(text: string): { base?: readonly [unknown, unknown] } {
+  const stored = parseJson(text) as { base?: unknown } | null
+  const base = stored?.base
+  return Array.isArray(base) && base.length === 2 ? { base: [base[0], base[1]] } : {}
 }

@@ -146,7 +146,10 @@ export interface ConflictTable {
   value0: string
   value1: string
   winner: number | null
-  /** JSON text of the value decided (a decision by value); null for a winner or no decision. */
+  /**
+   * JSON text of the value decided (a decision by value); null for a winner. While the
+   * conflict is open (no decision yet): `{"base":[v0,v1]}`, the values last synced, or null.
+   */
   decided_value: string | null
   created_at: string
   updated_at: string

@@ -109,11 +109,11 @@ describe('the synchronization wizard', () => {
     const crm = new Database(join(service.dataDir, 'demo', 'crm.db'))
     const erp = new Database(join(service.dataDir, 'demo', 'erp.db'))
     try {
-      const { email } = crm
+      const { email, company: before } = crm
         .prepare(
-          "SELECT email FROM addresses WHERE email IS NOT NULL AND zip1 LIKE '7%' ORDER BY id LIMIT 1",
+          "SELECT email, company FROM addresses WHERE email IS NOT NULL AND zip1 LIKE '7%' ORDER BY id LIMIT 1",
         )
-        .get() as { email: string }
+        .get() as { email: string; company: string }
       crm.prepare('UPDATE addresses SET company = ? WHERE email = ?').run('Console CRM GmbH', email)
       erp
         .prepare('UPDATE customers SET company_name = ? WHERE email = ?')
@@ -126,6 +126,9 @@ describe('the synchronization wizard', () => {
         .filter({ hasText: 'Console ERP AG' })
       await row.waitFor({ timeout: 30_000 })
       expect(await row.textContent()).toContain('Console CRM GmbH')
+      // Beside both values, the base: the company both had when last synced.
+      expect(before).not.toMatch(/^Console /)
+      expect(await row.getByTestId('conflict-base').textContent()).toContain(before)
       expect(await seriousViolations(page)).toEqual([])
       await screenshot(page, 'conflicts')
       await row.getByRole('button', { name: 'Take crm' }).click()

@@ -109,7 +109,11 @@ describe('inboxes', () => {
     expect(conflict).toMatchObject({
       pairId: 'people',
       mapping: 'name',
-      sides: { crm: { values: { name: 'Ada CRM' } }, erp: { values: { name: 'Ada ERP' } } },
+      sides: {
+        // The base: what both had when last synced, before both edits.
+        crm: { values: { name: 'Ada CRM' }, base: { name: 'Ada' } },
+        erp: { values: { name: 'Ada ERP' }, base: { name: 'Ada' } },
+      },
     })
     expect(conflict.winner).toBeUndefined()
 
@@ -147,6 +151,7 @@ describe('inboxes', () => {
     await run()
     const [bob] = (await call('vic', 'GET', '/api/tasks/people/conflicts')).json().items
     expect(bob.sides.crm.values).toEqual({ name: 'Bob CRM' })
+    expect(bob.sides.erp.base).toEqual({ name: 'Bob' })
     expect((await decide('ops', [{ id: bob.id }])).statusCode).toBe(400)
     const byValue = await decide('ops', [{ id: bob.id, value: 'Bob Both' }])
     expect(byValue.statusCode).toBe(200)

@@ -163,7 +163,7 @@ export const de: Texts = {
     task: 'Aufgabe',
     record: 'Datensatz',
     field: 'Feld',
-    base: 'Vorher',
+    base: 'Zuletzt synchronisiert (Basis)',
     since: 'Seit',
   },
   errors: {

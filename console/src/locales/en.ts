@@ -155,7 +155,7 @@ export const en = {
     task: 'Task',
     record: 'Record',
     field: 'Field',
-    base: 'Before',
+    base: 'Last synced (base)',
     since: 'Since',
   },
   errors: {

@@ -25,6 +25,28 @@ import { paths, useNavigate, useQueryParam } from '../router.ts'
 
 const show = (value: unknown) => (value === undefined ? '–' : JSON.stringify(value))
 
+/**
+ * The base (the values last synced, before both edits): once when both sides had the same,
+ * per side otherwise (a transform between them); a dash when the store does not know it.
+ */
+function Base({ sides }: { sides: Record<string, { base?: unknown }> }) {
+  const shown = Object.entries(sides).map(([side, s]) => [
+    side,
+    s.base == null ? '–' : show(s.base),
+  ])
+  if (shown.every(([, text]) => text === shown[0]?.[1]))
+    return <Code data-testid="conflict-base">{shown[0]?.[1] ?? '–'}</Code>
+  return (
+    <Stack gap={2} data-testid="conflict-base">
+      {shown.map(([side, text]) => (
+        <Text key={side} size="xs">
+          {side}: <Code>{text}</Code>
+        </Text>
+      ))}
+    </Stack>
+  )
+}
+
 /** Parked conflicts of a task: each side's value; decide one field, or many at once. */
 export function ConflictsPage() {
   const { t } = useTranslation()
@@ -96,6 +118,7 @@ export function ConflictsPage() {
               {operate && <Table.Th>{t('conflicts.select')}</Table.Th>}
               <Table.Th>{t('execution.pair')}</Table.Th>
               <Table.Th>{t('conflicts.field')}</Table.Th>
+              <Table.Th>{t('conflicts.base')}</Table.Th>
               {sides.map((side) => (
                 <Table.Th key={side}>{side}</Table.Th>
               ))}
@@ -120,6 +143,9 @@ export function ConflictsPage() {
                 <Table.Td>{c.pairId}</Table.Td>
                 <Table.Td>
                   <Code>{c.mapping}</Code>
+                </Table.Td>
+                <Table.Td>
+                  <Base sides={c.sides} />
                 </Table.Td>
                 {sides.map((side) => (
                   <Table.Td key={side}>

@@ -260,6 +260,7 @@ export class BatchPipeline implements InFlightKeys {
             keys,
             mapping: c.mapping,
             values: c.values,
+            ...(c.base !== undefined ? { base: c.base } : {}),
           })
       // Values only while the report keeps them; the stored protocol keeps keys.
       const withValues = protocol.keepsChanges

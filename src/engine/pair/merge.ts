@@ -12,6 +12,7 @@
  */
 import { OpenSyncError, type Value } from '../../sdk/index.ts'
 import type { Fingerprint } from '../fingerprint.ts'
+import { valuesOfFingerprint } from '../fingerprint-value.ts'
 import type { ConflictStrategy, FieldValues, ResolvedPair, Side } from '../task/resolved-task.ts'
 import type { Base } from './base-state.ts'
 import { jsonable, pick } from './record-values.ts'
@@ -205,6 +206,11 @@ export function editedAfter(
 export interface FieldConflict {
   readonly mapping: string
   readonly values: [unknown, unknown]
+  /**
+   * Each side's values as last synced (the base), as far as the base's fingerprints keep
+   * them (see valuesOfFingerprint); null where they do not (a first sync, a long value).
+   */
+  readonly base: [unknown, unknown]
   readonly winner: Side | 'manual'
 }
 
@@ -269,7 +275,11 @@ export async function mergeFields(
       jsonable(pick(values[0], m.fields[0])),
       jsonable(pick(values[1], m.fields[1])),
     ]
-    conflicts.push({ mapping: m.id, values: pairValues, winner })
+    const base: [unknown, unknown] = [
+      valuesOfFingerprint(bases[0][m.id], m.fields[0]) ?? null,
+      valuesOfFingerprint(bases[1][m.id], m.fields[1]) ?? null,
+    ]
+    conflicts.push({ mapping: m.id, values: pairValues, base, winner })
     if (winner === 'manual') {
       next[0][m.id] = now[0]
       next[1][m.id] = now[1]

@@ -9,6 +9,8 @@ export interface ParkedConflict {
   readonly keys: readonly [string, string]
   readonly mapping: string
   readonly values: readonly [unknown, unknown]
+  /** Each side's values as last synced, where the base keeps them (null elsewhere). */
+  readonly base?: readonly [unknown, unknown]
 }
 
 /** What one source record turned into: the ops it needs and the link to store once they land. */
@@ -23,7 +25,11 @@ export interface RecordPlan {
   toSource?: WriteOp
   /** Both bases are the same fingerprints (stored once, see storedBases). */
   readonly sameBases?: boolean
-  readonly conflicts: readonly { mapping: string; values: [unknown, unknown] }[]
+  readonly conflicts: readonly {
+    mapping: string
+    values: [unknown, unknown]
+    base?: [unknown, unknown]
+  }[]
 }
 
 /** A record's plan, made synchronously unless a transform is asynchronous. */

@@ -18,8 +18,19 @@ const conflictSchema = z
     pairId: z.string(),
     mapping: z.string().describe('The field mapping in conflict.'),
     sides: z
-      .record(z.string(), z.object({ key: z.string(), values: z.unknown() }))
-      .describe("Per system key: the record's key and its values of the mapping's fields."),
+      .record(
+        z.string(),
+        z.object({
+          key: z.string(),
+          values: z.unknown(),
+          base: z
+            .unknown()
+            .describe(
+              'The values last synced (before both edits), by field; null when not known (a first sync, a long value kept as a hash).',
+            ),
+        }),
+      )
+      .describe("Per system key: the record's key, its values of the mapping's fields, the base."),
     createdAt: z.string(),
     updatedAt: z.string(),
     winner: z.string().optional().describe('The system whose value wins, once decided.'),
