@@ -18,6 +18,7 @@ export const ROWS: AccessRows = {
     body: { connection: {} },
   },
   'POST /api/profiles/task': { access: 'edit', body: { home: 'no-such', other: 'no-such' } },
+  'POST /api/profiles/pairs': { access: 'read', body: { home: 'no-such', other: 'no-such' } },
   'POST /api/connections/check': { access: 'edit', body: { system: NOWHERE } },
   'POST /api/connections/discover': { access: 'edit', body: { system: NOWHERE } },
   'POST /api/connections/databases': { access: 'edit', body: { system: NOWHERE } },

@@ -1649,6 +1649,94 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/profiles/pairs': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** The assignment pairs a home profile and another offer (the wizard's step 3) */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            home: string
+            /** @description The task's system keys; each profile's own otherwise. */
+            keys?: {
+              home?: string
+              other?: string
+            }
+            other: string
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['PairOffer'][]
+              /** @description The system keys: home, other. */
+              keys: string[]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/api/profiles/task': {
     parameters: {
       query?: never
@@ -4733,6 +4821,52 @@ export interface components {
     HealthInput: {
       /** @constant */
       status: 'ok'
+    }
+    PairOffer: {
+      description?: string
+      /** @description In the task's form: both, crm->erp, erp->crm. */
+      directions: string[]
+      /** @description The named field assignments, as the task file's fields. */
+      fieldAssignments: {
+        [key: string]: {
+          [key: string]: unknown
+        }
+      }
+      /** @description Always part of the task. */
+      fixed: boolean
+      /** @description The record type of the home system. */
+      home: string
+      id: string
+      /** @description The record type of the other system. */
+      other: string
+      /** @description The pair in a task document, with defaults. */
+      pair: {
+        [key: string]: unknown
+      }
+      title: string
+    }
+    PairOfferInput: {
+      description?: string
+      /** @description In the task's form: both, crm->erp, erp->crm. */
+      directions: string[]
+      /** @description The named field assignments, as the task file's fields. */
+      fieldAssignments: {
+        [key: string]: {
+          [key: string]: unknown
+        }
+      }
+      /** @description Always part of the task. */
+      fixed: boolean
+      /** @description The record type of the home system. */
+      home: string
+      id: string
+      /** @description The record type of the other system. */
+      other: string
+      /** @description The pair in a task document, with defaults. */
+      pair: {
+        [key: string]: unknown
+      }
+      title: string
     }
     /** @enum {string} */
     Permission: 'read' | 'operate' | 'edit' | 'admin' | 'metrics'

@@ -124,6 +124,36 @@ describe('wizard: bridges and profiles', () => {
         .code,
     ).toBe('OSY_PROFILE_NOT_FOUND')
   })
+  it('lists the pairs two profiles offer: directions, named field assignments, the pair with its defaults', async () => {
+    const res = await call('vic', 'POST', '/api/profiles/pairs', {
+      home: 'demo-crm',
+      other: 'demo-erp',
+    })
+    expect(res.statusCode).toBe(200)
+    const { keys, items } = res.json()
+    expect(keys).toEqual(['crm', 'erp'])
+    const customers = items.find((p: { id: string }) => p.id === 'customers')
+    expect(customers).toMatchObject({
+      fixed: false,
+      home: 'addresses',
+      other: 'customers',
+      directions: ['both', 'crm->erp', 'erp->crm'],
+    })
+    expect(Object.keys(customers.fieldAssignments)).toEqual(['standard', 'minimal'])
+    expect(customers.fieldAssignments.standard.country).toMatchObject({
+      crm: 'country',
+      erp: 'land',
+      toErp: { map: { Germany: 'DE' } },
+    })
+    expect(customers.pair).toMatchObject({ id: 'customers', crm: { type: 'addresses' } })
+    expect(customers.pair.fields).toEqual(customers.fieldAssignments.standard)
+    const renamed = await call('vic', 'POST', '/api/profiles/pairs', {
+      home: 'demo-crm',
+      other: 'demo-erp',
+      keys: { other: 'shop' },
+    })
+    expect(renamed.json().items[0].directions).toContain('crm->shop')
+  })
 })
 
 describe('wizard: connections', () => {

@@ -8,6 +8,7 @@ import {
   listHomeDatabases,
   loadProfiles,
   type ProfileCatalog,
+  pairOffers,
   taskFromProfiles,
 } from '../../service/profiles/index.ts'
 import type { TaskChoices } from '../../service/profiles/task-from-profiles.ts'
@@ -106,6 +107,22 @@ const profileSchema = profileSummarySchema
     pairs: z.array(z.object({ id: z.string(), home: z.string(), other: z.string() })),
   })
   .meta({ id: 'Profile' })
+
+const pairOfferSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    description: z.string().optional(),
+    fixed: z.boolean().describe('Always part of the task.'),
+    home: z.string().describe('The record type of the home system.'),
+    other: z.string().describe('The record type of the other system.'),
+    directions: z.array(z.string()).describe("In the task's form: both, crm->erp, erp->crm."),
+    fieldAssignments: z
+      .record(z.string(), z.record(z.string(), z.unknown()))
+      .describe("The named field assignments, as the task file's fields."),
+    pair: z.record(z.string(), z.unknown()).describe('The pair in a task document, with defaults.'),
+  })
+  .meta({ id: 'PairOffer' })
 
 const recordTypeSchema = z
   .object({
@@ -318,6 +335,43 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
         document: made.document as unknown as Record<string, unknown>,
         missing: made.missing.map((m) => ({ path: m.path, message: m.message })),
         env: [...made.env],
+      }
+    },
+  )
+
+  app.post(
+    '/api/profiles/pairs',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: "The assignment pairs a home profile and another offer (the wizard's step 3)",
+        body: z.strictObject({
+          home: z.string().min(1).max(200),
+          other: z.string().min(1).max(200),
+          keys: z
+            .strictObject({ home: z.string().max(100), other: z.string().max(100) })
+            .partial()
+            .optional()
+            .describe("The task's system keys; each profile's own otherwise."),
+        }),
+        response: {
+          200: z.object({
+            keys: z.array(z.string()).describe('The system keys: home, other.'),
+            items: z.array(pairOfferSchema),
+          }),
+          ...problems(...AUTH_PROBLEMS, 404),
+        },
+      },
+    },
+    async (request) => {
+      const catalogue = await profiles()
+      const home = await visibleProfile(request, catalogue, request.body.home)
+      const other = await visibleProfile(request, catalogue, request.body.other)
+      const offers = pairOffers(home, other, request.body.keys)
+      return {
+        keys: [...offers.keys],
+        items: offers.items.map((o) => ({ ...o, directions: [...o.directions] })),
       }
     },
   )

@@ -13,6 +13,7 @@ export {
   profileSources,
   SHIPPED_PROFILES_DIR,
 } from './load-profiles.ts'
+export { type PairOffer, pairOffers } from './pair-offers.ts'
 export { ProfileCatalog } from './profile-catalog.ts'
 export { formatProfileIssue, type ProfileIssue } from './profile-issues.ts'
 export {

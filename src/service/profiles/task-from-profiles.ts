@@ -4,7 +4,6 @@ import {
   SYSTEM_KEY_PATTERN,
   type TaskFileInput,
   type TaskIssue,
-  transformKey,
   validateTaskFile,
 } from '../../engine/task/index.ts'
 import {
@@ -14,12 +13,12 @@ import {
   OpenSyncError,
 } from '../../sdk/index.ts'
 import type { ConnectionValue } from './connection-form.ts'
+import { fieldsOf } from './fields-of.ts'
 import { type LoadedProfile, sideFilterIssues } from './load-profile.ts'
 import { displayPath, invalidProfiles } from './profile-issues.ts'
 import type {
   FilterKind,
   ProfileDirection,
-  ProfileFieldAssignment,
   ProfilePair,
   ProfileSideFilter,
 } from './profile-schema.ts'
@@ -361,32 +360,11 @@ function pairOf(pair: ProfilePair, choice: PairChoices, ctx: PairContext) {
         : direction === 'home->other'
           ? `${key('home')}->${key('other')}`
           : `${key('other')}->${key('home')}`,
-    fields: renameAssignment(assignment, key),
+    fields: fieldsOf(assignment, key),
     match: [...pair.match],
     conflict: { winner: winner === 'home' || winner === 'other' ? key(winner) : winner },
     deletes: choice.deletes ?? pair.deletes,
   }
-}
-
-/** A profile's field assignment with the sides and transforms named after the task's keys. */
-function renameAssignment(
-  assignment: ProfileFieldAssignment,
-  key: (side: ProfileSide) => string,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [id, mapping] of Object.entries(assignment)) {
-    if (typeof mapping === 'string') {
-      out[id] = mapping
-      continue
-    }
-    out[id] = {
-      [key('home')]: mapping.home,
-      [key('other')]: mapping.other,
-      ...(mapping.toOther !== undefined ? { [transformKey(key('other'))]: mapping.toOther } : {}),
-      ...(mapping.toHome !== undefined ? { [transformKey(key('home'))]: mapping.toHome } : {}),
-    }
-  }
-  return out
 }
 
 // ---------------------------------------------------------------- filters
