@@ -78,9 +78,38 @@ describe('the synchronization wizard', () => {
     expect(await page.getByLabel(/^CRM database file/).inputValue()).toContain('crm.db')
     await page.getByRole('button', { name: 'Next' }).click()
 
-    // Step 3: the profile's pair, its direction, a filter, the strategy.
-    await page.getByText('Field assignment').waitFor()
-    await page.getByText('Bidirectional').click()
+    // Step 3: the pairs on offer; each chosen one adds a section.
+    const offer = page.getByRole('checkbox', { name: /Addresses ↔ Customers/ })
+    const section = page.getByRole('region', { name: /Addresses ↔ Customers/ })
+    await section.waitFor()
+    expect(await offer.isChecked()).toBe(true)
+    await offer.uncheck()
+    await section.waitFor({ state: 'detached' })
+    await page.getByText('Choose at least one assignment pair.').waitFor()
+    await offer.check()
+    await section.waitFor()
+    // Unidirectional offers the pair's directions; back to bidirectional.
+    await section.getByText('Unidirectional').click()
+    await section.getByRole('combobox', { name: 'From → to' }).click()
+    expect(await page.getByRole('option', { name: 'erp → crm' }).count()).toBe(1)
+    await page.getByRole('option', { name: 'crm → erp' }).click()
+    await section.getByText('Bidirectional').click()
+    await section.getByRole('combobox', { name: 'From → to' }).waitFor({ state: 'detached' })
+    // A named field assignment of the profile, then edited: a row with fields from discovery.
+    await choose(page, 'Field assignment', 'minimal')
+    const rows = section.locator('[data-testid="fields-customers"] tbody tr')
+    await expect.poll(() => rows.count()).toBe(2)
+    await section.getByRole('button', { name: 'Add a row' }).click()
+    await expect.poll(() => rows.count()).toBe(3)
+    // The pickers offer the discovered fields of crm.addresses and erp.customers.
+    await page.getByRole('combobox', { name: 'crm field, row 3' }).click()
+    expect(await page.getByRole('option', { name: 'zip1' }).count()).toBe(1)
+    await page.getByRole('option', { name: 'city', exact: true }).click()
+    await choose(page, 'erp field, row 3', 'town')
+    await choose(page, 'Transform, row 3', 'Trim spaces')
+    expect(await page.getByRole('combobox', { name: 'Field assignment' }).inputValue()).toBe(
+      'Edited',
+    )
     await choose(page, 'Strategy', 'Decide in the conflict inbox')
     await checkPage('wizard-assignments')
     await page.getByRole('button', { name: 'Next' }).click()
@@ -97,6 +126,17 @@ describe('the synchronization wizard', () => {
 
     await page.getByRole('heading', { name: SUBJECT, exact: true }).waitFor()
     await page.getByText('every 2 hours').waitFor()
+    // The stored task document has the mapping as edited.
+    const taskId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!)
+    const stored = await page.request.get(`${service.url}/api/tasks/${encodeURIComponent(taskId)}`)
+    expect(stored.status()).toBe(200)
+    const pairs = (await stored.json()).document.pairs as { id: string; fields: unknown }[]
+    expect(pairs.map((p) => p.id)).toEqual(['customers'])
+    expect(pairs[0]!.fields).toEqual({
+      company: 'company_name',
+      email: 'email',
+      city: { crm: 'city', erp: 'town', toErp: { trim: true } },
+    })
     await page.getByRole('button', { name: 'Start now' }).click()
     await page
       .locator('[data-testid="executions"] tr[data-status="succeeded"]')

@@ -1,11 +1,11 @@
 import {
+  Badge,
   Card,
-  Code,
+  Checkbox,
   Group,
   SegmentedControl,
   Select,
   Stack,
-  Table,
   Text,
   TextInput,
 } from '@mantine/core'
@@ -13,6 +13,8 @@ import { useDebouncedValue } from '@mantine/hooks'
 import { useQuery } from '@tanstack/react-query'
 import { useTranslation } from 'react-i18next'
 import { api, unwrap } from '../api/client.ts'
+import { FieldAssignment } from './field-assignment.tsx'
+import { type PairOffer, usePairOffers } from './wizard-api.ts'
 import type { TaskDocument, WizardState } from './wizard-state.ts'
 
 type Filter =
@@ -30,9 +32,13 @@ type Pair = Record<string, unknown> & {
   direction?: string
   fields: Record<string, unknown>
   conflict?: { winner: string }
+  match?: string[]
 }
 
-/** Step 3: per pair the direction, a filter per side (checked as you type), the fields, the winner. */
+/**
+ * Step 3: the pairs the profiles offer (fixed ones always in), and per chosen pair its
+ * direction, a filter per side (checked as you type), the field assignment, the winner.
+ */
 export function StepAssignments({
   state,
   onChange,
@@ -44,21 +50,62 @@ export function StepAssignments({
   const document = state.document!
   const keys = Object.keys(document.systems ?? {}) as [string, string]
   const pairs = (document.pairs ?? []) as Pair[]
+  const offers = usePairOffers(state.home, state.other, keys)
+  const offered = offers.data?.items ?? []
+  const setPairs = (next: Pair[]) =>
+    onChange({ document: { ...document, pairs: next } as TaskDocument })
   const setPair = (index: number, pair: Pair) =>
-    onChange({
-      document: {
-        ...document,
-        pairs: pairs.map((p, i) => (i === index ? pair : p)),
-      } as TaskDocument,
-    })
-  if (pairs.length === 0) return <Text c="dimmed">{t('wizard.noPairs')}</Text>
+    setPairs(pairs.map((p, i) => (i === index ? pair : p)))
+  const chosen = offered.filter((o) => o.fixed || pairs.some((p) => p.id === o.id)).map((o) => o.id)
+  /** The chosen pairs: a new one with the profile's defaults, in the order they are offered. */
+  const choose = (ids: string[]) => {
+    const on = new Set([...ids, ...offered.filter((o) => o.fixed).map((o) => o.id)])
+    const order = (p: Pair) => {
+      const i = offered.findIndex((o) => o.id === p.id)
+      return i < 0 ? offered.length : i
+    }
+    const kept = pairs.filter((p) => on.has(p.id ?? '') || !offered.some((o) => o.id === p.id))
+    const added = offered
+      .filter((o) => on.has(o.id) && !pairs.some((p) => p.id === o.id))
+      .map((o) => structuredClone(o.pair) as Pair)
+    setPairs([...kept, ...added].sort((x, y) => order(x) - order(y)))
+  }
   return (
     <Stack>
+      {offered.length > 0 && (
+        <Checkbox.Group
+          label={t('wizard.pairsOffered')}
+          description={t('wizard.pairsHelp')}
+          value={chosen}
+          onChange={choose}
+        >
+          <Stack gap="xs" mt="xs">
+            {offered.map((offer) => (
+              <Checkbox
+                key={offer.id}
+                value={offer.id}
+                disabled={offer.fixed}
+                label={
+                  <Group gap="xs">
+                    <span>
+                      {offer.title} ({offer.home} ↔ {offer.other})
+                    </span>
+                    {offer.fixed && <Badge variant="light">{t('wizard.fixedPair')}</Badge>}
+                  </Group>
+                }
+                description={offer.description}
+              />
+            ))}
+          </Stack>
+        </Checkbox.Group>
+      )}
+      {pairs.length === 0 && <Text c="dimmed">{t('wizard.choosePair')}</Text>}
       {pairs.map((pair, index) => (
         <PairSection
           key={pair.id ?? index}
           taskKeys={keys}
           pair={pair}
+          offer={offered.find((o) => o.id === pair.id)}
           systems={document.systems as Record<string, System>}
           onChange={(p) => setPair(index, p)}
         />
@@ -70,11 +117,13 @@ export function StepAssignments({
 function PairSection({
   taskKeys,
   pair,
+  offer,
   systems,
   onChange,
 }: {
   taskKeys: [string, string]
   pair: Pair
+  offer: PairOffer | undefined
   systems: Record<string, System>
   onChange: (pair: Pair) => void
 }) {
@@ -83,27 +132,56 @@ function PairSection({
   const sideA = pair[a] as Side
   const sideB = pair[b] as Side
   const direction = pair.direction ?? 'both'
+  const directions = offer?.directions ?? ['both', `${a}->${b}`, `${b}->${a}`]
+  const oneWay = directions.filter((d) => d !== 'both')
+  const arrow = (d: string) => d.replace('->', ' → ')
+  const target = direction === 'both' ? b : (direction.split('->')[1] ?? b)
+  const title = offer?.title ?? `${sideA.type} ↔ ${sideB.type}`
+  const id = `pair-${pair.id}`
   return (
-    <Card withBorder component="section" aria-label={`${sideA.type} ↔ ${sideB.type}`}>
-      <Text fw={700} mb="sm">
-        {sideA.type} ↔ {sideB.type}
+    <Card withBorder component="section" aria-labelledby={`${id}-title`}>
+      <Text fw={700} mb="sm" id={`${id}-title`}>
+        {title} ({a}.{sideA.type} ↔ {b}.{sideB.type})
       </Text>
       <Stack>
-        <div>
-          <Text size="sm" fw={500} mb={4} id={`dir-${pair.id}`}>
-            {t('wizard.direction')}
-          </Text>
-          <SegmentedControl
-            aria-labelledby={`dir-${pair.id}`}
-            value={direction}
-            onChange={(value) => onChange({ ...pair, direction: value })}
-            data={[
-              { value: 'both', label: t('wizard.bidirectional') },
-              { value: `${a}->${b}`, label: `${a} → ${b}` },
-              { value: `${b}->${a}`, label: `${b} → ${a}` },
-            ]}
-          />
-        </div>
+        <Group align="flex-end">
+          <div>
+            <Text size="sm" fw={500} mb={4} id={`${id}-dir`}>
+              {t('wizard.direction')}
+            </Text>
+            <SegmentedControl
+              aria-labelledby={`${id}-dir`}
+              value={direction === 'both' ? 'both' : 'one'}
+              onChange={(mode) =>
+                onChange({
+                  ...pair,
+                  direction: mode === 'both' ? 'both' : (oneWay[0] ?? `${a}->${b}`),
+                })
+              }
+              data={[
+                {
+                  value: 'both',
+                  label: t('wizard.bidirectional'),
+                  disabled: !directions.includes('both'),
+                },
+                {
+                  value: 'one',
+                  label: t('wizard.unidirectional'),
+                  disabled: oneWay.length === 0,
+                },
+              ]}
+            />
+          </div>
+          {direction !== 'both' && (
+            <Select
+              label={t('wizard.flow')}
+              allowDeselect={false}
+              value={direction}
+              onChange={(d) => onChange({ ...pair, direction: d ?? direction })}
+              data={oneWay.map((d) => ({ value: d, label: arrow(d) }))}
+            />
+          )}
+        </Group>
         <Group grow align="flex-start">
           {[a, b].map((key) => (
             <FilterInput
@@ -115,38 +193,17 @@ function PairSection({
             />
           ))}
         </Group>
-        <div>
-          <Text size="sm" fw={500} mb={4}>
-            {t('wizard.fields')}
-          </Text>
-          <Table withTableBorder>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{t('wizard.mapping')}</Table.Th>
-                <Table.Th>{a}</Table.Th>
-                <Table.Th>{b}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {Object.entries(pair.fields).map(([name, mapping]) => {
-                const long =
-                  typeof mapping === 'object' && mapping !== null
-                    ? (mapping as Record<string, unknown>)
-                    : undefined
-                const show = (v: unknown) => (Array.isArray(v) ? v.join(' + ') : String(v ?? ''))
-                return (
-                  <Table.Tr key={name}>
-                    <Table.Td>
-                      <Code>{name}</Code>
-                    </Table.Td>
-                    <Table.Td>{long ? show(long[a]) : name}</Table.Td>
-                    <Table.Td>{long ? show(long[b]) : String(mapping)}</Table.Td>
-                  </Table.Tr>
-                )
-              })}
-            </Table.Tbody>
-          </Table>
-        </div>
+        <FieldAssignment
+          pairId={pair.id ?? title}
+          keys={taskKeys}
+          types={[sideA.type, sideB.type]}
+          systems={[systems[a], systems[b]]}
+          fields={pair.fields}
+          named={offer?.fieldAssignments ?? {}}
+          target={target}
+          match={pair.match ?? []}
+          onChange={(fields) => onChange({ ...pair, fields })}
+        />
         <Select
           label={t('wizard.strategy')}
           description={t('wizard.strategyHelp')}

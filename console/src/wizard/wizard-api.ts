@@ -26,3 +26,53 @@ export function useProfile(id: string | null | undefined) {
     staleTime: 60_000,
   })
 }
+
+/** The pairs the two profiles offer, in the document's system keys (step 3 chooses from them). */
+export type PairOffer = Ok<'/api/profiles/pairs', 'post'>['items'][number]
+
+export function usePairOffers(
+  home: string | null,
+  other: string | null,
+  keys: readonly string[] | undefined,
+) {
+  return useQuery({
+    queryKey: ['pair-offers', home, other, keys],
+    enabled: typeof home === 'string' && typeof other === 'string' && keys?.length === 2,
+    staleTime: 60_000,
+    queryFn: async () =>
+      unwrap(
+        await api.POST('/api/profiles/pairs', {
+          body: { home: home!, other: other!, keys: { home: keys![0], other: keys![1] } },
+        }),
+      ),
+  })
+}
+
+/** A system of the task document, as the connection routes take it. */
+export type SystemInput = {
+  bridge: string
+  connection?: Record<string, string | number | boolean>
+  settings?: Record<string, unknown>
+}
+
+/** The record types and their fields of a system, discovered from the values entered. */
+export function useDiscovery(system: SystemInput | undefined) {
+  return useQuery({
+    queryKey: ['discover', system?.bridge, system?.connection, system?.settings],
+    enabled: system !== undefined,
+    retry: false,
+    staleTime: 60_000,
+    queryFn: async () =>
+      unwrap(
+        await api.POST('/api/connections/discover', {
+          body: {
+            system: {
+              bridge: system!.bridge,
+              connection: system!.connection ?? {},
+              ...(system!.settings ? { settings: system!.settings } : {}),
+            },
+          },
+        }),
+      ).items,
+  })
+}

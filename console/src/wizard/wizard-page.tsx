@@ -12,6 +12,7 @@ import { StepAssignments } from './step-assignments.tsx'
 import { StepConnection } from './step-connection.tsx'
 import { StepExecution } from './step-execution.tsx'
 import { StepSystems } from './step-systems.tsx'
+import { usePairOffers } from './wizard-api.ts'
 import { emptyWizard, profileOf, STEPS, type WizardState } from './wizard-state.ts'
 
 /**
@@ -102,7 +103,15 @@ export function WizardPage() {
 
   /** Leaving System selection makes the document from the two profiles; nothing is saved yet. */
   const prepare = useMutation({ mutationFn: ensureDocument, onSuccess: (next) => setState(next) })
-  const goTo = (target: number) => {
+  // Step 3 is skipped when every pair the profiles offer is fixed: there is nothing to choose.
+  const offers = usePairOffers(
+    state.home,
+    state.other,
+    state.document ? Object.keys(state.document.systems ?? {}) : undefined,
+  ).data?.items
+  const skipAssignments = offers !== undefined && offers.length > 0 && offers.every((o) => o.fixed)
+  const goTo = (wanted: number) => {
+    const target = wanted === 2 && skipAssignments ? (step < 2 ? 3 : 1) : wanted
     setSaved(false)
     if (target > 0) {
       prepare.mutate(state, { onSuccess: () => setStep(target) })
@@ -169,7 +178,13 @@ export function WizardPage() {
       )}
       <Stepper active={step} onStepClick={goTo} allowNextStepsSelect={false}>
         {STEPS.map((name) => (
-          <Stepper.Step key={name} label={t(`wizard.step.${name}`)} />
+          <Stepper.Step
+            key={name}
+            label={t(`wizard.step.${name}`)}
+            description={
+              name === 'assignments' && skipAssignments ? t('wizard.skipped') : undefined
+            }
+          />
         ))}
       </Stepper>
       <Text component="h2" fw={700} size="lg">
@@ -177,7 +192,12 @@ export function WizardPage() {
       </Text>
       {step === 0 && <StepSystems state={state} onChange={update} />}
       {step === 1 && state.document && <StepConnection state={state} onChange={update} />}
-      {step === 2 && state.document && <StepAssignments state={state} onChange={update} />}
+      {step === 2 && state.document && skipAssignments && (
+        <Text c="dimmed">{t('wizard.noPairs')}</Text>
+      )}
+      {step === 2 && state.document && !skipAssignments && (
+        <StepAssignments state={state} onChange={update} />
+      )}
       {step === 3 && state.document && <StepExecution state={state} onChange={update} />}
       <Group justify="space-between" mt="md">
         <Group>
