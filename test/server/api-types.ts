@@ -4556,9 +4556,11 @@ export interface components {
       /** @description The field mapping in conflict. */
       mapping: string
       pairId: string
-      /** @description Per system key: the record's key and its values of the mapping's fields. */
+      /** @description Per system key: the record's key, its values of the mapping's fields, the base. */
       sides: {
         [key: string]: {
+          /** @description The values last synced (before both edits), by field; null when not known (a first sync, a long value kept as a hash). */
+          base: unknown
           key: string
           values: unknown
         }
@@ -4575,9 +4577,11 @@ export interface components {
       /** @description The field mapping in conflict. */
       mapping: string
       pairId: string
-      /** @description Per system key: the record's key and its values of the mapping's fields. */
+      /** @description Per system key: the record's key, its values of the mapping's fields, the base. */
       sides: {
         [key: string]: {
+          /** @description The values last synced (before both edits), by field; null when not known (a first sync, a long value kept as a hash). */
+          base: unknown
           key: string
           values: unknown
         }
