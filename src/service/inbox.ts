@@ -25,6 +25,16 @@ export interface InboxConflict {
   readonly value?: unknown
 }
 
+/** A task's open conflicts, in the inbox across tasks. */
+export interface TaskConflicts {
+  readonly taskId: string
+  readonly subject: string
+  /** How many conflicts of the task wait for a decision. */
+  readonly count: number
+  /** The oldest of them, at most the limit asked for. */
+  readonly conflicts: InboxConflict[]
+}
+
 /** One decision: which system's value wins, or a value of one's own. */
 export type ConflictDecision =
   | {
@@ -94,6 +104,40 @@ export class Inbox {
     const task = await this.#tasks.outline(taskId)
     const rows = await this.#store.conflicts.open(taskId, pairId)
     return rows.map((row) => conflictOf(task, row))
+  }
+
+  /**
+   * The open conflicts of every task that `visible` lets through, by task (in task id order),
+   * at most `limit` of each (its oldest); tasks without open conflicts are left out.
+   */
+  async allConflicts(
+    visible: (taskId: string) => Promise<boolean>,
+    limit: number,
+  ): Promise<TaskConflicts[]> {
+    const byTask = new Map<string, ConflictRow[]>()
+    for (const row of await this.#store.conflicts.open(undefined)) {
+      const rows = byTask.get(row.taskId)
+      if (rows) rows.push(row)
+      else byTask.set(row.taskId, [row])
+    }
+    const out: TaskConflicts[] = []
+    for (const taskId of [...byTask.keys()].sort()) {
+      if (!(await visible(taskId))) continue
+      const task = await this.#tasks.outline(taskId).catch((e: unknown) => {
+        // Deleted since the conflicts were read: nothing to show.
+        if (e instanceof OpenSyncError && e.code === 'OSY_TASK_NOT_FOUND') return undefined
+        throw e
+      })
+      if (!task) continue
+      const rows = byTask.get(taskId)!
+      out.push({
+        taskId,
+        subject: task.subject,
+        count: rows.length,
+        conflicts: rows.slice(0, limit).map((row) => conflictOf(task, row)),
+      })
+    }
+    return out
   }
 
   /**

@@ -160,6 +160,14 @@ describe('the synchronization wizard', () => {
         .run('Console ERP AG', email)
       await page.getByRole('button', { name: 'Start now' }).click()
       await page.getByRole('link', { name: 'Conflicts' }).click()
+      // With no task picked, the inbox lists the conflicts of every task, under its subject.
+      await page
+        .locator('[data-task]')
+        .filter({ has: page.getByRole('heading', { name: SUBJECT }) })
+        .locator('tr[data-conflict]')
+        .filter({ hasText: 'Console ERP AG' })
+        .waitFor({ timeout: 30_000 })
+      expect(await seriousViolations(page)).toEqual([])
       await choose(page, 'Task', SUBJECT)
       const row = page
         .locator('[data-testid="conflicts"] tr[data-conflict]')

@@ -6,6 +6,7 @@ import type { AccessRows } from './access-rows.ts'
  */
 export const ROWS: AccessRows = {
   'GET /api/events': { access: 'read', stream: true },
+  'GET /api/conflicts': { access: 'read' },
   'GET /api/tasks/{taskId}/conflicts': { access: 'read', params: { taskId: 'task' } },
   'POST /api/tasks/{taskId}/conflicts/decisions': {
     access: 'operate',

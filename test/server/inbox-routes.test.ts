@@ -116,6 +116,15 @@ describe('inboxes', () => {
       },
     })
     expect(conflict.winner).toBeUndefined()
+    // The inbox across tasks: the same conflict under its task; none for a caller limited to
+    // other profiles.
+    const all = await call('vic', 'GET', '/api/conflicts')
+    expect(all.statusCode).toBe(200)
+    expect(all.json().items).toEqual([
+      { taskId: 'people', subject: 'People', count: 1, conflicts: [conflict] },
+    ])
+    expect((await call('lim', 'GET', '/api/conflicts')).json().items).toEqual([])
+    expect((await call('vic', 'GET', '/api/conflicts?limit=0')).statusCode).toBe(400)
 
     const decide = (who: string, decisions: unknown) =>
       call(who, 'POST', '/api/tasks/people/conflicts/decisions', { decisions })

@@ -76,6 +76,15 @@ export function useConflicts(taskId: string | null) {
   })
 }
 
+/** The open conflicts of every task the user may see, by task. */
+export function useAllConflicts(enabled: boolean) {
+  return useQuery({
+    queryKey: ['conflicts', { all: true }],
+    enabled,
+    queryFn: async () => unwrap(await api.GET('/api/conflicts', { params: { query: {} } })),
+  })
+}
+
 export function useRecordErrors(taskId: string | null) {
   return useQuery({
     queryKey: ['record-errors', taskId],

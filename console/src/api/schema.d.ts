@@ -211,6 +211,80 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/conflicts': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** Open conflicts of every task the caller may see, by task */
+    get: {
+      parameters: {
+        query?: {
+          /** @description At most this many conflicts of each task (its oldest). */
+          limit?: number
+        }
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: {
+                conflicts: components['schemas']['Conflict'][]
+                /** @description How many conflicts of the task wait for a decision. */
+                count: number
+                subject: string
+                taskId: string
+              }[]
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/api/connections/check': {
     parameters: {
       query?: never

@@ -165,6 +165,9 @@ export const de: Texts = {
     field: 'Feld',
     base: 'Zuletzt synchronisiert (Basis)',
     since: 'Seit',
+    allTasks: 'Alle Aufgaben',
+    open_one: '{{count}} offen',
+    open_other: '{{count}} offen',
   },
   errors: {
     retryAll: 'Alle erneut versuchen',

@@ -157,6 +157,9 @@ export const en = {
     field: 'Field',
     base: 'Last synced (base)',
     since: 'Since',
+    allTasks: 'All tasks',
+    open_one: '{{count}} open',
+    open_other: '{{count}} open',
   },
   errors: {
     retryAll: 'Retry all',

@@ -16,12 +16,15 @@ import { useTranslation } from 'react-i18next'
 import { Link } from 'wouter'
 import { api, unwrap } from '../api/client.ts'
 import { useLiveUpdates } from '../api/events.ts'
-import { useConflicts } from '../api/queries.ts'
+import { useAllConflicts, useConflicts } from '../api/queries.ts'
+import type { components } from '../api/schema.d.ts'
 import { can } from '../api/session.ts'
 import { useSessionUser } from '../components/session-user.ts'
 import { TaskPicker } from '../components/task-picker.tsx'
 import { dateTime } from '../format.ts'
 import { paths, useNavigate, useQueryParam } from '../router.ts'
+
+type Conflict = components['schemas']['Conflict']
 
 const show = (value: unknown) => (value === undefined ? '–' : JSON.stringify(value))
 
@@ -47,31 +50,78 @@ function Base({ sides }: { sides: Record<string, { base?: unknown }> }) {
   )
 }
 
-/** Parked conflicts of a task: each side's value; decide one field, or many at once. */
+/**
+ * Parked conflicts: of the task picked, or of every task (grouped by task) when none is.
+ * Each side's value and the base; decide one field, or many at once.
+ */
 export function ConflictsPage() {
   const { t } = useTranslation()
-  const user = useSessionUser()
   const taskId = useQueryParam('task')
   const navigate = useNavigate()
   // New conflicts arrive as they are parked (conflict.parked on /api/events).
   useLiveUpdates()
   const conflicts = useConflicts(taskId)
+  const all = useAllConflicts(taskId === null)
+  const error = conflicts.error ?? all.error
+  return (
+    <Stack>
+      <Title order={1} size="h2">
+        {t('conflicts.title')}
+      </Title>
+      <TaskPicker
+        all={t('conflicts.allTasks')}
+        value={taskId}
+        onChange={(id) =>
+          navigate(id ? `${paths.conflicts}?task=${encodeURIComponent(id)}` : paths.conflicts, true)
+        }
+      />
+      {error && <Alert color="red">{error.message}</Alert>}
+      {taskId && conflicts.data && <ConflictTable taskId={taskId} items={conflicts.data.items} />}
+      {taskId === null && all.data && all.data.items.length === 0 && (
+        <Text c="dimmed">{t('conflicts.empty')}</Text>
+      )}
+      {taskId === null &&
+        all.data?.items.map((group) => (
+          <Stack key={group.taskId} gap="xs" data-task={group.taskId}>
+            <Title order={2} size="h4">
+              <Anchor component={Link} href={paths.task(group.taskId)}>
+                {group.subject}
+              </Anchor>{' '}
+              <Text span size="sm" c="dimmed">
+                ({t('conflicts.open', { count: group.count })})
+              </Text>
+            </Title>
+            <ConflictTable taskId={group.taskId} items={group.conflicts} />
+          </Stack>
+        ))}
+      {taskId && (
+        <Anchor component={Link} href={paths.task(taskId)} size="sm">
+          {t('inbox.toTask')}
+        </Anchor>
+      )}
+    </Stack>
+  )
+}
+
+/** The conflicts of one task: a row per field in conflict, decided one by one or in bulk. */
+function ConflictTable({ taskId, items }: { taskId: string; items: readonly Conflict[] }) {
+  const { t } = useTranslation()
+  const user = useSessionUser()
   const queryClient = useQueryClient()
   const [selected, setSelected] = useState<ReadonlySet<number>>(new Set())
   const decide = useMutation({
     mutationFn: async (decisions: { id: number; winner: string }[]) =>
       unwrap(
         await api.POST('/api/tasks/{taskId}/conflicts/decisions', {
-          params: { path: { taskId: taskId! } },
+          params: { path: { taskId } },
           body: { decisions },
         }),
       ),
     onSuccess: () => {
       setSelected(new Set())
-      return queryClient.invalidateQueries({ queryKey: ['conflicts', taskId] })
+      return queryClient.invalidateQueries({ queryKey: ['conflicts'] })
     },
   })
-  const items = conflicts.data?.items ?? []
   const operate = can(user, 'operate')
   const toggle = (id: number) =>
     setSelected((old) => {
@@ -80,20 +130,10 @@ export function ConflictsPage() {
       return next
     })
   const sides = items[0] ? Object.keys(items[0].sides) : []
+  if (items.length === 0) return <Text c="dimmed">{t('conflicts.empty')}</Text>
   return (
-    <Stack>
-      <Title order={1} size="h2">
-        {t('conflicts.title')}
-      </Title>
-      <TaskPicker
-        value={taskId}
-        onChange={(id) =>
-          navigate(id ? `${paths.conflicts}?task=${encodeURIComponent(id)}` : paths.conflicts, true)
-        }
-      />
-      {(decide.error ?? conflicts.error) && (
-        <Alert color="red">{(decide.error ?? conflicts.error)?.message}</Alert>
-      )}
+    <Stack gap="xs">
+      {decide.error && <Alert color="red">{decide.error.message}</Alert>}
       {operate && selected.size > 0 && (
         <Group>
           <Text size="sm">{t('conflicts.selected', { count: selected.size })}</Text>
@@ -108,78 +148,68 @@ export function ConflictsPage() {
           ))}
         </Group>
       )}
-      {taskId && conflicts.data && items.length === 0 && (
-        <Text c="dimmed">{t('conflicts.empty')}</Text>
-      )}
-      {items.length > 0 && (
-        <Table data-testid="conflicts">
-          <Table.Thead>
-            <Table.Tr>
-              {operate && <Table.Th>{t('conflicts.select')}</Table.Th>}
-              <Table.Th>{t('execution.pair')}</Table.Th>
-              <Table.Th>{t('conflicts.field')}</Table.Th>
-              <Table.Th>{t('conflicts.base')}</Table.Th>
-              {sides.map((side) => (
-                <Table.Th key={side}>{side}</Table.Th>
-              ))}
-              <Table.Th>{t('conflicts.since')}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {items.map((c) => (
-              <Table.Tr key={c.id} data-conflict={c.id}>
-                {operate && (
-                  <Table.Td>
-                    <Checkbox
-                      aria-label={t('conflicts.selectOne', {
-                        field: c.mapping,
-                        key: Object.values(c.sides)[0]?.key ?? '',
-                      })}
-                      checked={selected.has(c.id)}
-                      onChange={() => toggle(c.id)}
-                    />
-                  </Table.Td>
-                )}
-                <Table.Td>{c.pairId}</Table.Td>
-                <Table.Td>
-                  <Code>{c.mapping}</Code>
-                </Table.Td>
-                <Table.Td>
-                  <Base sides={c.sides} />
-                </Table.Td>
-                {sides.map((side) => (
-                  <Table.Td key={side}>
-                    <Stack gap={2}>
-                      <Text size="xs" c="dimmed">
-                        {t('execution.key')}: {c.sides[side]?.key}
-                      </Text>
-                      <Group gap="xs" wrap="nowrap">
-                        <Code>{show(c.sides[side]?.values)}</Code>
-                        {operate && !c.winner && (
-                          <Button
-                            size="compact-xs"
-                            variant="default"
-                            onClick={() => decide.mutate([{ id: c.id, winner: side }])}
-                          >
-                            {t('conflicts.take', { side })}
-                          </Button>
-                        )}
-                        {c.winner === side && <Text size="xs">✓ {t('conflicts.decided')}</Text>}
-                      </Group>
-                    </Stack>
-                  </Table.Td>
-                ))}
-                <Table.Td>{dateTime(c.createdAt)}</Table.Td>
-              </Table.Tr>
+      <Table data-testid="conflicts">
+        <Table.Thead>
+          <Table.Tr>
+            {operate && <Table.Th>{t('conflicts.select')}</Table.Th>}
+            <Table.Th>{t('execution.pair')}</Table.Th>
+            <Table.Th>{t('conflicts.field')}</Table.Th>
+            <Table.Th>{t('conflicts.base')}</Table.Th>
+            {sides.map((side) => (
+              <Table.Th key={side}>{side}</Table.Th>
             ))}
-          </Table.Tbody>
-        </Table>
-      )}
-      {taskId && (
-        <Anchor component={Link} href={paths.task(taskId)} size="sm">
-          {t('inbox.toTask')}
-        </Anchor>
-      )}
+            <Table.Th>{t('conflicts.since')}</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {items.map((c) => (
+            <Table.Tr key={c.id} data-conflict={c.id}>
+              {operate && (
+                <Table.Td>
+                  <Checkbox
+                    aria-label={t('conflicts.selectOne', {
+                      field: c.mapping,
+                      key: Object.values(c.sides)[0]?.key ?? '',
+                    })}
+                    checked={selected.has(c.id)}
+                    onChange={() => toggle(c.id)}
+                  />
+                </Table.Td>
+              )}
+              <Table.Td>{c.pairId}</Table.Td>
+              <Table.Td>
+                <Code>{c.mapping}</Code>
+              </Table.Td>
+              <Table.Td>
+                <Base sides={c.sides} />
+              </Table.Td>
+              {sides.map((side) => (
+                <Table.Td key={side}>
+                  <Stack gap={2}>
+                    <Text size="xs" c="dimmed">
+                      {t('execution.key')}: {c.sides[side]?.key}
+                    </Text>
+                    <Group gap="xs" wrap="nowrap">
+                      <Code>{show(c.sides[side]?.values)}</Code>
+                      {operate && !c.winner && (
+                        <Button
+                          size="compact-xs"
+                          variant="default"
+                          onClick={() => decide.mutate([{ id: c.id, winner: side }])}
+                        >
+                          {t('conflicts.take', { side })}
+                        </Button>
+                      )}
+                      {c.winner === side && <Text size="xs">✓ {t('conflicts.decided')}</Text>}
+                    </Group>
+                  </Stack>
+                </Table.Td>
+              ))}
+              <Table.Td>{dateTime(c.createdAt)}</Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
     </Stack>
   )
 }

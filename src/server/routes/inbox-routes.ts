@@ -87,6 +87,47 @@ export const inboxRoutes: RoutePlugin = async (app, { ctx }) => {
   const tags = ['inbox']
 
   app.get(
+    '/api/conflicts',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: 'Open conflicts of every task the caller may see, by task',
+        querystring: z.object({
+          limit: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(1000)
+            .default(100)
+            .describe('At most this many conflicts of each task (its oldest).'),
+        }),
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                taskId: z.string(),
+                subject: z.string(),
+                count: z.int().describe('How many conflicts of the task wait for a decision.'),
+                conflicts: z.array(conflictSchema),
+              }),
+            ),
+          }),
+          ...problems(...AUTH_PROBLEMS),
+        },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request)
+      const visible = async (taskId: string) => {
+        const task = await ctx.store.taskDefs.get(taskId)
+        return task !== undefined && canSeeTask(principal, JSON.parse(task.document))
+      }
+      return { items: await inbox.allConflicts(visible, request.query.limit) }
+    },
+  )
+
+  app.get(
     '/api/tasks/:taskId/conflicts',
     {
       config: { access: 'read' },
