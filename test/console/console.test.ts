@@ -104,7 +104,7 @@ describe('the console, in a real browser against opensync start', () => {
       .poll(() => row.locator('[data-status="succeeded"]').count(), { timeout: 30_000 })
       .toBe(1)
     // Both systems are named, by key and bridge (the demo's come from no profile).
-    await expect.poll(() => row.innerText()).toContain('crm (sqlite) ↔ erp (sqlite)')
+    await expect.poll(() => row.textContent()).toContain('crm (sqlite) ↔ erp (sqlite)')
     await checkPage('overview')
     await row.getByRole('link', { name: DEMO }).click()
     await page.getByRole('heading', { name: DEMO }).waitFor()
