@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
+import Database from 'better-sqlite3'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { buildConsole } from '../../console/scripts/build.ts'
 
@@ -141,4 +142,35 @@ export async function choose(
 ): Promise<void> {
   await page.getByRole('combobox', { name: label }).click()
   await page.getByRole('option', { name: option }).click()
+}
+
+/**
+ * Writes `n` finished executions of a task straight into the service's SQLite store, older
+ * than any real one (an hour apart, ending a year ago), in one transaction: a long history
+ * without running it.
+ */
+export function addExecutions(service: RunningService, taskId: string, n: number): void {
+  const db = new Database(join(service.dataDir, 'opensync.db'))
+  try {
+    db.pragma('busy_timeout = 10000')
+    const insert = db.prepare(
+      `INSERT INTO osy_executions (task_id, trigger, dry_run, status, started_at, ended_at, counts, cancel_requested)
+       VALUES (?, 'schedule', 0, ?, ?, ?, ?, 0)`,
+    )
+    const end = Date.now() - 365 * 24 * 3600_000
+    db.transaction(() => {
+      for (let i = n; i > 0; i--) {
+        const started = new Date(end - i * 3600_000)
+        insert.run(
+          taskId,
+          i % 10 === 0 ? 'failed' : 'succeeded',
+          started.toISOString(),
+          new Date(started.getTime() + 1500).toISOString(),
+          JSON.stringify({}),
+        )
+      }
+    })()
+  } finally {
+    db.close()
+  }
 }

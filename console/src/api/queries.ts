@@ -1,4 +1,10 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import {
+  keepPreviousData,
+  useInfiniteQuery,
+  useMutation,
+  useQuery,
+  useQueryClient,
+} from '@tanstack/react-query'
 import { api, unwrap } from './client.ts'
 import type { Ok } from './types.ts'
 
@@ -23,11 +29,23 @@ export function useTask(id: string | undefined) {
   })
 }
 
+/**
+ * A task's executions, newest first, 50 a page: `fetchNextPage` follows the API's cursor to
+ * older ones. A refetch (live events, Refresh) reads again the pages loaded so far.
+ */
 export function useExecutions(taskId: string) {
-  return useQuery({
+  return useInfiniteQuery({
     queryKey: ['executions', taskId],
-    queryFn: async () =>
-      unwrap(await api.GET('/api/executions', { params: { query: { task: taskId, limit: 50 } } })),
+    initialPageParam: undefined as string | undefined,
+    queryFn: async ({ pageParam }) =>
+      unwrap(
+        await api.GET('/api/executions', {
+          params: {
+            query: { task: taskId, limit: 50, ...(pageParam ? { cursor: pageParam } : {}) },
+          },
+        }),
+      ),
+    getNextPageParam: (last) => last.nextCursor,
     placeholderData: keepPreviousData,
   })
 }

@@ -91,6 +91,7 @@ export const de: Texts = {
     noMatch: 'Keine Aufgabe passt zur Suche.',
   },
   task: {
+    olderExecutions: 'Ältere Ausführungen ({{count}} angezeigt)',
     paused: 'Der Ausführungsplan hat sich selbst angehalten',
     progressOf: '{{read}} Datensätze gelesen, {{written}} geschrieben ({{pair}})',
     start: 'Jetzt starten',

@@ -83,6 +83,7 @@ export const en = {
     noMatch: 'No task matches the search.',
   },
   task: {
+    olderExecutions: 'Older executions ({{count}} shown)',
     paused: 'The execution plan paused itself',
     progressOf: '{{read}} records read, {{written}} written ({{pair}})',
     start: 'Start now',

@@ -43,7 +43,7 @@ export function TaskPage() {
   if (task.error) return <Alert color="red">{task.error.message}</Alert>
   if (!task.data) return null
   const data = task.data
-  const items = executions.data?.items ?? []
+  const items = executions.data?.pages.flatMap((p) => p.items) ?? []
   const running = data.running
   const queued = data.queued
   const last = data.lastExecution
@@ -198,6 +198,18 @@ export function TaskPage() {
           <Text c="dimmed" size="sm">
             {t('task.noExecutions')}
           </Text>
+        )}
+        {executions.hasNextPage && (
+          <Group justify="center" mt="sm">
+            <Button
+              variant="default"
+              size="xs"
+              loading={executions.isFetchingNextPage}
+              onClick={() => void executions.fetchNextPage()}
+            >
+              {t('task.olderExecutions', { count: items.length })}
+            </Button>
+          </Group>
         )}
       </Card>
 
