@@ -3,13 +3,16 @@
  * - first load: the compressed (brotli) JavaScript the sign-in page loads, goal < 300 KB;
  * - the overview with N tasks (drafts made through the API): from navigation until every
  *   task is counted and the first rows are drawn, goal < 1 s for 1,000;
+ * - a task's executions with E rows (written into the store): from navigation until the
+ *   first page (50) is drawn, goal < 1 s for 100,000; and one "Older executions" page;
  * - live progress: from an execution's progress event on /api/events to the page showing it.
  *
- *   node bench/console.ts [tasks=1000]
+ *   node bench/console.ts [tasks=1000] [executions=100000]
  */
-import { launchBrowser, startService } from '../test/console/console-harness.ts'
+import { addExecutions, launchBrowser, startService } from '../test/console/console-harness.ts'
 
 const N = Number(process.argv[2] ?? 1000)
+const E = Number(process.argv[3] ?? 100_000)
 const password = 'bench password 123'
 const service = await startService(['--demo'], { OPENSYNC_ADMIN_PASSWORD: password })
 const browser = await launchBrowser()
@@ -72,6 +75,29 @@ try {
   console.log(
     `overview with ${total} tasks: ${runs.join(' / ')} ms from navigation to the table (goal < 1000 ms); ${rows} rows in the DOM`,
   )
+
+  // A task's executions: E of them on one of the drafts, the first page and the next one.
+  const written = Date.now()
+  addExecutions(service, 'bench-0', E)
+  const writeMs = Date.now() - written
+  const pageRuns: number[] = []
+  const rowsOf = page.locator('[data-testid="executions"] tr[data-execution]')
+  for (let i = 0; i < 3; i++) {
+    const started = Date.now()
+    await page.goto(`${service.url}/tasks/bench-0`)
+    await rowsOf.first().waitFor({ timeout: 30_000 })
+    pageRuns.push(Date.now() - started)
+  }
+  const firstRows = await rowsOf.count()
+  const more = Date.now()
+  await page.getByRole('button', { name: /Older executions/ }).click()
+  await rowsOf.nth(firstRows).waitFor()
+  const moreMs = Date.now() - more
+  console.log(
+    `task with ${E} executions (written in ${writeMs} ms): ${pageRuns.join(' / ')} ms from navigation to the first ${firstRows} rows (goal < 1000 ms); the next page ${moreMs} ms`,
+  )
+  await page.goto(`${service.url}/`)
+  await page.getByText(`${total} tasks`).waitFor({ timeout: 30_000 })
 
   // Live progress: the demo task's progress events, timed from the server's stamp to the page.
   await page.getByLabel('Search tasks').fill('CRM')
