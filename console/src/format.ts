@@ -13,13 +13,22 @@ export function planText(
   return t(`plan.${plan.kind}`, { defaultValue: plan.kind })
 }
 
+/**
+ * One formatter per language: `toLocaleString` with options builds a new one on every call,
+ * which a list of executions pays for twice a row.
+ */
+const formats = new Map<string, Intl.DateTimeFormat>()
+
 /** A point in time in the user's language, or a dash. */
 export function dateTime(value: string | number | null | undefined): string {
   if (value === null || value === undefined || value === '') return '–'
-  return new Date(value).toLocaleString(i18next.language, {
-    dateStyle: 'medium',
-    timeStyle: 'medium',
-  })
+  const language = i18next.language
+  let format = formats.get(language)
+  if (!format) {
+    format = new Intl.DateTimeFormat(language, { dateStyle: 'medium', timeStyle: 'medium' })
+    formats.set(language, format)
+  }
+  return format.format(new Date(value))
 }
 
 /** How long from start to end (or now), "1 min 4 s". */
