@@ -52,6 +52,30 @@ describe.each(dialects)('conflict decisions on $name', (dialect) => {
     expect(decided.map((d) => d.id)).toEqual([one!.id, two!.id, three!.id])
   })
 
+  it('keeps the base while a conflict is open: a re-park keeps the first, a decision replaces it', async () => {
+    const taskId = newTask()
+    const base = [{ city: 'Old' }, { city: 'Old' }] as const
+    await store.conflicts.park([{ ...park(taskId, 'a1'), base }, park(taskId, 'a2')])
+    const [one, two] = await store.conflicts.open(taskId)
+    expect(one).toMatchObject({ base: [{ city: 'Old' }, { city: 'Old' }] })
+    expect('value' in one!).toBe(false)
+    expect(two!.base).toBeUndefined()
+    // Parked again with new values and another base: the values change, the base stays.
+    await store.conflicts.park([
+      {
+        ...park(taskId, 'a1'),
+        values: [{ city: 'C' }, { city: 'D' }],
+        base: [{ city: 'A' }, { city: 'B' }],
+      },
+    ])
+    const again = await store.conflicts.get(one!.id)
+    expect(again).toMatchObject({ values: [{ city: 'C' }, { city: 'D' }], base })
+    await store.conflicts.resolve(one!.id, { value: 'Mine' })
+    const decided = await store.conflicts.get(one!.id)
+    expect(decided).toMatchObject({ value: 'Mine' })
+    expect(decided!.base).toBeUndefined()
+  })
+
   it('resolveAll decides the open conflicts of a task or of one pair; countOpen counts them', async () => {
     const taskId = newTask()
     await store.conflicts.park([
