@@ -189,7 +189,7 @@ function ConflictTable({ taskId, items }: { taskId: string; items: readonly Conf
                     <Text size="xs" c="dimmed">
                       {t('execution.key')}: {c.sides[side]?.key}
                     </Text>
-                    <Group gap="xs" wrap="nowrap">
+                    <Group gap="xs">
                       <Code>{show(c.sides[side]?.values)}</Code>
                       {operate && !c.winner && (
                         <Button
