@@ -307,6 +307,27 @@ export class TaskManager {
     return maskTask(JSON.parse(task.document) as TaskFile, this.#registry)
   }
 
+  /**
+   * Connection values a client holds for system `systemKey` of stored task `taskId` (as the
+   * API shows them, secrets masked), with each placeholder `********` of a secret field
+   * replaced by the stored value, decrypted: what saving keeps, for the wizard's checks
+   * while editing. The same bridge is required; a placeholder with nothing stored is
+   * OSY_INVALID_TASK. The result holds secrets: use it to connect, never return or log it.
+   */
+  async connectionWithSecrets(
+    taskId: string,
+    systemKey: string,
+    system: { readonly bridge: string; readonly connection: Readonly<Record<string, unknown>> },
+  ): Promise<Record<string, unknown>> {
+    const task = await this.#stored(taskId)
+    const previous = openTask(JSON.parse(task.document) as TaskFile, this.#box)
+    const incoming = {
+      systems: { [systemKey]: { bridge: system.bridge, connection: system.connection } },
+    }
+    const merged = mergeSecrets(incoming, previous, this.#registry)
+    return { ...merged.systems[systemKey]?.connection }
+  }
+
   /** The task as the engine runs it: secrets decrypted, `${VAR}` from the environment. */
   async resolve(taskId: string): Promise<ResolvedTask> {
     const task = await this.#stored(taskId)

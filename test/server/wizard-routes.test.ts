@@ -5,10 +5,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { createDemo } from '../../src/cli/demo.ts'
 import type { Role } from '../../src/server/access/permissions.ts'
+import { MYSQL_HOST, MYSQL_PORT } from '../support/mysql-harness.ts'
 import { PG_URL } from '../support/postgres-harness.ts'
 import { type TestServer, testServer } from './server-harness.ts'
 
@@ -277,5 +279,135 @@ describe('wizard: dry-run preview', () => {
     expect((await call('ed', 'POST', '/api/tasks/nope/preview')).statusCode).toBe(404)
     const invalid = await call('ed', 'POST', '/api/preview', { document: { subject: 'x' } })
     expect(invalid.json().code).toBe('OSY_INVALID_TASK')
+  })
+})
+
+describe('wizard: a stored task being edited, its secrets masked', () => {
+  // A MariaDB user that needs its password, on a database of its own.
+  const user = 'osy_wiz_pw'
+  const secret = 'wiz-Secret-7f3a9c-pass'
+  const database = 'osy_wiz_pw_db'
+  const root = { host: MYSQL_HOST, port: MYSQL_PORT, user: 'root', password: '' }
+  const logLines: string[] = []
+  let logged: TestServer
+  let editor: string
+  let limited: string
+
+  const as = (token: string, url: string, payload: unknown) =>
+    logged.app.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${token}` },
+      payload: payload as object,
+    })
+
+  beforeAll(async () => {
+    const admin = await mysql.createConnection(root)
+    await admin.query(`DROP DATABASE IF EXISTS \`${database}\``)
+    await admin.query(`CREATE DATABASE \`${database}\``)
+    await admin.query(`CREATE TABLE \`${database}\`.orders (id INT PRIMARY KEY, total INT)`)
+    await admin.query(`CREATE USER IF NOT EXISTS '${user}'@'%' IDENTIFIED BY '${secret}'`)
+    await admin.query(`ALTER USER '${user}'@'%' IDENTIFIED BY '${secret}'`)
+    await admin.query(`GRANT ALL ON \`${database}\`.* TO '${user}'@'%'`)
+    await admin.end()
+    logged = await testServer({
+      logger: { level: 'trace', stream: { write: (line: string) => logLines.push(line) } },
+    })
+    editor = await logged.tokenFor('editor')
+    limited = await logged.tokenFor('editor', ['demo-erp'])
+  })
+  afterAll(async () => {
+    await logged?.close()
+    const admin = await mysql.createConnection(root)
+    await admin.query(`DROP DATABASE IF EXISTS \`${database}\``)
+    await admin.query(`DROP USER IF EXISTS '${user}'@'%'`)
+    await admin.end()
+  })
+
+  it('fills in the stored password for the placeholder, for a caller who may see the task, and never shows it', async () => {
+    const connection = { host: MYSQL_HOST, port: MYSQL_PORT, user, password: secret, database }
+    const created = await logged.app.inject({
+      method: 'POST',
+      url: '/api/tasks',
+      headers: { authorization: `Bearer ${editor}` },
+      payload: {
+        document: {
+          id: 'wiz-pw',
+          subject: 'Wizard password',
+          systems: { shop: { bridge: 'mysql', connection } },
+        },
+        draft: true,
+      },
+    })
+    expect(created.statusCode).toBe(201)
+    const shown = await logged.app.inject({
+      method: 'GET',
+      url: '/api/tasks/wiz-pw',
+      headers: { authorization: `Bearer ${editor}` },
+    })
+    const system = shown.json().document.systems.shop
+    expect(system.connection.password).toBe('********')
+    const stored = { task: 'wiz-pw', system: 'shop' }
+
+    // As the browser holds them, without the reference: the placeholder is the password.
+    const refused = await as(editor, '/api/connections/check', { system })
+    expect(refused.statusCode).toBeGreaterThanOrEqual(400)
+    expect(refused.json().code).toBe('OSY_AUTH_FAILED')
+
+    const responses = [refused.body]
+    const checked = await as(editor, '/api/connections/check', { system, stored })
+    responses.push(checked.body)
+    expect(checked.json()).toEqual({ ok: true })
+    const discovered = await as(editor, '/api/connections/discover', { system, stored })
+    responses.push(discovered.body)
+    expect(discovered.statusCode).toBe(200)
+    expect(discovered.json().items.map((t: { name: string }) => t.name)).toContain('orders')
+    const listed = await as(editor, '/api/connections/databases', { system, stored })
+    responses.push(listed.body)
+    expect(listed.json().items).toContain(database)
+    const filter = await as(editor, '/api/connections/filter', {
+      system,
+      stored,
+      recordType: 'orders',
+      filter: { sql: 'total > 1' },
+    })
+    responses.push(filter.body)
+    expect(filter.json()).toEqual({ valid: true })
+    const sample = await as(editor, '/api/connections/sample', {
+      system,
+      stored,
+      recordType: 'orders',
+    })
+    responses.push(sample.body)
+    expect(sample.json()).toEqual({ items: [] })
+
+    // Another system key has nothing to keep; another bridge neither.
+    const wrongKey = await as(editor, '/api/connections/check', {
+      system,
+      stored: { task: 'wiz-pw', system: 'nope' },
+    })
+    responses.push(wrongKey.body)
+    expect(wrongKey.json().code).toBe('OSY_INVALID_TASK')
+
+    // A caller who may not see the task learns nothing of it; a task that is not there: 404.
+    const hidden = await as(limited, '/api/connections/discover', { system, stored })
+    responses.push(hidden.body)
+    expect(hidden.statusCode).toBe(404)
+    expect(hidden.json().code).toBe('OSY_TASK_NOT_FOUND')
+    const missing = await as(editor, '/api/connections/check', {
+      system,
+      stored: { task: 'no-such-task', system: 'shop' },
+    })
+    expect(missing.statusCode).toBe(404)
+
+    // A server that does not answer: a 5xx, which the server logs.
+    const down = await as(editor, '/api/connections/check', {
+      system: { ...system, connection: { ...system.connection, port: 1 } },
+      stored,
+    })
+    responses.push(down.body)
+    expect(down.statusCode).toBeGreaterThanOrEqual(500)
+    expect(logLines.length).toBeGreaterThan(0)
+    for (const text of [...responses, ...logLines]) expect(text).not.toContain(secret)
   })
 })

@@ -24,6 +24,7 @@ import { canSeeTask } from '../access/task-visibility.ts'
 import { AUTH_PROBLEMS, problems, taskIdParam } from '../schemas/common.ts'
 import { principalOf } from '../server-context.ts'
 import type { RoutePlugin } from './route-plugin.ts'
+import { storedSystemRef, withStoredSecrets } from './stored-system.ts'
 
 const scalar = z.union([z.string().max(10_000), z.number(), z.boolean()])
 const connectionValues = z.record(z.string().max(100), scalar)
@@ -288,7 +289,7 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
         tags,
         summary: "The databases of the server a home profile's values point at",
         params: z.object({ id: z.string().min(1).max(200) }),
-        body: z.strictObject({ connection: connectionValues }),
+        body: z.strictObject({ connection: connectionValues, stored: storedSystemRef.optional() }),
         response: {
           200: z.object({ items: z.array(z.string()) }),
           ...problems(...AUTH_PROBLEMS, 404, 502, 503, 504),
@@ -297,7 +298,13 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
     },
     async (request) => {
       const p = await visibleProfile(request, await profiles(), request.params.id)
-      return { items: [...(await listHomeDatabases(p, request.body.connection, ctx.registry))] }
+      const { connection } = await withStoredSecrets(
+        request,
+        ctx,
+        { bridge: p.profile.bridge, connection: request.body.connection },
+        request.body.stored,
+      )
+      return { items: [...(await listHomeDatabases(p, connection, ctx.registry))] }
     },
   )
 
@@ -383,7 +390,7 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
       schema: {
         tags,
         summary: 'Checks a connection from the values entered',
-        body: z.strictObject({ system: systemInput }),
+        body: z.strictObject({ system: systemInput, stored: storedSystemRef.optional() }),
         response: {
           200: z.object({ ok: z.literal(true) }),
           ...problems(...AUTH_PROBLEMS, 404, 502, 503, 504),
@@ -391,7 +398,8 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
       },
     },
     async (request) => {
-      await checkConnection(ctx.registry, request.body.system)
+      const { system, stored } = request.body
+      await checkConnection(ctx.registry, await withStoredSecrets(request, ctx, system, stored))
       return { ok: true as const }
     },
   )
@@ -403,7 +411,7 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
       schema: {
         tags,
         summary: 'The record types of a system, with fields, keys and cursor candidates',
-        body: z.strictObject({ system: systemInput }),
+        body: z.strictObject({ system: systemInput, stored: storedSystemRef.optional() }),
         response: {
           200: z.object({ items: z.array(recordTypeSchema) }),
           ...problems(...AUTH_PROBLEMS, 404, 502, 503, 504),
@@ -411,7 +419,12 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
       },
     },
     async (request) => ({
-      items: (await discoverTypes(ctx.registry, request.body.system)).map((t) => ({
+      items: (
+        await discoverTypes(
+          ctx.registry,
+          await withStoredSecrets(request, ctx, request.body.system, request.body.stored),
+        )
+      ).map((t) => ({
         ...t,
         fields: t.fields.map((f) => ({ ...f })),
         keyFields: [...t.keyFields],
@@ -427,14 +440,18 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
       schema: {
         tags,
         summary: 'The databases of the server the values point at',
-        body: z.strictObject({ system: systemInput }),
+        body: z.strictObject({ system: systemInput, stored: storedSystemRef.optional() }),
         response: {
           200: z.object({ items: z.array(z.string()) }),
           ...problems(...AUTH_PROBLEMS, 404, 502, 503, 504),
         },
       },
     },
-    async (request) => ({ items: [...(await listDatabases(ctx.registry, request.body.system))] }),
+    async (request) => {
+      const { system, stored } = request.body
+      const full = await withStoredSecrets(request, ctx, system, stored)
+      return { items: [...(await listDatabases(ctx.registry, full))] }
+    },
   )
 
   app.post(
@@ -446,6 +463,7 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
         summary: "Checks a filter for a record type: valid, or the parser's message and position",
         body: z.strictObject({
           system: systemInput,
+          stored: storedSystemRef.optional(),
           recordType: z.string().min(1).max(500),
           filter: filterInput,
         }),
@@ -453,8 +471,9 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
       },
     },
     async (request) => {
-      const { system, recordType, filter } = request.body
-      return checkFilter(ctx.registry, system, recordType, filter)
+      const { system, stored, recordType, filter } = request.body
+      const full = await withStoredSecrets(request, ctx, system, stored)
+      return checkFilter(ctx.registry, full, recordType, filter)
     },
   )
 
@@ -467,6 +486,7 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
         summary: 'Sample records of a record type, with a filter applied',
         body: z.strictObject({
           system: systemInput,
+          stored: storedSystemRef.optional(),
           recordType: z.string().min(1).max(500),
           filter: filterInput.optional(),
           limit,
@@ -482,9 +502,10 @@ export const wizardRoutes: RoutePlugin = async (app, { ctx }) => {
       },
     },
     async (request) => {
-      const { system, recordType, filter, limit: n } = request.body
+      const { system, stored, recordType, filter, limit: n } = request.body
+      const full = await withStoredSecrets(request, ctx, system, stored)
       return {
-        items: await sampleRecords(ctx.registry, system, recordType, {
+        items: await sampleRecords(ctx.registry, full, recordType, {
           ...(filter ? { filter } : {}),
           ...(n ? { limit: n } : {}),
         }),
