@@ -305,6 +305,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
+            stored?: components['schemas']['StoredSystemRefInput']
             system: components['schemas']['SystemInputInput']
           }
         }
@@ -413,6 +414,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
+            stored?: components['schemas']['StoredSystemRefInput']
             system: components['schemas']['SystemInputInput']
           }
         }
@@ -520,6 +522,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
+            stored?: components['schemas']['StoredSystemRefInput']
             system: components['schemas']['SystemInputInput']
           }
         }
@@ -629,6 +632,7 @@ export interface paths {
           'application/json': {
             filter: components['schemas']['FilterInputInput']
             recordType: string
+            stored?: components['schemas']['StoredSystemRefInput']
             system: components['schemas']['SystemInputInput']
           }
         }
@@ -737,6 +741,7 @@ export interface paths {
             filter?: components['schemas']['FilterInputInput']
             limit?: number
             recordType: string
+            stored?: components['schemas']['StoredSystemRefInput']
             system: components['schemas']['SystemInputInput']
           }
         }
@@ -1637,6 +1642,7 @@ export interface paths {
             connection: {
               [key: string]: string | number | boolean
             }
+            stored?: components['schemas']['StoredSystemRefInput']
           }
         }
       }
@@ -5335,6 +5341,18 @@ export interface components {
       execution: components['schemas']['ExecutionInput']
       /** @description The execution running now, which this one waits for. */
       runningId?: number
+    }
+    /** @description The stored task and system the values were read from: each secret sent as the placeholder ******** is its stored value. */
+    StoredSystemRef: {
+      /** @description The system's key in the task. */
+      system: string
+      task: string
+    }
+    /** @description The stored task and system the values were read from: each secret sent as the placeholder ******** is its stored value. */
+    StoredSystemRefInput: {
+      /** @description The system's key in the task. */
+      system: string
+      task: string
     }
     /** @description A bridge and the connection values entered. */
     SystemInput: {

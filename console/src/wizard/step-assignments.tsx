@@ -14,7 +14,7 @@ import { useQuery } from '@tanstack/react-query'
 import { useTranslation } from 'react-i18next'
 import { api, unwrap } from '../api/client.ts'
 import { FieldAssignment } from './field-assignment.tsx'
-import { type PairOffer, usePairOffers } from './wizard-api.ts'
+import { type PairOffer, type StoredSystem, usePairOffers, withStored } from './wizard-api.ts'
 import type { TaskDocument, WizardState } from './wizard-state.ts'
 
 type Filter =
@@ -26,6 +26,7 @@ type System = {
   bridge: string
   connection?: Record<string, string | number | boolean>
   settings?: Record<string, unknown>
+  stored?: StoredSystem
 }
 type Pair = Record<string, unknown> & {
   id?: string
@@ -106,7 +107,7 @@ export function StepAssignments({
           taskKeys={keys}
           pair={pair}
           offer={offered.find((o) => o.id === pair.id)}
-          systems={document.systems as Record<string, System>}
+          systems={withStored(document.systems as Record<string, System>, state.taskId)}
           onChange={(p) => setPair(index, p)}
         />
       ))}
@@ -247,7 +248,7 @@ function FilterInput({
         : side.filter.sql
   const [checked] = useDebouncedValue(side.filter, 300)
   const check = useQuery({
-    queryKey: ['filter', system.bridge, system.connection, side.type, checked],
+    queryKey: ['filter', system.bridge, system.connection, system.stored, side.type, checked],
     enabled: checked !== undefined,
     retry: false,
     queryFn: async () =>
@@ -259,6 +260,7 @@ function FilterInput({
               connection: system.connection ?? {},
               ...(system.settings ? { settings: system.settings } : {}),
             },
+            ...(system.stored ? { stored: system.stored } : {}),
             recordType: side.type,
             filter: checked as Filter & { keyValue: Record<string, string> },
           },

@@ -4,7 +4,7 @@ import { useMutation } from '@tanstack/react-query'
 import { useTranslation } from 'react-i18next'
 import { api, unwrap } from '../api/client.ts'
 import { ConnectionForm, type ConnectionValues } from '../components/connection-form.tsx'
-import { type SystemProfile, useProfile } from './wizard-api.ts'
+import { type StoredSystem, type SystemProfile, useProfile } from './wizard-api.ts'
 import type { TaskDocument, WizardState } from './wizard-state.ts'
 
 type System = {
@@ -38,6 +38,7 @@ export function StepConnection({
           systemKey={key}
           system={system}
           home={index === 0}
+          stored={state.taskId ? { task: state.taskId, system: key } : undefined}
           onChange={(s) => setSystem(key, s)}
         />
       ))}
@@ -49,11 +50,14 @@ function SystemConnection({
   systemKey,
   system,
   home,
+  stored,
   onChange,
 }: {
   systemKey: string
   system: System
   home: boolean
+  /** The stored task and key, once stored: the server fills in a masked secret. */
+  stored: StoredSystem | undefined
   onChange: (system: System) => void
 }) {
   const { t } = useTranslation()
@@ -69,6 +73,7 @@ function SystemConnection({
               connection: values,
               ...(system.settings ? { settings: system.settings } : {}),
             },
+            ...(stored ? { stored } : {}),
           },
         }),
       ),
@@ -78,7 +83,7 @@ function SystemConnection({
       unwrap(
         await api.POST('/api/profiles/{id}/databases', {
           params: { path: { id: profile!.id } },
-          body: { connection: values },
+          body: { connection: values, ...(stored ? { stored } : {}) },
         }),
       ).items,
   })

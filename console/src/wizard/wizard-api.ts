@@ -53,12 +53,34 @@ export type SystemInput = {
   bridge: string
   connection?: Record<string, string | number | boolean>
   settings?: Record<string, unknown>
+  /** The stored task and system the values came from: a masked secret is the stored one. */
+  stored?: StoredSystem
+}
+
+/** A stored task's system, by task id and system key. */
+export type StoredSystem = { task: string; system: string }
+
+/**
+ * The systems of the document, each with its stored task and key once the task is stored:
+ * the server then takes the stored secret wherever a value is the placeholder `********`.
+ */
+export function withStored<S extends object>(
+  systems: Record<string, S>,
+  taskId: string | undefined,
+): Record<string, S & { stored?: StoredSystem }> {
+  if (!taskId) return systems
+  return Object.fromEntries(
+    Object.entries(systems).map(([key, s]) => [
+      key,
+      { ...s, stored: { task: taskId, system: key } },
+    ]),
+  )
 }
 
 /** The record types and their fields of a system, discovered from the values entered. */
 export function useDiscovery(system: SystemInput | undefined) {
   return useQuery({
-    queryKey: ['discover', system?.bridge, system?.connection, system?.settings],
+    queryKey: ['discover', system?.bridge, system?.connection, system?.settings, system?.stored],
     enabled: system !== undefined,
     retry: false,
     staleTime: 60_000,
@@ -71,6 +93,7 @@ export function useDiscovery(system: SystemInput | undefined) {
               connection: system!.connection ?? {},
               ...(system!.settings ? { settings: system!.settings } : {}),
             },
+            ...(system!.stored ? { stored: system!.stored } : {}),
           },
         }),
       ).items,
