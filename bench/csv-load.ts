@@ -1,26 +1,3 @@
-/**
- * A CSV file into PostgreSQL: `opensync run` (CSV bridge → PostgreSQL bridge, the CLI's
- * default SQLite store) next to PostgreSQL's own `COPY … FROM` the same file, in one run on
- * one machine (issue 12; figures in docs/benchmarks.md).
- *
- *   node bench/csv-load.ts [N=1000000] [--profile] [--batch-size=1000] [--keep]
- *
- * Writes a 9-column customers file of N rows (a header, some quoted fields, UTF-8), makes a
- * fresh PostgreSQL database with two empty tables of the same shape (primary key, unique
- * e-mail index), then:
- *
- *   COPY       `COPY copied FROM '<file>' (FORMAT csv, HEADER)`: the server reads the file
- *              itself (the raw limit; `FROM STDIN` through pg-copy-streams when the server
- *              cannot read it)
- *   initial    `opensync run` of a task customers.csv → customers (no cursor: the CSV side is
- *              a snapshot), direction files->db, with the default SQLite store
- *   again      `opensync run` right after it: the file is read and compared, nothing written
- *
- * Every opensync figure is a whole CLI process (wall time, peak RSS from /proc VmHWM). With
- * `--profile` the initial run writes a V8 CPU profile, summarised by bench/cpuprofile-summary.ts.
- * Exits 0 whether or not the targets are met: a missed target is marked MISS.
- */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
   createReadStream,
@@ -39,6 +16,7 @@ import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
+import { measureProcess } from './support/measure-process.ts'
 
 const args = process.argv.slice(2)
 const N = Number(args.find((a) => !a.startsWith('--')) ?? 1_000_000)
@@ -79,38 +57,9 @@ async function writeFile(): Promise<number> {
   return readFileSync(csvFile).length
 }
 
-/** A child process's wall time and peak RSS (sampled from /proc: the high-water mark). */
-async function measure(
-  command: string,
-  argv: readonly string[],
-): Promise<{ seconds: number; rssMb: number; stdout: string }> {
-  const started = performance.now()
-  const child = spawn(command, argv, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => {
-    stdout += d
-  })
-  child.stderr.on('data', (d) => {
-    stderr += d
-  })
-  let hwm = 0
-  const sample = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
-      if (m) hwm = Math.max(hwm, Number(m[1]))
-    } catch {
-      // Gone already.
-    }
-  }, 20)
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
-  clearInterval(sample)
-  const seconds = (performance.now() - started) / 1000
-  if (code !== 0 && code !== 3) {
-    throw new Error(`${command} ${argv.join(' ')} exited ${code}:\n${stderr.slice(-3000)}`)
-  }
-  return { seconds, rssMb: hwm / 1024, stdout }
-}
+/** A child process's wall time and peak RSS, in the bench's folder. */
+const measure = (command: string, argv: readonly string[]) =>
+  measureProcess(command, argv, { cwd: work })
 
 /** COPY from the file as the server reads it, or through the client when it cannot. */
 async function copy(client: pg.Client): Promise<{ seconds: number; how: string }> {

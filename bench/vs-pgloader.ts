@@ -22,14 +22,15 @@
  * packages when it is missing (as root). Exits 0 whether or not the targets are met: a missed
  * target is marked MISS.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
+import { measureProcess } from './support/measure-process.ts'
 
 const args = process.argv.slice(2)
 const N = Number(args.find((a) => !a.startsWith('--')) ?? 1_000_000)
@@ -47,43 +48,16 @@ const loaded = `osy_pgloader_${suffix}`
 const synced = `osy_sync_${suffix}`
 const work = mkdtempSync(join(tmpdir(), 'osy-vs-pgloader-'))
 
-/** A child process's wall time and peak RSS (sampled from /proc: the high-water mark). */
-async function measure(
+/** A child process's wall time and peak RSS, from the repository's root by default. */
+const measure = (
   command: string,
   argv: readonly string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<{ seconds: number; rssMb: number; stdout: string }> {
-  const started = performance.now()
-  const child = spawn(command, argv, {
+) =>
+  measureProcess(command, argv, {
     cwd: options.cwd ?? root,
-    env: options.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env ? { env: options.env } : {}),
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => {
-    stdout += d
-  })
-  child.stderr.on('data', (d) => {
-    stderr += d
-  })
-  let hwm = 0
-  const sample = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
-      if (m) hwm = Math.max(hwm, Number(m[1]))
-    } catch {
-      // Gone already.
-    }
-  }, 20)
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
-  clearInterval(sample)
-  const seconds = (performance.now() - started) / 1000
-  if (code !== 0 && code !== 3) {
-    throw new Error(`${command} ${argv.join(' ')} exited ${code}:\n${stderr.slice(-3000)}`)
-  }
-  return { seconds, rssMb: hwm / 1024, stdout }
-}
 
 function ensurePgloader(): string {
   const found = spawnSync('sh', ['-c', 'command -v pgloader'], { encoding: 'utf8' })
