@@ -2,17 +2,17 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import createClient from 'openapi-fetch'
+import openapiTS, { astToString } from 'openapi-typescript'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import type { paths } from '../../console/src/api/schema.d.ts'
 import { createDemo } from '../../src/cli/demo.ts'
 import { Service } from '../../src/service/service.ts'
-import type { paths } from './api-types.ts'
-import { apiTypes } from './generate-api-types.ts'
 import { testServer } from './server-harness.ts'
 
-// A real client: the types of test/server/api-types.ts are openapi-typescript's output for
-// the served document (npm run api:types), and openapi-fetch drives a listening server
-// with them, as a user's program would.
+// A real client: the types of console/src/api/schema.d.ts are openapi-typescript's output for
+// the served document (npm run console:api; the console uses the same file), and
+// openapi-fetch drives a listening server with them, as a user's program would.
 
 const s = await testServer()
 const service = new Service({ store: s.store, registry: s.registry, tasks: s.tasks, tickMs: 50 })
@@ -32,7 +32,7 @@ describe('the OpenAPI document', () => {
     const result = await new Validator().validate(JSON.parse(text))
     expect(result.errors ?? [], JSON.stringify(result.errors, null, 2)).toEqual([])
     expect(result.valid).toBe(true)
-    const types = await apiTypes(text)
+    const types = astToString(await openapiTS(text, { alphabetize: true }))
     for (const path of ['/api/tasks', '/api/tasks/{id}', '/api/executions/{id}/lines']) {
       expect(types).toContain(`"${path}"`)
     }
