@@ -174,6 +174,8 @@ describe('the synchronization wizard', () => {
         .filter({ hasText: 'Console ERP AG' })
       await row.waitFor({ timeout: 30_000 })
       expect(await row.textContent()).toContain('Console CRM GmbH')
+      // One field's value reads as the value, not as JSON of the mapping.
+      expect(await row.textContent()).not.toContain('{"company"')
       // Beside both values, the base: the company both had when last synced.
       expect(before).not.toMatch(/^Console /)
       expect(await row.getByTestId('conflict-base').textContent()).toContain(before)

@@ -26,7 +26,19 @@ import { paths, useNavigate, useQueryParam } from '../router.ts'
 
 type Conflict = components['schemas']['Conflict']
 
-const show = (value: unknown) => (value === undefined ? '–' : JSON.stringify(value))
+/**
+ * A side's value as an administrator reads it: a mapping of one field shows its value alone
+ * (`Console CRM GmbH`, not `{"company":"Console CRM GmbH"}`); several fields stay JSON.
+ */
+const show = (value: unknown): string => {
+  if (value === undefined) return '–'
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.values(value)
+    if (entries.length === 1)
+      return typeof entries[0] === 'string' ? entries[0] : JSON.stringify(entries[0])
+  }
+  return JSON.stringify(value)
+}
 
 /**
  * The base (the values last synced, before both edits): once when both sides had the same,
