@@ -2,13 +2,17 @@
  * MariaDB → PostgreSQL: `opensync run` next to pgloader, the bulk loader, in one run on one
  * machine (issue 14; figures in docs/benchmarks.md).
  *
- *   node bench/vs-pgloader.ts [N=1000000] [--store=sqlite|pg|both] [--keep]
+ *   node bench/vs-pgloader.ts [N=1000000] [--store=sqlite|pg|both] [--cursor-index] [--keep]
  *
  * Builds a 9-column customers table of N rows in a fresh MariaDB database (one INSERT …
- * SELECT, so every row has the same updated_at, as a bulk load gives them), then:
+ * SELECT, so every row has the same updated_at, as a bulk load gives them; the cursor column
+ * has no index unless --cursor-index), then:
  *
  *   pgloader   `pgloader mysql://… pgsql://…` into a fresh PostgreSQL database (creates the
- *              table, copies, builds the indexes; it writes no links)
+ *              table, copies, builds the indexes; it writes no links); the bench checks
+ *              that it loaded N rows, because pgloader exits 0 when it could not even
+ *              create the table (it cannot translate MariaDB's CURRENT_TIMESTAMP(6)
+ *              default, so the source's updated_at is set explicitly instead)
  *   initial    `opensync run` of a task customers → customers (cursor updated_at, match on
  *              email) into another fresh PostgreSQL database whose table exists, empty, with
  *              its primary key and unique e-mail index; the metadata store is the CLI's
@@ -38,6 +42,7 @@ if (!Number.isSafeInteger(N) || N < 100) throw new Error(`N must be an integer �
 const storeArg = args.find((a) => a.startsWith('--store='))?.slice('--store='.length) ?? 'both'
 if (!['sqlite', 'pg', 'both'].includes(storeArg)) throw new Error('--store is sqlite, pg or both')
 const KEEP = args.includes('--keep')
+const CURSOR_INDEX = args.includes('--cursor-index')
 
 const PG = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const MY = { host: '127.0.0.1', port: 3306, user: 'root', password: '' }
@@ -90,12 +95,12 @@ async function main(): Promise<void> {
       id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(80) NOT NULL UNIQUE,
       first_name VARCHAR(40), last_name VARCHAR(40), city VARCHAR(40), zip VARCHAR(10),
       balance DECIMAL(12,2), active BOOLEAN,
-      updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))`)
+      updated_at DATETIME(6) NOT NULL${CURSOR_INDEX ? ', KEY (updated_at)' : ''})`)
     const filled = performance.now()
-    await my.query(`INSERT INTO customers (email, first_name, last_name, city, zip, balance, active)
+    await my.query(`INSERT INTO customers (email, first_name, last_name, city, zip, balance, active, updated_at)
       SELECT CONCAT('c', seq, '@example.com'), CONCAT('First', seq MOD 1000), CONCAT('Last', seq),
              ELT(1 + seq MOD 5, 'Berlin', 'Karlsruhe', 'Köln', 'München', 'Hamburg'),
-             LPAD(seq MOD 99999, 5, '0'), (seq MOD 100000) / 100, seq MOD 2
+             LPAD(seq MOD 99999, 5, '0'), (seq MOD 100000) / 100, seq MOD 2, NOW(6)
       FROM seq_1_to_${N}`)
     console.log(`source filled in ${((performance.now() - filled) / 1000).toFixed(1)} s`)
 
@@ -113,7 +118,15 @@ async function main(): Promise<void> {
       `mysql://root@127.0.0.1:3306/${source}`,
       `pgsql://postgres@127.0.0.1:5432/${loaded}`,
     ])
-    console.log(`pgloader   ${pgl.seconds.toFixed(2)} s`)
+    const check = new pg.Client({ connectionString: targetUrl(loaded) })
+    await check.connect()
+    const copied = await check
+      .query(`SELECT count(*)::int AS n FROM ${source}.customers`)
+      .then((r) => r.rows[0].n as number)
+      .catch(() => 0)
+      .finally(() => check.end())
+    if (copied !== N) throw new Error(`pgloader loaded ${copied} rows, not ${N}`)
+    console.log(`pgloader   ${pgl.seconds.toFixed(2)} s (${copied.toLocaleString('en')} rows)`)
 
     writeFileSync(
       join(work, 'customers.task.yaml'),
@@ -165,7 +178,9 @@ pairs:
         })
       const initial = await run('initial')
       const noop = await run('no-op')
-      await my.query("UPDATE customers SET city = CONCAT(city, '*') WHERE id % 100 = 0")
+      await my.query(
+        "UPDATE customers SET city = CONCAT(city, '*'), updated_at = NOW(6) WHERE id % 100 = 0",
+      )
       const one = await run('1%')
       const ratio = initial.seconds / pgl.seconds
       const mark = (ok: boolean) => (ok ? 'ok' : 'MISS')
