@@ -1,4 +1,4 @@
-import { type AliasedRawBuilder, type Kysely, type Selectable, sql } from 'kysely'
+import { type AliasedRawBuilder, CompiledQuery, type Kysely, type Selectable, sql } from 'kysely'
 import { chunks, distinct, IN_LIST_SIZE, lastByIdentity, rowsPerStatement } from './batching.ts'
 import { linkLookup } from './link-lookup.ts'
 import { pairKey } from './pair-refs.ts'
@@ -315,6 +315,23 @@ async function writeLinks(
   links: readonly Link[],
   fresh: boolean,
 ): Promise<number> {
+  if (dialect === 'sqlite') {
+    let written = 0
+    for (let at = 0; at < links.length; ) {
+      const rows = sqliteStatementRows(links.length - at)
+      const params: unknown[] = [syncedAt]
+      for (let i = at; i < at + rows; i++) {
+        const l = links[i]!
+        params.push(l.keys[0], l.keys[1], l.base[0], l.base[1], stateOf(l))
+      }
+      params.push(pair)
+      const sqlText = sqliteLinkWrite(rows, fresh)
+      const result = await db.executeQuery(CompiledQuery.raw(sqlText, params))
+      written += Number(result.numAffectedRows ?? 0)
+      at += rows
+    }
+    return written
+  }
   const insert = db
     .insertInto('osy_links')
     .columns(['pair', 'key0', 'key1', 'base0', 'base1', 'synced_at', 'deleted'])
@@ -345,6 +362,42 @@ async function writeLinks(
       )
   ).executeTakeFirst()
   return Number(result.numInsertedOrUpdatedRows ?? 0)
+}
+
+/** The SQLite statement texts of {@link writeLinks}, by row count and kind. */
+const sqliteLinkWrites = new Map<string, string>()
+
+/**
+ * Rows for the next SQLite link statement when `left` remain: the most a statement takes, or
+ * the largest power of two that fits, so every slice is written with a dozen statement texts
+ * at most, each prepared once (src/store/sqlite-statement-cache.ts).
+ */
+function sqliteStatementRows(left: number): number {
+  const most = rowsPerStatement(ROW_VALUES)
+  if (left >= most) return most
+  return 2 ** Math.floor(Math.log2(left))
+}
+
+/**
+ * SQLite's link write as text, the same statement Kysely builds for PostgreSQL but written
+ * once per row count: compiling 1,000 rows of VALUES through Kysely's query tree cost more
+ * than SQLite took to insert them. Parameters: synced_at, then five per link, then the pair.
+ */
+function sqliteLinkWrite(rows: number, fresh: boolean): string {
+  const id = `${rows}:${fresh}`
+  let text = sqliteLinkWrites.get(id)
+  if (text === undefined) {
+    text =
+      'insert into "osy_links" ("pair", "key0", "key1", "base0", "base1", "synced_at", "deleted") ' +
+      'select "osy_pairs"."id", "r"."column1", "r"."column2", "r"."column3", "r"."column4", cast(? as text), "r"."column5" ' +
+      `from "osy_pairs", (values ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?)').join(', ')}) as "r" ` +
+      'where "osy_pairs"."id" = ?' +
+      (fresh
+        ? ''
+        : ' on conflict ("pair", "key0") do update set "key1" = "excluded"."key1", "base0" = "excluded"."base0", "base1" = "excluded"."base1", "synced_at" = "excluded"."synced_at", "deleted" = "excluded"."deleted"')
+    sqliteLinkWrites.set(id, text)
+  }
+  return text
 }
 
 /** The values of a link that vary by row. */

@@ -20,6 +20,7 @@ import { type PlannerStatistics, plannerStatistics } from './planner-statistics.
 import { recordErrorRepo } from './record-error-repo.ts'
 import { sessionRepo } from './session-repo.ts'
 import { StoreSqliteDialect } from './sqlite-migration-lock.ts'
+import { statementCachingDatabase } from './sqlite-statement-cache.ts'
 import type { Store, StoreDialect, StoreRepos } from './store.ts'
 import {
   insideTransaction,
@@ -231,7 +232,9 @@ function sqliteDialect(file: string, create = true): Dialect {
   if (file !== ':memory:' && create) mkdirSync(dirname(file), { recursive: true })
   return new StoreSqliteDialect(
     {
-      database: new Database(file, { fileMustExist: !create && file !== ':memory:' }),
+      database: statementCachingDatabase(
+        new Database(file, { fileMustExist: !create && file !== ':memory:' }),
+      ),
       async onCreateConnection(connection) {
         for (const pragma of SQLITE_PRAGMAS)
           await connection.executeQuery(CompiledQuery.raw(pragma))
