@@ -71,7 +71,10 @@ export interface QueuedRun {
 
 /** Options of {@link TaskManager.save}. */
 export interface SaveOptions {
-  /** Keep an incomplete document as a draft instead of refusing it. */
+  /**
+   * Store the document as a draft, complete or not: never scheduled, started or run until
+   * it is saved again without `draft`. Without it an incomplete document is refused.
+   */
   readonly draft?: boolean
   /** Refuse the save when the stored task has another revision (someone else edited it). */
   readonly expectedRevision?: number
@@ -109,16 +112,16 @@ export class TaskManager {
   }
 
   /**
-   * Saves a task document (an object, or YAML/JSON text). A complete document is validated
-   * and compiled first; an incomplete one is refused unless `draft` is set, and then kept
-   * with its issues, never scheduled. The task's id is the document's `id`, else a slug of
-   * its subject.
+   * Saves a task document (an object, or YAML/JSON text). With `draft` it is kept as a
+   * draft, with its issues when it has any, and never scheduled — complete or not, so a
+   * wizard saving half-way never makes a task of it. Without `draft` the document is
+   * validated and compiled, and refused when incomplete. The task's id is the document's
+   * `id`, else a slug of its subject.
    */
   async save(input: unknown, options: SaveOptions = {}): Promise<TaskView> {
     const raw = typeof input === 'string' ? parseText(input) : input
     const id = taskIdOf(raw)
     const stored = await this.#store.taskDefs.get(id)
-    let issues: readonly TaskIssue[] = []
     let document: unknown = raw
     /** The same task as stored, secrets and all: saving it again changes nothing. */
     let unchanged = false
@@ -135,19 +138,17 @@ export class TaskManager {
       unchanged =
         previous !== undefined &&
         !stored!.draft &&
+        options.draft !== true &&
         JSON.stringify(openTask(merged, this.#box)) ===
           JSON.stringify(openTask(previous, this.#box))
       document = sealTask(merged, this.#box, this.#registry)
     } catch (error) {
       if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK' || !options.draft)
         throw error
-      issues = (error.details.issues as TaskIssue[] | undefined) ?? [
-        { path: '', message: error.message },
-      ]
-      // A draft's secrets are sealed as a complete task's are, and masked when read back.
+      // Incomplete, kept as a draft (its view lists the issues). A draft's secrets are sealed as a complete task's are, and masked when read back.
       document = this.#sealDraft(raw, stored)
     }
-    const draft = options.draft === true && issues.length > 0
+    const draft = options.draft === true
     if (
       unchanged &&
       stored &&
@@ -156,7 +157,10 @@ export class TaskManager {
       // Importing the same document again keeps its revision, its plan and its schedule.
       return this.#view(await this.#stored(id))
     }
-    const active = !draft && (stored ? stored.active : planOf(document)?.active !== false)
+    // A draft is never active. A task keeps its state; a new one, or a draft saved as a task
+    // (the wizard's Finish), is active as its plan says.
+    const active =
+      !draft && (stored && !stored.draft ? stored.active : planOf(document)?.active !== false)
     await this.#store.taskDefs.put(
       {
         taskId: id,
@@ -181,10 +185,9 @@ export class TaskManager {
    */
   check(input: unknown): TaskIssue[] {
     try {
-      const raw = typeof input === 'string' ? parseText(input) : input
-      offlineCheck(compileTask(resolveEnvLoosely(validateTaskFile(raw))))
-      return []
+      return documentIssues(typeof input === 'string' ? parseText(input) : input)
     } catch (error) {
+      // Text that is not YAML at all.
       if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK') throw error
       return (
         (error.details.issues as TaskIssue[] | undefined) ?? [{ path: '', message: error.message }]
@@ -395,9 +398,11 @@ function draftError(
   const verb = what === 'activate' ? 'activating' : what === 'start' ? 'starting' : 'running'
   return new OpenSyncError(
     'OSY_TASK_DRAFT',
-    `task ${taskId} is a draft: complete it before ${verb} it (${issues
-      .map((i) => `${i.path}: ${i.message}`)
-      .join('; ')})`,
+    issues.length > 0
+      ? `task ${taskId} is a draft: complete it before ${verb} it (${issues
+          .map((i) => `${i.path}: ${i.message}`)
+          .join('; ')})`
+      : `task ${taskId} is a draft: it is complete, save it as a task (without draft) before ${verb} it`,
     { details: { taskId, issues } },
   )
 }
@@ -488,17 +493,32 @@ function stateOf(task: StoredTask, document: unknown): Omit<TaskSummary, 'profil
   }
 }
 
+/**
+ * What keeps a stored draft from being complete, by the same check a save makes (so a draft
+ * saved with issues shows them, and an empty list means it may be saved as a task).
+ */
 function issuesOf(task: StoredTask): TaskIssue[] {
   if (!task.draft) return []
   try {
-    validateTaskFile(JSON.parse(task.document))
+    return documentIssues(JSON.parse(task.document))
+  } catch (error) {
+    return isOpenSyncError(error) ? [{ path: '', message: error.message }] : []
+  }
+}
+
+/**
+ * The offline check of a parsed document: its issues, empty when it is complete. Errors
+ * other than an invalid task are thrown.
+ */
+function documentIssues(raw: unknown): TaskIssue[] {
+  try {
+    offlineCheck(compileTask(resolveEnvLoosely(validateTaskFile(raw))))
     return []
   } catch (error) {
-    return isOpenSyncError(error)
-      ? ((error.details.issues as TaskIssue[] | undefined) ?? [
-          { path: '', message: error.message },
-        ])
-      : []
+    if (!isOpenSyncError(error) || error.code !== 'OSY_INVALID_TASK') throw error
+    return (
+      (error.details.issues as TaskIssue[] | undefined) ?? [{ path: '', message: error.message }]
+    )
   }
 }
 

@@ -102,6 +102,31 @@ pairs:
     expect(stored.stdout).toContain('No problems: "Good"')
   })
 
+  it('tasks import --draft keeps a complete task a draft until it is imported without --draft', async () => {
+    const dir = tempDir()
+    const file = taskFile(
+      cwd,
+      'later.task.yaml',
+      `id: later
+subject: Later
+${systems}
+pairs:
+  - crm: { type: customers }
+    erp: { type: customers }
+    fields: { email: email }
+`,
+    )
+    const draft = await cli(dir, ['tasks', 'import', file, '--draft'])
+    expect(draft.code, draft.stderr).toBe(0)
+    expect(draft.stdout).toContain('as draft later: complete; import it without --draft')
+    const start = await cli(dir, ['tasks', 'start', 'later'])
+    expect(start.code).toBe(2)
+    expect(start.stderr).toContain('task later is a draft: it is complete, save it as a task')
+    const task = await cli(dir, ['tasks', 'import', file, '--json'])
+    expect(task.code, task.stderr).toBe(0)
+    expect(JSON.parse(task.stdout)).toMatchObject({ draft: false, active: true })
+  })
+
   it('tasks import refuses a task whose SQL filter is not one condition; --draft keeps it as a draft', async () => {
     const dir = tempDir()
     const file = taskFile(

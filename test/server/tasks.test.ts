@@ -99,6 +99,55 @@ describe('tasks', () => {
     expect(part.statusCode).toBe(400)
   })
 
+  it('keeps a complete document saved with draft: true a draft until it is saved with draft: false', async () => {
+    const created = await inject('POST', '/api/tasks', editor, {
+      document: { ...demo, id: 'later', subject: 'Later' },
+      draft: true,
+    })
+    expect(created.statusCode, created.body).toBe(201)
+    // Complete, and still a draft: not active, not started, not activated.
+    expect(created.json()).toMatchObject({ id: 'later', draft: true, active: false, issues: [] })
+    const start = await inject('POST', '/api/tasks/later/executions', editor)
+    expect(start.statusCode).toBe(409)
+    expect(start.json()).toMatchObject({ code: 'OSY_TASK_DRAFT' })
+    expect(start.json().detail).toContain('save it as a task')
+    expect((await inject('POST', '/api/tasks/later/activate', editor)).statusCode).toBe(409)
+    const listed = (await inject('GET', '/api/tasks', viewer)).json().items
+    expect(listed.find((t: { id: string }) => t.id === 'later')).toMatchObject({
+      draft: true,
+      issues: [],
+    })
+    // A merge patch and a PUT with draft: true keep it a draft.
+    const patched = await s.app.inject({
+      method: 'PATCH',
+      url: '/api/tasks/later',
+      headers: { ...editor, 'content-type': 'application/merge-patch+json' },
+      payload: JSON.stringify({ subject: 'Later, patched' }),
+    })
+    expect(patched.json()).toMatchObject({ draft: true, subject: 'Later, patched' })
+    const put = await inject('PUT', '/api/tasks/later', editor, {
+      document: patched.json().document,
+      draft: true,
+    })
+    expect(put.json()).toMatchObject({ draft: true, active: false })
+    // Incomplete without draft: refused with its issues, the draft stays as it was.
+    const refused = await inject('PUT', '/api/tasks/later', editor, {
+      document: { subject: 'Later' },
+      draft: false,
+    })
+    expect(refused.statusCode).toBe(400)
+    expect(refused.json()).toMatchObject({ code: 'OSY_INVALID_TASK' })
+    expect(refused.json().issues.length).toBeGreaterThan(0)
+    // Saved as a task (the wizard's Finish): complete, and active as its plan says.
+    const task = await inject('PUT', '/api/tasks/later', editor, {
+      document: put.json().document,
+      draft: false,
+    })
+    expect(task.statusCode, task.body).toBe(200)
+    expect(task.json()).toMatchObject({ draft: false, active: true, issues: [] })
+    expect((await inject('DELETE', '/api/tasks/later', editor)).statusCode).toBe(200)
+  })
+
   it('validates a document offline', async () => {
     const ok = await inject('POST', '/api/tasks/validate', viewer, { document: demo })
     expect(ok.json()).toEqual({ valid: true, issues: [] })

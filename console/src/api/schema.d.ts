@@ -2305,7 +2305,7 @@ export interface paths {
       }
     }
     put?: never
-    /** Creates a task; with draft: true an incomplete one is kept and its issues come back */
+    /** Creates a task; with draft: true a draft, complete or not, with its issues */
     post: {
       parameters: {
         query?: never
@@ -2319,7 +2319,7 @@ export interface paths {
             document:
               | components['schemas']['TaskFileInput']
               | components['schemas']['TaskDraftInput']
-            /** @description Keep an incomplete document as a draft (its issues come back) instead of refusing it. */
+            /** @description true: store the document as a draft, complete or not (its issues come back); a draft is never scheduled or started. false or absent: store a task, which must be complete (an incomplete document is refused with its issues). */
             draft?: boolean
           }
         }
@@ -2444,7 +2444,7 @@ export interface paths {
         }
       }
     }
-    /** Replaces the document; If-Match with an older revision answers 412 */
+    /** Replaces the document (draft: true keeps a draft, else a complete task); If-Match with an older revision answers 412 */
     put: {
       parameters: {
         query?: never
@@ -2463,7 +2463,7 @@ export interface paths {
             document:
               | components['schemas']['TaskFileInput']
               | components['schemas']['TaskDraftInput']
-            /** @description Keep an incomplete document as a draft (its issues come back) instead of refusing it. */
+            /** @description true: store the document as a draft, complete or not (its issues come back); a draft is never scheduled or started. false or absent: store a task, which must be complete (an incomplete document is refused with its issues). */
             draft?: boolean
           }
         }
@@ -2619,7 +2619,7 @@ export interface paths {
     head?: never
     /**
      * Changes part of a draft (JSON Merge Patch of its document); If-Match as for PUT
-     * @description Only drafts change in parts; a complete task is replaced as a whole with PUT. The result is saved as a draft: complete, it stops being one.
+     * @description Only drafts change in parts; a complete task is replaced as a whole with PUT. The result stays a draft, complete or not: PUT with draft: false makes a task of it.
      */
     patch: {
       parameters: {

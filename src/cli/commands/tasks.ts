@@ -159,7 +159,7 @@ export const tasksCommands: CommandGroup = (program, cli) => {
       const { stringify } = await import('yaml')
       const lines = [
         `${t.subject} (task ${t.id}, revision ${t.revision})`,
-        `  state:     ${t.draft ? 'draft — not scheduled until complete' : t.active ? 'active' : t.paused ? `paused by itself ${localTime(t.paused.at)}: ${t.paused.reason} (manual starts only; activate it again once fixed)` : 'inactive (manual starts only)'}`,
+        `  state:     ${t.draft ? 'draft — not scheduled until saved as a task' : t.active ? 'active' : t.paused ? `paused by itself ${localTime(t.paused.at)}: ${t.paused.reason} (manual starts only; activate it again once fixed)` : 'inactive (manual starts only)'}`,
         `  plan:      ${t.plan ? describePlan(t.plan) : '—'}`,
         `  next run:  ${!t.nextRunAt ? 'not scheduled' : (await runningServices(store)).length === 0 ? `none: no service is running (due ${localTime(t.nextRunAt)} once one is: opensync start)` : `${localTime(t.nextRunAt)} (${describeNext(new Date(t.nextRunAt), new Date())})`}`,
       ]
@@ -188,7 +188,10 @@ export const tasksCommands: CommandGroup = (program, cli) => {
       describeArgument(
         c
           .argument('<file>', 'the task file (YAML or JSON)')
-          .option('--draft', 'keep an incomplete task as a draft instead of refusing it'),
+          .option(
+            '--draft',
+            'store it as a draft, complete or not (never scheduled or started); without it an incomplete task is refused',
+          ),
         'file',
         'the task file',
       ),
@@ -226,7 +229,9 @@ export const tasksCommands: CommandGroup = (program, cli) => {
       if (opts.json) return done(toJson(t))
       return done(
         t.draft
-          ? `Saved "${t.subject}" as draft ${t.id}: ${t.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
+          ? t.issues.length > 0
+            ? `Saved "${t.subject}" as draft ${t.id}: ${t.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
+            : `Saved "${t.subject}" as draft ${t.id}: complete; import it without --draft to make a task of it.`
           : `Saved "${t.subject}" as task ${t.id} (revision ${t.revision}, ${t.active ? 'active' : 'inactive'}).`,
       )
     },

@@ -168,8 +168,7 @@ export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
       config: { access: 'edit' },
       schema: {
         tags,
-        summary:
-          'Creates a task; with draft: true an incomplete one is kept and its issues come back',
+        summary: 'Creates a task; with draft: true a draft, complete or not, with its issues',
         body: saveTaskSchema,
         response: { 201: taskDetailSchema, ...problems(...AUTH_PROBLEMS, 409) },
       },
@@ -244,7 +243,8 @@ export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
       config: { access: 'edit' },
       schema: {
         tags,
-        summary: 'Replaces the document; If-Match with an older revision answers 412',
+        summary:
+          'Replaces the document (draft: true keeps a draft, else a complete task); If-Match with an older revision answers 412',
         params,
         headers: ifMatchHeaders,
         body: saveTaskSchema,
@@ -271,7 +271,7 @@ export const taskRoutes: RoutePlugin = async (app, { ctx }) => {
         tags,
         summary: 'Changes part of a draft (JSON Merge Patch of its document); If-Match as for PUT',
         description:
-          'Only drafts change in parts; a complete task is replaced as a whole with PUT. The result is saved as a draft: complete, it stops being one.',
+          'Only drafts change in parts; a complete task is replaced as a whole with PUT. The result stays a draft, complete or not: PUT with draft: false makes a task of it.',
         params,
         headers: ifMatchHeaders,
         body: z

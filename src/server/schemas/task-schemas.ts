@@ -120,7 +120,7 @@ export const saveTaskSchema = z.strictObject({
     .boolean()
     .optional()
     .describe(
-      'Keep an incomplete document as a draft (its issues come back) instead of refusing it.',
+      'true: store the document as a draft, complete or not (its issues come back); a draft is never scheduled or started. false or absent: store a task, which must be complete (an incomplete document is refused with its issues).',
     ),
 })
 
