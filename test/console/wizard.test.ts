@@ -65,12 +65,26 @@ describe('the synchronization wizard', () => {
     await checkPage('wizard-connection')
     // Saved at step 2 and left; the overview leads back to it.
     await page.getByRole('button', { name: 'Save draft' }).click()
-    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor()
+    await page.getByRole('status').filter({ hasText: 'Saved as a draft. It is complete' }).waitFor()
+    // The profiles' defaults make it complete already, and it is still a draft: not a task
+    // that runs, and a start is refused.
+    const draftId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]!)
+    const draft = await page.request.get(`${service.url}/api/tasks/${encodeURIComponent(draftId)}`)
+    expect(await draft.json()).toMatchObject({ draft: true, active: false, issues: [] })
+    const start = await page.evaluate(async (id) => {
+      const session = (await (await fetch('/api/session')).json()) as { csrfToken: string }
+      const res = await fetch(`/api/tasks/${encodeURIComponent(id)}/executions`, {
+        method: 'POST',
+        headers: { 'x-csrf-token': session.csrfToken },
+      })
+      return { status: res.status, code: ((await res.json()) as { code?: string }).code }
+    }, draftId)
+    expect(start).toEqual({ status: 409, code: 'OSY_TASK_DRAFT' })
     await page.getByRole('button', { name: 'To the overview' }).click()
     const row = page.locator('tr[data-task]').filter({ hasText: SUBJECT })
-    await row.getByText('Never executed').waitFor()
+    await row.getByText('Draft', { exact: true }).waitFor()
+    // A draft opens the wizard.
     await row.getByRole('link', { name: SUBJECT }).click()
-    await page.getByRole('link', { name: 'Edit' }).click()
     await page.getByRole('heading', { name: /Edit/ }).waitFor()
     expect(await page.getByLabel('Subject').inputValue()).toBe(SUBJECT)
     await page.getByRole('button', { name: 'Next' }).click()
@@ -130,6 +144,8 @@ describe('the synchronization wizard', () => {
     const taskId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!)
     const stored = await page.request.get(`${service.url}/api/tasks/${encodeURIComponent(taskId)}`)
     expect(stored.status()).toBe(200)
+    // Finished, it is a task, and its plan is on.
+    expect(await stored.json()).toMatchObject({ id: draftId, draft: false, active: true })
     const pairs = (await stored.json()).document.pairs as { id: string; fields: unknown }[]
     expect(pairs.map((p) => p.id)).toEqual(['customers'])
     expect(pairs[0]!.fields).toEqual({

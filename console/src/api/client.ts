@@ -43,9 +43,17 @@ export class ApiProblem extends Error {
     readonly code: string | undefined,
     message: string,
     readonly details?: unknown,
+    /** What is wrong with a request or task document, by path (OSY_INVALID_TASK, …). */
+    readonly issues: readonly ProblemIssue[] = [],
   ) {
     super(message)
   }
+}
+
+/** One problem of an invalid request or document. */
+export interface ProblemIssue {
+  readonly path: string
+  readonly message: string
 }
 
 interface Problem {
@@ -53,6 +61,7 @@ interface Problem {
   readonly detail?: string
   readonly code?: string
   readonly details?: unknown
+  readonly issues?: readonly ProblemIssue[]
 }
 
 /** The data of an openapi-fetch answer, or an ApiProblem with the server's message. */
@@ -64,6 +73,7 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
       problem.code,
       problem.detail ?? problem.title ?? result.response.statusText,
       problem.details,
+      problem.issues ?? [],
     )
   }
   return result.data as T

@@ -93,6 +93,10 @@ export const de: Texts = {
   task: {
     olderExecutions: 'Ältere Ausführungen ({{count}} angezeigt)',
     paused: 'Der Ausführungsplan hat sich selbst angehalten',
+    draftTitle: 'Ein Entwurf',
+    draft:
+      'Er wird nicht ausgeführt, bis er im letzten Schritt des Assistenten als Aufgabe gespeichert wird.',
+    continueDraft: 'Im Assistenten fortsetzen',
     progressOf: '{{read}} Datensätze gelesen, {{written}} geschrieben ({{pair}})',
     start: 'Jetzt starten',
     edit: 'Bearbeiten',
@@ -226,7 +230,9 @@ export const de: Texts = {
   },
   wizard: {
     savedComplete:
-      'Gespeichert. Die Aufgabe ist vollständig: mit den nächsten Schritten weitermachen oder später aus der Übersicht fortsetzen.',
+      'Als Entwurf gespeichert. Er ist vollständig und wird zur Aufgabe, wenn Sie ihn im letzten Schritt speichern (Aufgabe speichern); bis dahin wird er nicht ausgeführt.',
+    saveTask: 'Speichern',
+    savedTask: 'Gespeichert.',
     connectionOk: 'Die Verbindung funktioniert.',
     readDatabases: 'Vom Server lesen',
     previewNone: 'Keine Änderungen: Die Systeme sind abgeglichen.',

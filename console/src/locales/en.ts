@@ -85,6 +85,9 @@ export const en = {
   task: {
     olderExecutions: 'Older executions ({{count}} shown)',
     paused: 'The execution plan paused itself',
+    draftTitle: 'A draft',
+    draft: 'It is not executed until it is saved as a task at the last step of the wizard.',
+    continueDraft: 'Continue in the wizard',
     progressOf: '{{read}} records read, {{written}} written ({{pair}})',
     start: 'Start now',
     edit: 'Edit',
@@ -217,7 +220,9 @@ export const en = {
   },
   wizard: {
     savedComplete:
-      'Saved. The task is complete: continue with the next steps, or leave it for now and come back from the overview.',
+      'Saved as a draft. It is complete, and becomes a task when you save it at the last step (Save task); until then it is not executed.',
+    saveTask: 'Save',
+    savedTask: 'Saved.',
     connectionOk: 'The connection works.',
     readDatabases: 'Read from server',
     previewNone: 'No changes: the systems are in step.',

@@ -54,7 +54,7 @@ export function TaskPage() {
         title={data.subject}
         actions={
           <>
-            {can(user, 'operate') && (
+            {can(user, 'operate') && !data.draft && (
               <Button
                 leftSection={<IconPlayerPlay size={18} aria-hidden />}
                 onClick={() => actions.start.mutate()}
@@ -86,6 +86,16 @@ export function TaskPage() {
           </>
         }
       />
+      {data.draft && (
+        <Alert color="gray" title={t('task.draftTitle')}>
+          {t('task.draft')}{' '}
+          {can(user, 'edit') && (
+            <Anchor component={Link} href={paths.editTask(id, 0)}>
+              {t('task.continueDraft')}
+            </Anchor>
+          )}
+        </Alert>
+      )}
       {actions.start.data && actions.start.data.execution.status === 'queued' && (
         <Alert color="blue" role="status">
           {t('task.queued')}
@@ -106,7 +116,7 @@ export function TaskPage() {
             mt="sm"
             label={t('task.planActive')}
             checked={data.active}
-            disabled={!can(user, 'edit') || actions.activate.isPending}
+            disabled={!can(user, 'edit') || data.draft || actions.activate.isPending}
             onChange={(e) => actions.activate.mutate(e.currentTarget.checked)}
           />
         </Card>

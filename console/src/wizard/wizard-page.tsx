@@ -4,7 +4,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { useParams } from 'wouter'
-import { api, unwrap } from '../api/client.ts'
+import { ApiProblem, api, unwrap } from '../api/client.ts'
 import { useTask } from '../api/queries.ts'
 import { PageHeader } from '../components/page-header.tsx'
 import { paths, useNavigate, useQueryParam } from '../router.ts'
@@ -17,8 +17,10 @@ import { emptyWizard, profileOf, STEPS, type WizardState } from './wizard-state.
 
 /**
  * The synchronization wizard: System selection · Connection · Assignments · Execution. Every
- * step can be saved as a draft (the task is stored with what is there) and continued later
- * from the overview; Back and the overview are on every step.
+ * step can be saved as a draft (the task is stored with what is there, complete or not, and
+ * is not scheduled) and continued later from the overview; Finish saves it as a task, which
+ * must be complete. A task that is one already is saved as a task at every step. Back and
+ * the overview are on every step.
  */
 export function WizardPage() {
   const { t } = useTranslation()
@@ -39,6 +41,7 @@ export function WizardPage() {
     setState({
       taskId: data.id,
       revision: data.revision,
+      draft: data.draft,
       subject: data.subject,
       home: profileOf(data.document, 0),
       other: profileOf(data.document, 1),
@@ -71,32 +74,40 @@ export function WizardPage() {
     return { ...current, document: made.document }
   }
 
+  /**
+   * Stores the wizard's document: as a draft (kept whatever it lacks, never scheduled), or as
+   * a task (refused with its issues while incomplete).
+   */
+  const store = async (current: WizardState, draft: boolean) => {
+    const next = await ensureDocument(current)
+    const document = next.document ?? { subject: next.subject }
+    const result = next.taskId
+      ? await api.PUT('/api/tasks/{id}', {
+          params: {
+            path: { id: next.taskId },
+            header: { 'if-match': String(next.revision ?? '*') },
+          },
+          body: { document, draft },
+        })
+      : await api.POST('/api/tasks', { body: { document, draft } })
+    const task = unwrapTask(result, (list) => t('wizard.missing', { list }))
+    await queryClient.invalidateQueries({ queryKey: ['tasks'] })
+    await queryClient.invalidateQueries({ queryKey: ['task', task.id] })
+    return {
+      ...next,
+      taskId: task.id,
+      revision: task.revision,
+      draft: task.draft,
+      missing: task.issues.map((i) => i.path || i.message),
+    }
+  }
+
+  // A finished task stays one when saved again; anything else is saved as a draft.
   const save = useMutation({
-    mutationFn: async (current: WizardState) => {
-      const next = await ensureDocument(current)
-      const document = next.document ?? { subject: next.subject }
-      const result = next.taskId
-        ? await api.PUT('/api/tasks/{id}', {
-            params: {
-              path: { id: next.taskId },
-              header: { 'if-match': String(next.revision ?? '*') },
-            },
-            body: { document, draft: true },
-          })
-        : await api.POST('/api/tasks', { body: { document, draft: true } })
-      const task = unwrap(result)
-      return {
-        ...next,
-        taskId: task.id,
-        revision: task.revision,
-        missing: task.issues.map((i) => i.path || i.message),
-      }
-    },
-    onSuccess: async (next) => {
+    mutationFn: (current: WizardState) => store(current, current.draft !== false),
+    onSuccess: (next) => {
       setState(next)
       setSaved(true)
-      await queryClient.invalidateQueries({ queryKey: ['tasks'] })
-      await queryClient.invalidateQueries({ queryKey: ['task', next.taskId] })
       if (!params.id && next.taskId) navigate(paths.editTask(next.taskId, step), true)
     },
   })
@@ -120,22 +131,9 @@ export function WizardPage() {
     setStep(target)
   }
 
+  // Finish: saved as a task (draft: false), which the server refuses while it is incomplete.
   const finish = useMutation({
-    mutationFn: async () => {
-      const current = await save.mutateAsync(state)
-      if (current.missing.length > 0)
-        throw new Error(t('wizard.missing', { list: current.missing.join(', ') }))
-      const task = unwrap(
-        await api.PUT('/api/tasks/{id}', {
-          params: {
-            path: { id: current.taskId! },
-            header: { 'if-match': String(current.revision ?? '*') },
-          },
-          body: { document: current.document!, draft: false },
-        }),
-      )
-      return task.id
-    },
+    mutationFn: async () => (await store(state, false)).taskId,
     onSuccess: (id) => navigate(paths.task(id)),
   })
 
@@ -160,15 +158,17 @@ export function WizardPage() {
             onClick={() => save.mutate(state)}
             loading={save.isPending}
           >
-            {t('wizard.saveDraft')}
+            {state.draft === false ? t('wizard.saveTask') : t('wizard.saveDraft')}
           </Button>
         }
       />
       {saved && save.data && (
         <Alert color="green" role="status">
-          {save.data.missing.length > 0
-            ? `${t('wizard.saved')} ${t('wizard.stillMissing', { list: save.data.missing.join(', ') })}`
-            : t('wizard.savedComplete')}
+          {save.data.draft === false
+            ? t('wizard.savedTask')
+            : save.data.missing.length > 0
+              ? `${t('wizard.saved')} ${t('wizard.stillMissing', { list: save.data.missing.join(', ') })}`
+              : t('wizard.savedComplete')}
         </Alert>
       )}
       {error && (
@@ -224,4 +224,22 @@ export function WizardPage() {
       </Group>
     </Stack>
   )
+}
+
+/** The saved task, or the error; an incomplete document's error lists its issues by path. */
+function unwrapTask<T>(
+  result: { data?: T; error?: unknown; response: Response },
+  missing: (list: string) => string,
+): T {
+  try {
+    return unwrap(result)
+  } catch (error) {
+    if (error instanceof ApiProblem && error.code === 'OSY_INVALID_TASK' && error.issues.length)
+      throw new Error(
+        missing(
+          error.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '),
+        ),
+      )
+    throw error
+  }
 }

@@ -12,6 +12,11 @@ export interface WizardState {
   readonly taskId?: string
   /** The stored revision (ETag), sent back as If-Match so no edit is lost. */
   readonly revision?: number
+  /**
+   * False once the stored task is a task (finished): saving it then keeps it one. A new
+   * task, or a stored draft, is saved as a draft until Finish.
+   */
+  readonly draft?: boolean
   readonly subject: string
   readonly home: string | null
   readonly other: string | null
