@@ -2,11 +2,12 @@
  * MariaDB → PostgreSQL: `opensync run` next to pgloader, the bulk loader, in one run on one
  * machine (issue 14; figures in docs/benchmarks.md).
  *
- *   node bench/vs-pgloader.ts [N=1000000] [--store=sqlite|pg|both] [--cursor-index] [--keep]
+ *   node bench/vs-pgloader.ts [N=1000000] [--store=sqlite|pg|both] [--cursor-index] [--datetime] [--keep]
  *
  * Builds a 9-column customers table of N rows in a fresh MariaDB database (one INSERT …
  * SELECT, so every row has the same updated_at, as a bulk load gives them; the cursor column
- * has no index unless --cursor-index), then:
+ * is a TIMESTAMP(6), an instant, or with --datetime a DATETIME(6), a wall clock; it has no
+ * index unless --cursor-index), then:
  *
  *   pgloader   `pgloader mysql://… pgsql://…` into a fresh PostgreSQL database (creates the
  *              table, copies, builds the indexes; it writes no links); the bench checks
@@ -43,6 +44,7 @@ const storeArg = args.find((a) => a.startsWith('--store='))?.slice('--store='.le
 if (!['sqlite', 'pg', 'both'].includes(storeArg)) throw new Error('--store is sqlite, pg or both')
 const KEEP = args.includes('--keep')
 const CURSOR_INDEX = args.includes('--cursor-index')
+const CURSOR_TYPE = args.includes('--datetime') ? 'DATETIME(6)' : 'TIMESTAMP(6)'
 
 const PG = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const MY = { host: '127.0.0.1', port: 3306, user: 'root', password: '' }
@@ -80,7 +82,7 @@ function ensurePgloader(): string {
 async function main(): Promise<void> {
   const pgloader = ensurePgloader()
   console.log(
-    `N = ${N.toLocaleString('en')} customers, MariaDB → PostgreSQL; load ${loadavg()
+    `N = ${N.toLocaleString('en')} customers, MariaDB → PostgreSQL, cursor ${CURSOR_TYPE}${CURSOR_INDEX ? ' (indexed)' : ''}; load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   )
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
       id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(80) NOT NULL UNIQUE,
       first_name VARCHAR(40), last_name VARCHAR(40), city VARCHAR(40), zip VARCHAR(10),
       balance DECIMAL(12,2), active BOOLEAN,
-      updated_at DATETIME(6) NOT NULL${CURSOR_INDEX ? ', KEY (updated_at)' : ''})`)
+      updated_at ${CURSOR_TYPE} NOT NULL${CURSOR_INDEX ? ', KEY (updated_at)' : ''})`)
     const filled = performance.now()
     await my.query(`INSERT INTO customers (email, first_name, last_name, city, zip, balance, active, updated_at)
       SELECT CONCAT('c', seq, '@example.com'), CONCAT('First', seq MOD 1000), CONCAT('Last', seq),
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
     await target.query(`CREATE TABLE customers (
       id integer PRIMARY KEY, email varchar(80) NOT NULL UNIQUE,
       first_name varchar(40), last_name varchar(40), city varchar(40), zip varchar(10),
-      balance numeric(12,2), active boolean, updated_at timestamp(6) NOT NULL)`)
+      balance numeric(12,2), active boolean, updated_at ${CURSOR_TYPE === 'DATETIME(6)' ? 'timestamp(6)' : 'timestamptz(6)'} NOT NULL)`)
 
     const pgl = await measure(pgloader, [
       '--quiet',
