@@ -38,6 +38,7 @@ import {
   type MysqlTarget,
 } from './mysql-errors.ts'
 import { introspect, type MysqlRecordType, publicRecordType } from './mysql-introspector.ts'
+import { canStream, streamRows } from './mysql-row-stream.ts'
 import { fieldLiterals, readerFor, toDriver, type ValueReader } from './mysql-values.ts'
 import {
   applyOps,
@@ -253,17 +254,19 @@ export class MysqlConnection implements BridgeConnection {
     recordType: MysqlRecordType
     /** The window-seal digest, in this read's snapshot (src/bridges/shared/window-seal.ts). */
     seal: RunSeal
-    /** No page follows this one (an empty page comes only after a full one). */
+    /** No batch follows this one (an empty one only when the read found nothing). */
     final: boolean
   }> {
     throwIfAborted(options.signal)
     const conn = await this.#acquire()
     let open = false
     let healthy = true
+    /** The read's rows while they are being streamed: a connection left mid-result is closed. */
+    let stream: AsyncGenerator<unknown> | undefined
     try {
       // Only the first page can run again on a fresh description of the type: once records
       // are handed out, a schema change fails the read.
-      const { read, first, seal } = await this.#types.use(
+      const { read, first, seal, rows } = await this.#types.use(
         type,
         async () => {
           // After a failed first run: end its snapshot, which predates the change.
@@ -287,28 +290,83 @@ export class MysqlConnection implements BridgeConnection {
               after: sealedStart.after.map((v, i) => toDriver(v, plan.order[i]!)),
             }
           }
-          return { read, seal, first: await this.#page(conn, read, read.after, type) }
+          const rows = this.#stream(conn, read, read.after, type)
+          // The first batch inside: a field dropped since the description fails it here.
+          const first = await rows.next()
+          return { read, seal, rows, first: first.done ? { rows: [], last: true } : first.value }
         },
       )
+      stream = rows
       const { plan, recordType } = read
-      let rows = first
-      while (rows.length > 0) {
-        const final = rows.length < plan.batchSize
-        yield { rows, plan, recordType, seal, final }
-        if (final) break
-        const last = rows[rows.length - 1]!
+      let batch = first
+      for (;;) {
+        for (const row of batch.rows)
+          for (const [name, convert] of read.readers) row[name] = convert(row[name])
+        yield { rows: batch.rows as RecordValues[], plan, recordType, seal, final: batch.last }
+        if (batch.last) break
         throwIfAborted(options.signal)
-        const after = plan.order.map((f: FieldInfo) => toDriver(last[f.name], f))
-        rows = await this.#page(conn, read, after, type)
-        if (rows.length === 0) yield { rows, plan, recordType, seal, final: true }
+        const next = await rows.next()
+        if (next.done) break
+        batch = next.value
       }
+      stream = undefined
       await conn.query('COMMIT')
       open = false
     } catch (error) {
       healthy = !isConnectionLost(error)
       throw this.#classify(error)
     } finally {
+      if (stream) {
+        healthy = false
+        await stream.return(undefined)
+      }
       await this.#finish(conn, open, healthy)
+    }
+  }
+
+  /**
+   * The rows after the keyset position `after` (from the start when absent) as one streamed
+   * statement, in batches (src/bridges/mysql/mysql-row-stream.ts). Errors keep the messages of
+   * {@link #query}.
+   */
+  async *#stream(
+    conn: MysqlPoolConnection,
+    read: PageRead,
+    after: readonly unknown[] | undefined,
+    type: string,
+  ): AsyncGenerator<{ rows: MysqlRow[]; last: boolean }> {
+    const statement = keysetPageSql({
+      dialect: mysqlDialect,
+      from: q(read.recordType.name),
+      columns: read.columns,
+      order: read.order,
+      ...(read.filter ? { filter: read.filter } : {}),
+      ...(after ? { after } : {}),
+      ...(read.atLeast !== undefined ? { atLeast: read.atLeast } : {}),
+    })
+    if (!canStream(conn.connection)) {
+      // A pool without streaming: the whole read as keyset pages.
+      let position = after
+      for (;;) {
+        const rows = await this.#rawPage(conn, read, position, type)
+        const last = rows.length < read.plan.batchSize
+        yield { rows, last }
+        if (last) return
+        // The consumer converted the page's values in place before asking for the next.
+        const end = rows[rows.length - 1] as RecordValues
+        position = read.plan.order.map((f: FieldInfo) => toDriver(end[f.name], f))
+      }
+    }
+    const { batches } = streamRows(
+      conn.connection,
+      statement.sql,
+      statement.params,
+      read.plan.batchSize,
+    )
+    try {
+      yield* batches
+    } catch (error) {
+      throw mysqlReadError(error, type)
     }
   }
 
@@ -332,12 +390,12 @@ export class MysqlConnection implements BridgeConnection {
   }
 
   /** Reads one page after the keyset position `after` (from the start when absent). */
-  async #page(
+  async #rawPage(
     conn: MysqlPoolConnection,
     read: PageRead,
     after: readonly unknown[] | undefined,
     type: string,
-  ): Promise<RecordValues[]> {
+  ): Promise<MysqlRow[]> {
     const page = keysetPageSql({
       dialect: mysqlDialect,
       from: q(read.recordType.name),
@@ -349,11 +407,7 @@ export class MysqlConnection implements BridgeConnection {
       ...(read.atLeast !== undefined ? { atLeast: read.atLeast } : {}),
     })
     const [result] = await this.#query(conn, page.sql, page.params, type)
-    const rows = result as MysqlRow[]
-    // The driver's row objects are fresh per query: convert in place, only where needed.
-    for (const row of rows)
-      for (const [name, convert] of read.readers) row[name] = convert(row[name])
-    return rows as RecordValues[]
+    return result as MysqlRow[]
   }
 
   /** Checks a connection out of the pool, setting its session up the first time. */
@@ -388,7 +442,11 @@ export class MysqlConnection implements BridgeConnection {
    * level under which `WITH CONSISTENT SNAPSHOT` means anything.
    */
   async #setUpSession(conn: MysqlPoolConnection): Promise<void> {
-    await conn.query(`SET time_zone = '+00:00', sql_mode = '${SESSION_SQL_MODE}'`)
+    // A streamed read pauses the socket while the engine writes a batch elsewhere; the server
+    // gives up on a client that does not read for net_write_timeout (60 s by default).
+    await conn.query(
+      `SET time_zone = '+00:00', sql_mode = '${SESSION_SQL_MODE}', net_write_timeout = ${READ_PAUSE_LIMIT}`,
+    )
     await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ')
     if (this.#server) return
     const [result] = await conn.query(
@@ -510,22 +568,7 @@ export class MysqlConnection implements BridgeConnection {
     try {
       return await conn.query(sql, params)
     } catch (error) {
-      const errno = (error as { errno?: number }).errno
-      if (errno === 1146) {
-        throw new OpenSyncError(
-          'OSY_RECORD_TYPE_NOT_FOUND',
-          `table "${type}" was dropped while it was being read`,
-          { cause: error, details: { recordType: type } },
-        )
-      }
-      if (errno === 1054) {
-        throw new OpenSyncError(
-          'OSY_FIELD_NOT_FOUND',
-          `a field of "${type}" was dropped while it was being read: ${(error as Error).message}`,
-          { cause: error, details: { recordType: type } },
-        )
-      }
-      throw error
+      throw mysqlReadError(error, type)
     }
   }
 
@@ -560,6 +603,29 @@ export class MysqlConnection implements BridgeConnection {
   #classify(error: unknown): OpenSyncError {
     return classifyConnectionError(error, this.#target, this.#secret)
   }
+}
+
+/** Seconds a streamed read may wait for the engine before the server drops it: an hour. */
+const READ_PAUSE_LIMIT = 3600
+
+/** A read's error, with what it means when the table or a field went away meanwhile. */
+function mysqlReadError(error: unknown, type: string): unknown {
+  const errno = (error as { errno?: number }).errno
+  if (errno === 1146) {
+    return new OpenSyncError(
+      'OSY_RECORD_TYPE_NOT_FOUND',
+      `table "${type}" was dropped while it was being read`,
+      { cause: error, details: { recordType: type } },
+    )
+  }
+  if (errno === 1054) {
+    return new OpenSyncError(
+      'OSY_FIELD_NOT_FOUND',
+      `a field of "${type}" was dropped while it was being read: ${(error as Error).message}`,
+      { cause: error, details: { recordType: type } },
+    )
+  }
+  return error
 }
 
 /** Chunks a group so no statement binds more than {@link MAX_PARAMS} or grows past `maxBytes`. */

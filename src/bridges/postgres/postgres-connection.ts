@@ -47,6 +47,9 @@ import { toParam } from './postgres-values.ts'
 
 const q = postgresDialect.quoteIdentifier
 
+/** The name of a read's server-side cursor: one read at a time holds a client. */
+const READ_CURSOR = 'osy_read'
+
 /** Where the connection points, for error messages (never the password). */
 export interface PostgresTarget {
   readonly host?: string
@@ -255,7 +258,7 @@ export class PostgresConnection implements BridgeConnection {
             rt,
             plan: started,
             seal,
-            first: await this.#page(client, rt, started, after, type),
+            first: await this.#open(client, rt, started, after, type),
           }
         },
       )
@@ -271,8 +274,7 @@ export class PostgresConnection implements BridgeConnection {
         previous = checkpoint
         if (final) break
         throwIfAborted(options.signal)
-        const after = plan.order.map((f) => toParam(last[f.name] ?? null, f))
-        rows = await this.#page(client, rt, plan, after, type)
+        rows = await this.#fetch(client, plan, type)
         // The last page was full and nothing followed: hand over the seal on its own.
         if (rows.length === 0 && previous && !keysOnly) {
           const withSeal = await sealed(previous, plan, seal)
@@ -287,21 +289,26 @@ export class PostgresConnection implements BridgeConnection {
     }
   }
 
-  /** Reads one page after the keyset position `after` (from the start when absent). */
-  async #page(
+  /**
+   * Opens the read's cursor after the keyset position `after` (from the start when absent) and
+   * fetches its first page. The read is one statement, a server-side cursor in the read's
+   * snapshot, fetched a page at a time: a keyset page per batch made the server scan and sort
+   * the whole table for each page when no index serves the order (an unindexed cursor column),
+   * a read that grew with the square of the table.
+   */
+  async #open(
     client: PostgresPoolClient,
     rt: PostgresRecordType,
     plan: ReadPlan,
     after: readonly unknown[] | undefined,
     type: string,
   ): Promise<RecordValues[]> {
-    const page = keysetPageSql({
+    const statement = keysetPageSql({
       dialect: postgresDialect,
       from: rt.from,
       columns: plan.columns.map((f) => f.name),
       order: plan.order.map((f) => f.name),
       nullable: plan.order.map((f) => f.nullable),
-      limit: plan.batchSize,
       ...(plan.filter ? { filter: plan.filter } : {}),
       ...(after
         ? { after }
@@ -309,7 +316,23 @@ export class PostgresConnection implements BridgeConnection {
           ? { atLeast: toParam(plan.atLeast, plan.order[0]) }
           : {}),
     })
-    const { rows } = await this.#query<RecordValues>(client, page.sql, page.params, type)
+    await this.#query(
+      client,
+      `DECLARE ${READ_CURSOR} NO SCROLL CURSOR FOR ${statement.sql}`,
+      statement.params,
+      type,
+    )
+    return this.#fetch(client, plan, type)
+  }
+
+  /** The next page of the read's cursor (see {@link #open}). */
+  async #fetch(client: PostgresPoolClient, plan: ReadPlan, type: string): Promise<RecordValues[]> {
+    const { rows } = await this.#query<RecordValues>(
+      client,
+      `FETCH FORWARD ${plan.batchSize} FROM ${READ_CURSOR}`,
+      [],
+      type,
+    )
     return rows
   }
 

@@ -24,7 +24,8 @@ export interface KeysetPage {
   /** Only rows whose first order field is at least this (the lag window's start). */
   readonly atLeast?: unknown
   readonly filter?: FilterExpr
-  readonly limit: number
+  /** Rows per page; absent, the statement reads to the end (a streamed read). */
+  readonly limit?: number
 }
 
 /**
@@ -60,7 +61,7 @@ export function keysetPageSql(page: KeysetPage): CompiledSql {
     `SELECT ${page.columns.map(q).join(', ')} FROM ${page.from}` +
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ${page.order.map((f, i) => `${q(f)}${nullsFirst(i)}`).join(', ')}` +
-    ` LIMIT ${Math.max(1, Math.floor(page.limit))}`
+    (page.limit === undefined ? '' : ` LIMIT ${Math.max(1, Math.floor(page.limit))}`)
   return { sql, params }
 }
 

@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import mysql from 'mysql2/promise'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type BridgeConnection,
+  type RecordBatch,
+  type RecordValues,
+  silentLogger,
+} from '../../src/sdk/index.ts'
+import type { BridgeHarness, HarnessDb } from '../support/harness.ts'
+import { MYSQL_HOST, MYSQL_PORT, mysqlHarness } from '../support/mysql-harness.ts'
+import { PG_URL, postgresHarness } from '../support/postgres-harness.ts'
+
+/**
+ * A read by a cursor that no index serves: paged by keyset, every page made the server scan
+ * and sort the whole table again (1,000 sorts for a million rows in batches of 1,000: the
+ * read grew with the square of the table). Read as one statement, it is one scan and one
+ * sort, however many batches it hands out. The statements are counted on the server: the
+ * general log (MariaDB) and the table's sequential scans (PostgreSQL).
+ */
+const ROWS = 2_500
+const BATCH = 100
+
+/** How many times the server scanned or queried the table since the last call. */
+type ScanCounter = { start(): Promise<void>; scans(): Promise<number>; end(): Promise<void> }
+
+const counters: Record<string, (db: HarnessDb, table: string) => ScanCounter> = {
+  mysql: (_db, table) => {
+    let admin: mysql.Connection
+    return {
+      async start() {
+        admin = await mysql.createConnection({
+          host: MYSQL_HOST,
+          port: MYSQL_PORT,
+          user: 'root',
+          password: '',
+        })
+        await admin.query("SET GLOBAL log_output = 'TABLE'")
+        await admin.query("SET GLOBAL general_log = 'ON'")
+      },
+      async scans() {
+        const [rows] = await admin.query(
+          "SELECT COUNT(*) AS n FROM mysql.general_log WHERE command_type = 'Query' AND argument LIKE ?",
+          [`SELECT % FROM \`${table}\` % ORDER BY %`],
+        )
+        return Number((rows as { n: number }[])[0]!.n)
+      },
+      async end() {
+        await admin.query("SET GLOBAL general_log = 'OFF'")
+        await admin.end()
+      },
+    }
+  },
+  postgres: (db, table) => {
+    const admin = new pg.Client({ connectionString: PG_URL })
+    /** The table's sequential scans once the server's statistics stopped moving. */
+    const seqScans = async (): Promise<number> => {
+      let last = -1
+      for (let i = 0; i < 40; i++) {
+        const { rows } = await admin.query<{ n: string }>(
+          'SELECT seq_scan AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $2',
+          [String(db.values.schema), table],
+        )
+        const n = Number(rows[0]?.n ?? 0)
+        if (n === last) return n
+        last = n
+        await sleep(250)
+      }
+      return last
+    }
+    let before = 0
+    return {
+      async start() {
+        await admin.connect()
+        before = await seqScans()
+      },
+      async scans() {
+        return (await seqScans()) - before
+      },
+      async end() {
+        await admin.end()
+      },
+    }
+  },
+}
+
+describe.each([mysqlHarness, postgresHarness] as BridgeHarness[])(
+  'a read by an unindexed cursor: $name',
+  (harness) => {
+    const table = `stamped_${randomBytes(4).toString('hex')}`
+    let db: HarnessDb
+    let conn: BridgeConnection
+
+    beforeAll(async () => {
+      db = await harness.setup()
+      const q = harness.quote
+      const stamp = harness.timestampLiteral('2026-01-01 00:00:00')
+      await db.exec(
+        `CREATE TABLE ${q(table)} (id INT PRIMARY KEY, name VARCHAR(40), updated_at ${harness.name === 'mysql' ? 'TIMESTAMP(6)' : 'timestamptz'} NOT NULL)`,
+      )
+      // Every row has the same cursor value, as after a bulk load; no index on it.
+      const values = Array.from({ length: ROWS }, (_, i) => `(${i + 1}, 'n${i + 1}', ${stamp})`)
+      await db.exec(`INSERT INTO ${q(table)} (id, name, updated_at) VALUES ${values.join(', ')}`)
+      conn = await connect()
+    })
+
+    const connect = () => harness.bridge.connect(db.values, { log: silentLogger })
+
+    afterAll(async () => {
+      await conn?.close()
+      await db?.teardown()
+    })
+
+    const readAll = async (
+      each?: (batch: RecordBatch) => Promise<void>,
+    ): Promise<{ ids: number[]; batches: number; last?: RecordBatch['checkpoint'] }> => {
+      const ids: number[] = []
+      let batches = 0
+      let last: RecordBatch['checkpoint']
+      for await (const batch of conn.read(table, { cursor: 'updated_at', batchSize: BATCH })) {
+        if (batch.records.length > 0) batches++
+        for (const r of batch.records) ids.push(Number((r.values as RecordValues).id))
+        if (batch.checkpoint) last = batch.checkpoint
+        await each?.(batch)
+      }
+      return { ids, batches, ...(last ? { last } : {}) }
+    }
+
+    it('reads every row in cursor-then-key order with one statement', async () => {
+      const counter = counters[harness.name]!(db, table)
+      await counter.start()
+      try {
+        const { ids, batches, last } = await readAll()
+        // PostgreSQL reports a session's scans when it ends (or, idle, within seconds).
+        await conn.close()
+        conn = await connect()
+        expect(ids).toEqual(Array.from({ length: ROWS }, (_, i) => i + 1))
+        expect(batches).toBe(ROWS / BATCH)
+        expect(last?.position.slice(1)).toEqual([ROWS])
+        // One statement (MariaDB may log it once; PostgreSQL scans the table once).
+        expect(await counter.scans()).toBe(1)
+      } finally {
+        await counter.end()
+      }
+    })
+
+    it('hands the rows over in order to a consumer slower than the server', async () => {
+      const { ids } = await readAll(() => sleep(5))
+      expect(ids).toEqual(Array.from({ length: ROWS }, (_, i) => i + 1))
+    })
+
+    it('a consumer that stops early leaves the connection usable for the next read', async () => {
+      for await (const batch of conn.read(table, { cursor: 'updated_at', batchSize: BATCH })) {
+        expect(batch.records).toHaveLength(BATCH)
+        break
+      }
+      const { ids } = await readAll()
+      expect(ids).toHaveLength(ROWS)
+    })
+  },
+)
