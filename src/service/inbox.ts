@@ -1,7 +1,15 @@
 import type { ResolvedTask } from '../engine/task/index.ts'
 import { OpenSyncError } from '../sdk/index.ts'
 import type { StoredCheckpoint } from '../store/checkpoint-repo.ts'
-import type { ConflictRow, Side, Store } from '../store/index.ts'
+import {
+  type ConflictRow,
+  positionOf,
+  type RecordErrorPageQuery,
+  type RecordErrorPosition,
+  type RecordErrorRow,
+  type Side,
+  type Store,
+} from '../store/index.ts'
 import type { TaskManager } from './task-manager.ts'
 
 /** An open conflict as the inbox shows it: sides named by the task's system keys. */
@@ -65,6 +73,12 @@ export interface InboxRecordError {
   readonly quarantined: boolean
   readonly firstAt: string
   readonly lastAt: string
+}
+
+/** A failed record in the inbox across tasks, with its task. */
+export interface TaskRecordError extends InboxRecordError {
+  readonly taskId: string
+  readonly subject: string
 }
 
 /** Names one failed record. */
@@ -170,19 +184,36 @@ export class Inbox {
   /** The task's failed records. */
   async recordErrors(taskId: string): Promise<InboxRecordError[]> {
     const task = await this.#tasks.outline(taskId)
-    const keys = task.systems.map((s) => s.key)
-    return (await this.#store.recordErrors.list(taskId)).map((e) => ({
-      pairId: e.pairId,
-      from: keys[e.direction]!,
-      to: keys[1 - e.direction]!,
-      key: e.key,
-      code: e.code,
-      message: e.message,
-      attempts: e.attempts,
-      quarantined: e.quarantined,
-      firstAt: e.firstAt,
-      lastAt: e.lastAt,
-    }))
+    return (await this.#store.recordErrors.list(taskId)).map((e) => recordErrorOf(task, e))
+  }
+
+  /**
+   * A page of the failed records of the tasks asked for (every task without `taskIds`),
+   * newest first by when they first failed, each with its task; `next` is where the next
+   * page starts, absent on the last one.
+   */
+  async recordErrorPage(
+    query: RecordErrorPageQuery,
+  ): Promise<{ items: TaskRecordError[]; next?: RecordErrorPosition }> {
+    const rows = await this.#store.recordErrors.page(query)
+    const tasks = new Map<string, ResolvedTask | undefined>()
+    const items: TaskRecordError[] = []
+    for (const row of rows) {
+      if (!tasks.has(row.taskId)) {
+        const task = await this.#tasks.outline(row.taskId).catch((e: unknown) => {
+          // Deleted since the errors were read (they go with it): nothing to show.
+          if (e instanceof OpenSyncError && e.code === 'OSY_TASK_NOT_FOUND') return undefined
+          throw e
+        })
+        tasks.set(row.taskId, task)
+      }
+      const task = tasks.get(row.taskId)
+      if (task) items.push({ taskId: task.id, subject: task.subject, ...recordErrorOf(task, row) })
+    }
+    return {
+      items,
+      ...(rows.length === query.limit ? { next: positionOf(rows.at(-1)!) } : {}),
+    }
   }
 
   /**
@@ -291,6 +322,22 @@ function sideOf(task: ResolvedTask, key: string, field: string): Side {
     )
   }
   return side as Side
+}
+
+function recordErrorOf(task: ResolvedTask, e: RecordErrorRow): InboxRecordError {
+  const keys = task.systems.map((s) => s.key)
+  return {
+    pairId: e.pairId,
+    from: keys[e.direction]!,
+    to: keys[1 - e.direction]!,
+    key: e.key,
+    code: e.code,
+    message: e.message,
+    attempts: e.attempts,
+    quarantined: e.quarantined,
+    firstAt: e.firstAt,
+    lastAt: e.lastAt,
+  }
 }
 
 function conflictOf(task: ResolvedTask, row: ConflictRow): InboxConflict {

@@ -25,6 +25,10 @@ export interface AuditEvent extends AuditInput {
 /** Which audit events to list: newest first, paged by `before`. */
 export interface AuditQuery {
   readonly taskId?: string
+  /** Only events of one of these tasks (an empty list: none). */
+  readonly taskIds?: readonly string[]
+  /** Only events of a task (no sign-ins, users, tokens). */
+  readonly ofTasks?: boolean
   readonly action?: string
   /** Only events with a smaller id (the cursor of the next page). */
   readonly before?: number
@@ -60,9 +64,12 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
     },
 
     list(query = {}) {
+      if (query.taskIds?.length === 0) return Promise.resolve([])
       return ctx.run('audit.list', async (db) => {
         let q = db.selectFrom('osy_audit_events').selectAll()
         if (query.taskId !== undefined) q = q.where('task_id', '=', query.taskId)
+        if (query.taskIds !== undefined) q = q.where('task_id', 'in', [...query.taskIds])
+        if (query.ofTasks) q = q.where('task_id', 'is not', null)
         if (query.action !== undefined) q = q.where('action', '=', query.action)
         if (query.before !== undefined) q = q.where('id', '<', query.before)
         const limit = Math.min(Math.max(1, query.limit ?? 50), 500)

@@ -37,6 +37,27 @@ export interface RecordErrorRow extends RecordErrorEntry, RecordErrorState {
   readonly lastAt: string
 }
 
+/**
+ * Where a row is in the order of {@link RecordErrorRepo.page}: when it first failed, then
+ * its identity. A position, not an offset: errors recorded meanwhile do not shift a page.
+ */
+export type RecordErrorPosition = readonly [
+  firstAt: string,
+  taskId: string,
+  pairId: string,
+  direction: Side,
+  key: string,
+]
+
+/** Which errors {@link RecordErrorRepo.page} lists. */
+export interface RecordErrorPageQuery {
+  /** Only the errors of these tasks; undefined: of every task. */
+  readonly taskIds?: readonly string[]
+  /** Only rows after this one (the last row of the page before). */
+  readonly after?: RecordErrorPosition
+  readonly limit: number
+}
+
 /** Per-record errors: retried on later runs, quarantined after repeated failures. */
 export interface RecordErrorRepo {
   /**
@@ -51,6 +72,11 @@ export interface RecordErrorRepo {
   clear(taskId: string, pairId: string, direction: Side, keys: readonly string[]): Promise<void>
   /** Every error of the task, by pair, direction and key. */
   list(taskId: string): Promise<RecordErrorRow[]>
+  /**
+   * A page of the errors of many tasks, newest first (by when the record first failed; its
+   * identity orders the rest), the next page after the last row's {@link positionOf}.
+   */
+  page(query: RecordErrorPageQuery): Promise<RecordErrorRow[]>
   /**
    * Takes records out of quarantine with their attempts counted from zero, so the next run
    * retries them (a person asked to). Returns how many of the keys had an error.
@@ -196,6 +222,32 @@ export function recordErrorRepo(ctx: RepoContext): RecordErrorRepo {
       )
     },
 
+    page({ taskIds, after, limit }) {
+      if (taskIds?.length === 0) return Promise.resolve([])
+      return ctx.run('recordErrors.page', async (db) => {
+        let q = db.selectFrom('osy_record_errors').selectAll()
+        if (taskIds !== undefined) q = q.where('task_id', 'in', [...taskIds])
+        if (after !== undefined) {
+          q = q.where((eb) =>
+            eb(
+              eb.refTuple('first_at', 'task_id', 'pair_id', 'direction', 'record_key'),
+              '<',
+              eb.tuple(...after),
+            ),
+          )
+        }
+        const rows = await q
+          .orderBy('first_at', 'desc')
+          .orderBy('task_id', 'desc')
+          .orderBy('pair_id', 'desc')
+          .orderBy('direction', 'desc')
+          .orderBy('record_key', 'desc')
+          .limit(limit)
+          .execute()
+        return rows.map(toRow)
+      })
+    },
+
     list(taskId) {
       return ctx.run('recordErrors.list', async (db) => {
         const rows = await db
@@ -225,4 +277,9 @@ function toRow(row: Selectable<RecordErrorTable>): RecordErrorRow {
     firstAt: row.first_at,
     lastAt: row.last_at,
   }
+}
+
+/** The position of a row in the order of {@link RecordErrorRepo.page}. */
+export function positionOf(row: RecordErrorRow): RecordErrorPosition {
+  return [row.firstAt, row.taskId, row.pairId, row.direction, row.key]
 }

@@ -44,4 +44,5 @@ export const ROWS: AccessRows = {
   'GET /api/executions/{id}/lines': { access: 'read', params: { id: 'execution' } },
   'GET /api/executions/{id}/changes': { access: 'read', params: { id: 'execution' } },
   'GET /api/audit': { access: 'admin' },
+  'GET /api/audit/tasks': { access: 'read' },
 }

@@ -13,6 +13,7 @@ export const ROWS: AccessRows = {
     params: { taskId: 'task' },
     body: { decisions: [{ id: 999999, winner: 'crm' }] },
   },
+  'GET /api/record-errors': { access: 'read' },
   'GET /api/tasks/{taskId}/record-errors': { access: 'read', params: { taskId: 'task' } },
   'POST /api/tasks/{taskId}/record-errors/retry': {
     access: 'operate',

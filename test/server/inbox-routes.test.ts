@@ -264,4 +264,108 @@ describe('inboxes', () => {
     expect((await call('vic', 'GET', '/api/tasks/other/conflicts')).statusCode).toBe(404)
     expect((await call('vic', 'GET', '/api/tasks/..%2Fetc/conflicts')).statusCode).toBe(400)
   })
+
+  it('lists the record errors and the audit events of every task the caller may see, paged', async () => {
+    // A second task, created through the API (an audit event), with the systems swapped.
+    const created = await call('ed', 'POST', '/api/tasks', {
+      document: {
+        id: 'people-back',
+        subject: 'People back',
+        systems: {
+          erp: { bridge: 'sqlite', connection: { file: erp } },
+          crm: { bridge: 'sqlite', connection: { file: crm } },
+        },
+        pairs: [
+          {
+            id: 'back',
+            erp: { type: 'people' },
+            crm: { type: 'people' },
+            fields: { email: 'email' },
+          },
+        ],
+        plan: { kind: 'manual' },
+      },
+    })
+    expect(created.statusCode, created.body).toBe(201)
+    // Errors as a run records them (quarantined at once, so no run retries them).
+    const failures = (taskId: string, pairId: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        taskId,
+        pairId,
+        direction: 0 as const,
+        key: `${taskId}-${i}`,
+        code: 'OSY_CONSTRAINT_VIOLATION',
+        message: `failed ${i}`,
+      }))
+    await server.store.recordErrors.record(failures('people', 'people', 3), 1)
+    await server.store.recordErrors.record(failures('people-back', 'back', 2), 1)
+    await server.store.audit.add({ actor: 'test', action: 'user.added', target: 'zed' })
+
+    // Two at a time, newest first, until the last page: every error once, with its task.
+    const seen: { taskId: string; subject: string; from: string; key: string }[] = []
+    let cursor: string | undefined
+    for (let pages = 0; pages < 10; pages++) {
+      const res = await call(
+        'vic',
+        'GET',
+        `/api/record-errors?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      )
+      expect(res.statusCode, res.body).toBe(200)
+      seen.push(...res.json().items)
+      cursor = res.json().nextCursor
+      if (!cursor) break
+    }
+    // Besides these, the real one of the runs above (the name too long for the ERP).
+    expect(new Set(seen.map((e) => `${e.taskId}/${e.key}`)).size).toBe(seen.length)
+    expect(
+      seen
+        .map((e) => e.key)
+        .filter((k) => k.startsWith('people'))
+        .sort(),
+    ).toEqual(['people-0', 'people-1', 'people-2', 'people-back-0', 'people-back-1'])
+    // Sides are named by each task's own keys: the second task's first system is erp.
+    expect(seen.find((e) => e.key === 'people-back-0')).toMatchObject({
+      taskId: 'people-back',
+      subject: 'People back',
+      pairId: 'back',
+      from: 'erp',
+      to: 'crm',
+      quarantined: true,
+    })
+    expect(seen.find((e) => e.key === 'people-0')).toMatchObject({ taskId: 'people', from: 'crm' })
+    const one = await call('vic', 'GET', '/api/record-errors?task=people-back')
+    expect(
+      one
+        .json()
+        .items.map((e: { key: string }) => e.key)
+        .sort(),
+    ).toEqual(['people-back-0', 'people-back-1'])
+    expect(one.json().nextCursor).toBeUndefined()
+    // A caller limited to other profiles sees none of them, and no such task.
+    expect((await call('lim', 'GET', '/api/record-errors')).json().items).toEqual([])
+    expect((await call('lim', 'GET', '/api/record-errors?task=people')).statusCode).toBe(404)
+    expect((await call('vic', 'GET', '/api/record-errors?cursor=bm9wZQ')).statusCode).toBe(400)
+
+    // The audit events of both tasks, for a viewer; not the events of no task.
+    const audit = await call('vic', 'GET', '/api/audit/tasks?limit=500')
+    expect(audit.statusCode, audit.body).toBe(200)
+    const events = audit.json().items as { taskId?: string; action: string }[]
+    expect(new Set(events.map((e) => e.taskId))).toEqual(new Set(['people', 'people-back']))
+    expect(events).toContainEqual(
+      expect.objectContaining({ taskId: 'people-back', action: 'task.created' }),
+    )
+    expect(events.some((e) => e.action === 'user.added')).toBe(false)
+    const paged = await call('vic', 'GET', '/api/audit/tasks?limit=1')
+    expect(paged.json().items).toHaveLength(1)
+    const next = await call(
+      'vic',
+      'GET',
+      `/api/audit/tasks?limit=1&cursor=${paged.json().nextCursor}`,
+    )
+    expect(next.json().items[0].id).toBeLessThan(paged.json().items[0].id)
+    const ofOne = (await call('vic', 'GET', '/api/audit/tasks?task=people-back')).json().items
+    expect(ofOne.map((e: { taskId: string }) => e.taskId)).toEqual(['people-back'])
+    expect((await call('lim', 'GET', '/api/audit/tasks')).json().items).toEqual([])
+    expect((await call('lim', 'GET', '/api/audit/tasks?task=people')).statusCode).toBe(404)
+  })
 })

@@ -9,6 +9,8 @@ import {
   type ExecutionCounts,
   type Link,
   openStore,
+  positionOf,
+  type RecordErrorPosition,
   type Side,
   type Store,
 } from '../../src/store/index.ts'
@@ -453,6 +455,44 @@ describe.each(dialects)('store on $name', (dialect) => {
       )
       expect(states).toEqual([{ key: 'k', attempts: 1, quarantined: true }])
       expect(await store.recordErrors.pending(taskId, 'p', 1)).toEqual([])
+    })
+
+    it('pages the errors of some tasks newest first, by position, without gaps or repeats', async () => {
+      const base = newTask()
+      const [t1, t2, t3] = [`${base}-a`, `${base}-b`, `${base}-c`]
+      const fail = (taskId: string, key: string, direction: Side = 0) => ({
+        taskId,
+        pairId: 'p',
+        direction,
+        key,
+        code: 'X',
+        message: 'm',
+      })
+      // One call records them at the same instant: their identity orders them.
+      await store.recordErrors.record(
+        [fail(t1, 'a'), fail(t1, 'a', 1), fail(t1, 'b'), fail(t2, 'a'), fail(t3, 'z')],
+        3,
+      )
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      await store.recordErrors.record([fail(t2, 'later')], 3)
+      const seen: string[] = []
+      let after: RecordErrorPosition | undefined
+      for (let i = 0; i < 10; i++) {
+        const page = await store.recordErrors.page({
+          taskIds: [t1, t2],
+          limit: 2,
+          ...(after ? { after } : {}),
+        })
+        seen.push(...page.map((r) => `${r.taskId === t1 ? 't1' : 't2'}/${r.direction}/${r.key}`))
+        if (page.length < 2) break
+        after = positionOf(page.at(-1)!)
+      }
+      // The newest first; then by task, pair, direction and key, all descending.
+      expect(seen[0]).toBe('t2/0/later')
+      expect(seen.slice(1)).toEqual(['t2/0/a', 't1/1/a', 't1/0/b', 't1/0/a'])
+      expect(await store.recordErrors.page({ taskIds: [], limit: 5 })).toEqual([])
+      const all = await store.recordErrors.page({ limit: 500 })
+      expect(all.filter((r) => r.taskId === t3).map((r) => r.key)).toEqual(['z'])
     })
   })
 

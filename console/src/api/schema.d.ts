@@ -72,6 +72,88 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/audit/tasks': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The audit events of every task the caller may see (or of one), newest first */
+    get: {
+      parameters: {
+        query?: {
+          action?: string
+          cursor?: string
+          limit?: number
+          /** @description Only the events of this task. */
+          task?: string
+        }
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['AuditEvent'][]
+              /** @description Pass as cursor= for the next page; absent on the last. */
+              nextCursor?: string
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/api/bridges': {
     parameters: {
       query?: never
@@ -1903,6 +1985,87 @@ export interface paths {
         }
       }
     }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/record-errors': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** Records that failed, of every task the caller may see (or of one), newest first by when they first failed */
+    get: {
+      parameters: {
+        query?: {
+          cursor?: string
+          limit?: number
+          /** @description Only the errors of this task. */
+          task?: string
+        }
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['TaskRecordError'][]
+              /** @description Pass as cursor= for the next page; absent on the last. */
+              nextCursor?: string
+            }
+          }
+        }
+        /** @description Bad request: the body, the query or the path is not valid */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description No valid credentials (sign in, or send a Bearer token) */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not permitted (the role, the token scope, or a missing CSRF token) */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+        /** @description Not found (or not visible to you) */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
     delete?: never
     options?: never
     head?: never
@@ -5919,6 +6082,42 @@ export interface components {
       totals: {
         [key: string]: number
       }
+    }
+    TaskRecordError: {
+      attempts: number
+      code: string
+      firstAt: string
+      /** @description The system the record came from. */
+      from: string
+      /** @description The record's key in `from`. */
+      key: string
+      lastAt: string
+      message: string
+      pairId: string
+      /** @description Runs stopped retrying it until someone retries it. */
+      quarantined: boolean
+      /** @description The task's subject. */
+      subject: string
+      taskId: string
+      to: string
+    }
+    TaskRecordErrorInput: {
+      attempts: number
+      code: string
+      firstAt: string
+      /** @description The system the record came from. */
+      from: string
+      /** @description The record's key in `from`. */
+      key: string
+      lastAt: string
+      message: string
+      pairId: string
+      /** @description Runs stopped retrying it until someone retries it. */
+      quarantined: boolean
+      /** @description The task's subject. */
+      subject: string
+      taskId: string
+      to: string
     }
     TaskSummary: {
       /** @description The plan is on. */

@@ -2,9 +2,12 @@ import type { FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { OpenSyncError } from '../../sdk/errors.ts'
 import { Inbox } from '../../service/inbox.ts'
+import type { RecordErrorPosition } from '../../store/index.ts'
 import { actorOf } from '../access/permissions.ts'
+import { visibleTaskIds } from '../access/task-access.ts'
 import { canSeeTask } from '../access/task-visibility.ts'
 import { AUTH_PROBLEMS, problems, taskIdParam } from '../schemas/common.ts'
+import { pageOf } from '../schemas/task-schemas.ts'
 import { principalOf, type ServerContext } from '../server-context.ts'
 import type { RoutePlugin } from './route-plugin.ts'
 
@@ -52,6 +55,38 @@ const recordErrorSchema = z
     lastAt: z.string(),
   })
   .meta({ id: 'RecordError' })
+
+const taskRecordErrorSchema = recordErrorSchema
+  .extend({ taskId: z.string(), subject: z.string().describe("The task's subject.") })
+  .meta({ id: 'TaskRecordError' })
+
+/** A page position as the API hands it out: opaque text (base64url of the position). */
+const recordErrorCursor = z
+  .string()
+  .max(4000)
+  .regex(/^[A-Za-z0-9_-]+$/, 'a cursor from the previous page')
+
+function encodeCursor(position: RecordErrorPosition): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url')
+}
+
+const positionSchema = z.tuple([
+  z.string(),
+  z.string(),
+  z.string(),
+  z.union([z.literal(0), z.literal(1)]),
+  z.string(),
+])
+
+function decodeCursor(cursor: string): RecordErrorPosition {
+  try {
+    return positionSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')))
+  } catch {
+    throw new OpenSyncError('OSY_INVALID_REQUEST', 'cursor is not one of a previous page', {
+      details: { field: 'querystring.cursor' },
+    })
+  }
+}
 
 const recordRefs = z.strictObject({
   records: z
@@ -190,6 +225,46 @@ export const inboxRoutes: RoutePlugin = async (app, { ctx }) => {
         detail: { decisions: request.body.decisions },
       })
       return { items }
+    },
+  )
+
+  app.get(
+    '/api/record-errors',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary:
+          'Records that failed, of every task the caller may see (or of one), newest first by when they first failed',
+        querystring: z.object({
+          task: taskIdParam.optional().describe('Only the errors of this task.'),
+          cursor: recordErrorCursor.optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+        }),
+        response: {
+          200: pageOf(taskRecordErrorSchema),
+          ...problems(...AUTH_PROBLEMS, 404),
+        },
+      },
+    },
+    async (request) => {
+      const { task, cursor, limit } = request.query
+      let taskIds: readonly string[] | undefined
+      if (task !== undefined) {
+        await visibleTask(ctx, request, task)
+        taskIds = [task]
+      } else {
+        taskIds = await visibleTaskIds(request, ctx)
+      }
+      const page = await inbox.recordErrorPage({
+        limit,
+        ...(taskIds !== undefined ? { taskIds } : {}),
+        ...(cursor !== undefined ? { after: decodeCursor(cursor) } : {}),
+      })
+      return {
+        items: page.items,
+        ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}),
+      }
     },
   )
 
