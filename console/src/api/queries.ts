@@ -116,10 +116,47 @@ export function useRecordErrors(taskId: string | null) {
   })
 }
 
-export function useAudit() {
-  return useQuery({
-    queryKey: ['audit'],
-    queryFn: async () => unwrap(await api.GET('/api/audit', { params: { query: { limit: 200 } } })),
+/**
+ * The failed records of every task the user may see, newest first (by when they first
+ * failed), 50 a page: `fetchNextPage` follows the API's cursor.
+ */
+export function useAllRecordErrors(enabled: boolean) {
+  return useInfiniteQuery({
+    queryKey: ['record-errors', { all: true }],
+    enabled,
+    initialPageParam: undefined as string | undefined,
+    queryFn: async ({ pageParam }) =>
+      unwrap(
+        await api.GET('/api/record-errors', {
+          params: { query: { limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } },
+        }),
+      ),
+    getNextPageParam: (last) => last.nextCursor,
+  })
+}
+
+/**
+ * Audit events, newest first, 100 a page: of one task, or of every task. An administrator
+ * reads the whole trail (sign-ins, users and tokens too); others the events of the tasks
+ * they may see.
+ */
+export function useAudit(taskId: string | null, admin: boolean) {
+  return useInfiniteQuery({
+    queryKey: ['audit', taskId, admin],
+    initialPageParam: undefined as string | undefined,
+    queryFn: async ({ pageParam }) => {
+      const query = {
+        limit: 100,
+        ...(taskId ? { task: taskId } : {}),
+        ...(pageParam ? { cursor: pageParam } : {}),
+      }
+      return unwrap(
+        admin
+          ? await api.GET('/api/audit', { params: { query } })
+          : await api.GET('/api/audit/tasks', { params: { query } }),
+      )
+    },
+    getNextPageParam: (last) => last.nextCursor,
   })
 }
 
