@@ -129,7 +129,7 @@ pairs:
     const profileDir = join(work, 'profile')
     const run = (label: string, profile: boolean) =>
       measure(process.execPath, [
-        '--max-semi-space-size=32',
+        '--max-semi-space-size=16',
         ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         join(root, 'bin/opensync.js'),
         'run',

@@ -145,7 +145,7 @@ pairs:
 `,
     )
     const cli = (...more: string[]) => [
-      '--max-semi-space-size=32',
+      '--max-semi-space-size=16',
       join(root, 'bin/opensync.js'),
       ...more,
     ]

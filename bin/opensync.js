@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32
+#!/usr/bin/env -S node --max-semi-space-size=16
 // Node >= 22.18 runs the TypeScript sources directly (type stripping); no build step.
 import module from 'node:module'
 import { setFlagsFromString } from 'node:v8'
