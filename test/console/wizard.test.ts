@@ -237,4 +237,86 @@ describe('the synchronization wizard', () => {
     await page.getByRole('heading', { name: SUBJECT, exact: true }).waitFor()
     await page.getByText(/daily at 03:30/).waitFor()
   })
+
+  it('authors a map and a const transform, stores them as written, and shows and keeps them when edited', async () => {
+    const subject = 'Wizard: transforms'
+    await page.goto(`${service.url}/`)
+    await page.getByRole('link', { name: 'New task' }).click()
+    await choose(page, 'Home system', /Demo CRM/)
+    await choose(page, 'System to be connected', /Demo ERP/)
+    await page.getByLabel('Subject').fill(subject)
+    await page.getByRole('button', { name: 'Next' }).click()
+    await page.getByLabel(/^CRM database file/).fill(join(service.dataDir, 'demo', 'crm.db'))
+    await page.getByLabel(/^ERP database file/).fill(join(service.dataDir, 'demo', 'erp.db'))
+    await page.getByRole('button', { name: 'Next' }).click()
+    const section = page.getByRole('region', { name: /Addresses ↔ Customers/ })
+    await section.getByText('Unidirectional').click()
+    await section.getByRole('combobox', { name: 'From → to' }).click()
+    await page.getByRole('option', { name: 'crm → erp' }).click()
+    await choose(page, 'Field assignment', 'minimal')
+    const rows = section.locator('[data-testid="fields-customers"] tbody tr[data-row]')
+    await expect.poll(() => rows.count()).toBe(2)
+
+    // Row 3: the CRM's country names become the ERP's codes, anything else XX.
+    await section.getByRole('button', { name: 'Add a row' }).click()
+    await choose(page, 'crm field, row 3', /^country$/)
+    await choose(page, 'erp field, row 3', /^land$/)
+    await choose(page, 'Transform, row 3', 'Replace values (map)')
+    const map = page.getByRole('group', { name: 'Transform of row 3 (country)' })
+    await map.getByLabel('Value of crm, row 3, entry 1').fill('Germany')
+    await map.getByLabel('Becomes in erp, row 3, entry 1').fill('DE')
+    await map.getByRole('button', { name: 'Add a value' }).click()
+    await map.getByLabel('Value of crm, row 3, entry 2').fill('Austria')
+    await map.getByLabel('Becomes in erp, row 3, entry 2').fill('AT')
+    await map.getByLabel('Any other value becomes, to erp, row 3').fill('XX')
+    // Row 4: no CRM field; the ERP's street gets a fixed value.
+    await section.getByRole('button', { name: 'Add a row' }).click()
+    await choose(page, 'erp field, row 4', /^street$/)
+    const fixed = page.getByRole('group', { name: 'Transform of row 4 (new_4)' })
+    // First an expression, which the server checks as it is typed.
+    await choose(page, 'Transform, row 4', 'Expression (JSONata)')
+    await fixed.getByLabel('JSONata expression to erp, row 4').fill('$uppercase(')
+    await fixed.getByText(/JSONata syntax error/).waitFor()
+    await choose(page, 'Transform, row 4', 'Fixed value (const)')
+    await fixed.getByLabel('Fixed value to erp, row 4').fill('unknown')
+    // The server's check finds nothing wrong with either row.
+    await expect.poll(() => section.getByText(/problem/).count()).toBe(0)
+    await checkPage('wizard-transforms')
+    await page.getByRole('button', { name: 'Next' }).click()
+    await page.getByRole('button', { name: 'Save task' }).click()
+    await page.getByRole('heading', { name: subject, exact: true }).waitFor()
+
+    const taskId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!)
+    const read = async () => {
+      const res = await page.request.get(`${service.url}/api/tasks/${encodeURIComponent(taskId)}`)
+      expect(res.status()).toBe(200)
+      return (await res.json()) as { draft: boolean; document: { pairs: { fields: unknown }[] } }
+    }
+    const stored = await read()
+    expect(stored.draft).toBe(false)
+    expect(stored.document.pairs[0]!.fields).toEqual({
+      company: 'company_name',
+      email: 'email',
+      country: {
+        crm: 'country',
+        erp: 'land',
+        toErp: { map: { Germany: 'DE', Austria: 'AT' }, default: 'XX' },
+      },
+      new_4: { crm: [], erp: 'street', toErp: { const: 'unknown' } },
+    })
+
+    // Edited again, the wizard shows both transforms as stored and saves them back unchanged.
+    await page.getByRole('link', { name: 'Edit' }).click()
+    for (let step = 0; step < 2; step++) await page.getByRole('button', { name: 'Next' }).click()
+    expect(await map.getByLabel('Value of crm, row 3, entry 2').inputValue()).toBe('Austria')
+    expect(await map.getByLabel('Becomes in erp, row 3, entry 1').inputValue()).toBe('DE')
+    expect(await map.getByLabel('Any other value becomes, to erp, row 3').inputValue()).toBe('XX')
+    expect(await fixed.getByLabel('Fixed value to erp, row 4').inputValue()).toBe('unknown')
+    expect(await page.getByRole('combobox', { name: 'Transform, row 3' }).inputValue()).toBe(
+      'Replace values (map)',
+    )
+    await page.getByRole('button', { name: 'Save', exact: true }).click()
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
+    expect((await read()).document.pairs[0]!.fields).toEqual(stored.document.pairs[0]!.fields)
+  })
 })

@@ -10,10 +10,10 @@ import {
   TextInput,
 } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
-import { useQuery } from '@tanstack/react-query'
+import { keepPreviousData, useQuery } from '@tanstack/react-query'
 import { useTranslation } from 'react-i18next'
 import { api, unwrap } from '../api/client.ts'
-import { FieldAssignment } from './field-assignment.tsx'
+import { FieldAssignment, type Issue } from './field-assignment.tsx'
 import { type PairOffer, type StoredSystem, usePairOffers, withStored } from './wizard-api.ts'
 import type { TaskDocument, WizardState } from './wizard-state.ts'
 
@@ -58,6 +58,17 @@ export function StepAssignments({
   const setPair = (index: number, pair: Pair) =>
     setPairs(pairs.map((p, i) => (i === index ? pair : p)))
   const chosen = offered.filter((o) => o.fixed || pairs.some((p) => p.id === o.id)).map((o) => o.id)
+  // The server checks the document as the fields are edited (schema, mappings, transforms:
+  // an expression's syntax, a map's entries), connecting to nothing.
+  const [checked] = useDebouncedValue(document, 400)
+  const check = useQuery({
+    queryKey: ['validate', checked],
+    retry: false,
+    placeholderData: keepPreviousData,
+    queryFn: async () =>
+      unwrap(await api.POST('/api/tasks/validate', { body: { document: checked } })),
+  })
+  const issues: readonly Issue[] = check.data?.issues ?? []
   /** The chosen pairs: a new one with the profile's defaults, in the order they are offered. */
   const choose = (ids: string[]) => {
     const on = new Set([...ids, ...offered.filter((o) => o.fixed).map((o) => o.id)])
@@ -104,6 +115,8 @@ export function StepAssignments({
       {pairs.map((pair, index) => (
         <PairSection
           key={pair.id ?? index}
+          path={`pairs[${index}]`}
+          issues={issues.filter((i) => i.path.startsWith(`pairs[${index}]`))}
           taskKeys={keys}
           pair={pair}
           offer={offered.find((o) => o.id === pair.id)}
@@ -116,12 +129,17 @@ export function StepAssignments({
 }
 
 function PairSection({
+  path,
+  issues,
   taskKeys,
   pair,
   offer,
   systems,
   onChange,
 }: {
+  /** The pair's path in the document, and the check's issues under it. */
+  path: string
+  issues: readonly Issue[]
   taskKeys: [string, string]
   pair: Pair
   offer: PairOffer | undefined
@@ -202,6 +220,9 @@ function PairSection({
           fields={pair.fields}
           named={offer?.fieldAssignments ?? {}}
           target={target}
+          {...(direction === 'both' ? { back: a } : {})}
+          pairPath={path}
+          issues={issues}
           match={pair.match ?? []}
           onChange={(fields) => onChange({ ...pair, fields })}
         />
