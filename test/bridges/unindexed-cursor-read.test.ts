@@ -49,6 +49,7 @@ const counters: Record<string, (db: HarnessDb, table: string) => ScanCounter> = 
       },
       async end() {
         await admin.query("SET GLOBAL general_log = 'OFF'")
+        await admin.query('TRUNCATE TABLE mysql.general_log')
         await admin.end()
       },
     }
