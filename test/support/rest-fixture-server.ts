@@ -3,11 +3,18 @@
  * REST bridge speaks, cursor / page / offset / next-URL / Link pagination on one list, an
  * updated-since parameter, lossless JSON (big integers and exact decimals), bursts of 429
  * and 503 with Retry-After, slow and dropped responses, a record the API refuses, a batch
- * endpoint — and the fictitious MailingPro e-mail-marketing API (tenants, pools,
- * recipients). It listens on a free port of 127.0.0.1; tests and the bench start one each.
+ * endpoint — and, under /mp/v1, the fictitious MailingPro e-mail-marketing API (tenants,
+ * pools, recipients), which is the demo's own (src/demo/mailing-pro-api.ts) with the OAuth2
+ * client of `auth`. It listens on a free port of 127.0.0.1; tests and the bench start one each.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
-import { parseJson, stringifyJson } from '../../src/sdk/json.ts'
+import {
+  addMailingProParsers,
+  MAILING_PRO_PREFIX,
+  MailingProService,
+  mailingProRoutes,
+} from '../../src/demo/mailing-pro-api.ts'
+import { stringifyJson } from '../../src/sdk/json.ts'
 
 type Row = Record<string, unknown> & { id: number; updatedAt: string }
 
@@ -21,7 +28,7 @@ export type FixtureAuth =
 
 export interface FixtureOptions {
   readonly auth?: FixtureAuth
-  /** MailingPro: the tenants and their pools that exist. */
+  /** MailingPro: the tenants and their pools that exist (its client: `auth`'s OAuth2 one). */
   readonly tenants?: Readonly<Record<string, readonly string[]>>
 }
 
@@ -113,18 +120,7 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
   }
 
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024, keepAliveTimeout: 30_000 })
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, String(body).trim() === '' ? undefined : parseJson(String(body)))
-    } catch (error) {
-      done(error as Error, undefined)
-    }
-  })
-  app.addContentTypeParser(
-    'application/x-www-form-urlencoded',
-    { parseAs: 'string' },
-    (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-  )
+  addMailingProParsers(app)
   const send = (reply: FastifyReply, status: number, body?: unknown) =>
     reply
       .code(status)
@@ -133,6 +129,7 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
 
   app.addHook('onRequest', async (req, reply) => {
     const token = req.url.includes('/oauth/token')
+    const mailing = req.url.startsWith(`${MAILING_PRO_PREFIX}/`)
     if (token) stats.tokens++
     else {
       stats.requests++
@@ -153,7 +150,9 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       if (chaos.retryAfter !== undefined) reply.header('retry-after', chaos.retryAfter)
       return send(reply, chaos.status, { message: 'busy, try later' })
     }
-    if (!token && !authorized(req)) return send(reply, 401, { message: 'not authorized' })
+    // MailingPro checks its own tokens.
+    if (!token && !mailing && !authorized(req))
+      return send(reply, 401, { message: 'not authorized' })
     return undefined
   })
 
@@ -197,17 +196,31 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
     return send(reply, 200, { access_token: token, token_type: 'bearer', expires_in: lifetime })
   }
   app.post('/oauth/token', tokenRoute)
-  app.post('/mp/v1/oauth/token', tokenRoute)
+
+  // --------------------------------------------------------------- MailingPro
+  const mailingPro = new MailingProService(
+    {
+      version: 1,
+      clients: auth.type === 'oauth2' ? [{ id: auth.clientId, secret: auth.clientSecret }] : [],
+      tenants: Object.fromEntries(
+        Object.entries(options.tenants ?? {}).map(([t, pools]) => [
+          t,
+          Object.fromEntries(pools.map((p) => [p, []])),
+        ]),
+      ),
+    },
+    auth.type === 'oauth2' && auth.lifetime !== undefined ? { tokenLifetime: auth.lifetime } : {},
+  )
+  await app.register(mailingProRoutes(mailingPro), { prefix: MAILING_PRO_PREFIX })
+  /** `mp/<tenant>/<pool>/recipients` → [tenant, pool]. */
+  const poolOf = (name: string): [string, string] | undefined => {
+    const m = /^mp\/([^/]+)\/([^/]+)\/recipients$/.exec(name)
+    return m ? [m[1]!, m[2]!] : undefined
+  }
 
   // ------------------------------------------------------------------ records
-  const tenants = options.tenants ?? {}
   const routes: { prefix: string; name: (p: Record<string, string>) => string | undefined }[] = [
     { prefix: '/api/:coll', name: (p) => p.coll },
-    {
-      prefix: '/mp/v1/tenants/:tenant/pools/:pool/:coll',
-      name: (p) =>
-        tenants[p.tenant!]?.includes(p.pool!) ? `mp/${p.tenant}/${p.pool}/${p.coll}` : undefined,
-    },
   ]
   const validate = (
     c: Map<number, Row>,
@@ -373,8 +386,14 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
   return {
     url: address,
     stats,
-    rows: (name) => [...collection(name).values()].sort((a, b) => a.id - b.id),
+    rows(name) {
+      const pool = poolOf(name)
+      if (pool) return mailingPro.rows(...pool)
+      return [...collection(name).values()].sort((a, b) => a.id - b.id)
+    },
     insert(name, records) {
+      const pool = poolOf(name)
+      if (pool) return mailingPro.insert(...pool, records)
       const c = collection(name)
       return records.map((values) => {
         const row: Row = { id: nextId++, ...values, updatedAt: stamp() }
@@ -383,6 +402,8 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       })
     },
     touch(name, id, values, at) {
+      const pool = poolOf(name)
+      if (pool) return mailingPro.touch(...pool, id, values, at)
       const c = collection(name)
       const row = c.get(id)
       if (!row) throw new Error(`no row ${id} in ${name}`)
