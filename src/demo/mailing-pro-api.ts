@@ -224,6 +224,7 @@ export class MailingProService {
       readonly limit: number
     },
   ): { rows: Recipient[]; total: number; more: boolean } {
+    this.#need(tenant, pool)
     let rows = this.rows(tenant, pool)
     if (query.since !== undefined) {
       const since = micros(query.since)
