@@ -166,20 +166,16 @@ async function serve(
   const { store, registry, tasks } = await openAll(ctx, events.hub)
   events.readFrom(store)
   const { Service } = await import('../service/service.ts')
-  if (ctx.demo && !(await tasks.list()).some((t) => t.id.startsWith('demo-'))) {
-    // The quick start: demo CRM and ERP databases in the data folder, their task stored.
-    const { createDemo } = await import('./demo.ts')
-    const { readFile } = await import('node:fs/promises')
-    // A demo left in the data folder (its task deleted since) is stored again, not overwritten.
-    const { existsSync } = await import('node:fs')
-    const left = `${dataDir()}/demo/demo.task.yaml`
-    const file = existsSync(left) ? left : createDemo(`${dataDir()}/demo`)
-    const task = await tasks.save(await readFile(file, 'utf8'))
-    log.info(
-      { taskId: task.id, file },
-      'created the demo CRM and ERP and stored their task: it runs every 15 minutes; edit a record and run: opensync tasks start <id>',
-    )
-  }
+  // The quick start: the demo's databases, MailingPro demo API and tasks (src/cli/demo.ts).
+  const demo = ctx.demo
+    ? await (await import('./demo.ts'))
+        .startDemo({ folder: `${dataDir()}/demo`, tasks, registry, log })
+        .catch(async (error: unknown) => {
+          await events.hub.stop().catch(() => {})
+          await store.close()
+          throw error
+        })
+    : undefined
   const transport = cluster
     ? new (await import('../service/pg-boss-transport.ts')).PgBossTransport({
         url: ctx.storeUrl!,
@@ -221,6 +217,7 @@ async function serve(
       })
   } catch (error) {
     await service.stop().catch(() => {})
+    await demo?.close().catch(() => {})
     await events.hub.stop().catch(() => {})
     await store.close()
     throw error
@@ -241,6 +238,8 @@ async function serve(
   // The API first: no new starts arrive while the worker finishes its batches.
   await api?.close()
   await service.stop()
+  // After the worker: a run in flight may still be writing to the MailingPro demo API.
+  await demo?.close()
   await events.hub.stop()
   await store.close()
   log.info('OpenSync stopped')

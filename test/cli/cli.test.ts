@@ -505,7 +505,7 @@ describe('opensync demo: two demos in one store', () => {
     expect(refused.code).toBe(2)
     expect(refused.stdout).toBe('')
     expect(refused.stderr).toBe(
-      'opensync: demo: one already holds crm.db, erp.db and demo.task.yaml; nothing was changed. Add --force to make the demo anew there (overwriting them), or name another folder\n',
+      'opensync: demo: one already holds crm.db, erp.db, demo.task.yaml, mailing-pro.json and newsletter.task.yaml; nothing was changed. Add --force to make the demo anew there (overwriting them), or name another folder\n',
     )
     expect((await cli(cwd, ['demo', 'one', '--no-run'])).code).toBe(2)
     expect(snapshot()).toEqual(kept)
@@ -924,7 +924,8 @@ describe('start --demo (the quick start)', () => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
     })
-    const ended = () => /"msg":"run ended"/.test(out)
+    // Both demo tasks (CRM ↔ ERP, and the newsletter to the MailingPro demo API) run at start.
+    const ended = () => (out.match(/"msg":"run ended"/g) ?? []).length >= 2
     for (let i = 0; i < 300 && !ended(); i++) await new Promise((r) => setTimeout(r, 50))
     expect(out).toContain('"status":"succeeded"')
     const url = /OpenSync API: (http:\/\/127\.0\.0\.1:\d+)\/api/.exec(out)?.[1]
