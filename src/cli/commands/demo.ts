@@ -19,9 +19,11 @@ interface DemoOptions extends StoreOption {
 export const demoCommands: CommandGroup = (program, cli) => {
   const demo = program
     .command('demo')
-    .summary('Creates a demo CRM and ERP with a task between them, and runs it.')
+    .summary(
+      'Creates a demo CRM and ERP with a task between them, and runs it (and a newsletter task).',
+    )
     .description(
-      'Creates a CRM and an ERP demo database (SQLite) with a task between them, and runs the task.',
+      'Creates a CRM and an ERP demo database (SQLite) with a task between them, and runs the task; then serves the MailingPro demo API (a fictitious e-mail-marketing service, its data in mailing-pro.json) while its newsletter task — CRM contacts of one postal code → a MailingPro pool — runs once.',
     )
     .argument('[folder]', 'where the demo goes', 'opensync-demo')
     .option('--records <n>', 'addresses in the CRM (default 3000)', positiveInt('--records'))

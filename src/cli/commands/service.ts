@@ -17,7 +17,7 @@ export const serviceCommands: CommandGroup = (program, cli) => {
     )
     .option(
       '--demo',
-      'first store a demo task between demo CRM and ERP databases (in the data folder)',
+      'first store a demo task between demo CRM and ERP databases (in the data folder) and a newsletter task to the MailingPro demo API, which it serves on 127.0.0.1',
     )
   storeOption(start)
   example(
