@@ -6,6 +6,7 @@ import {
   encodeKey,
   encodeKeyOf,
   filterColumns,
+  KeyHashSet,
   OpenSyncError,
   postgresDialect,
   type ReadKeysOptions,
@@ -27,7 +28,6 @@ import { type CsvRecordType, describeType } from './csv-introspector.ts'
 import { type CellDecoder, readCsvHeader, readCsvRows } from './csv-reader.ts'
 import type { CsvSpecs, CsvTypeSpec } from './csv-settings.ts'
 import { CsvBatch } from './csv-writer.ts'
-import { KeyHashSet } from './key-hash-set.ts'
 
 /** The validated connection values of one folder. */
 export interface CsvConnectionOptions {

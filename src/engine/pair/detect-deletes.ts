@@ -1,4 +1,5 @@
 import {
+  KeyHashSet,
   OpenSyncError,
   type SourceRecord,
   throwIfAborted,
@@ -32,7 +33,9 @@ export async function detectDeletes(state: PairState, lookup: Lookup, s: Side): 
   if (!(await store.links.exists(task.id, pair.id))) return
   // When the deletes found now were first seen: what `newest` dates them by.
   const seenAt = new Date().toISOString()
-  const present = new Set<string>()
+  // Hashes, not the keys: a million keys as strings held ~45 MB. A collision (one in ~10^12
+  // for a key against ten million) would keep one deleted record's link a run longer.
+  const present = new KeyHashSet()
   const scan = conns[s].readKeys
     ? conns[s].readKeys!(side.type, {
         ...state.keyed(s),
