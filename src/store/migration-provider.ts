@@ -81,12 +81,17 @@ export function storeMigrator(
   })
 }
 
+/** SQLSTATEs of a catalogue read that raced another session's DDL (see {@link migrateRetrying}). */
+const CATALOGUE_RACES = new Set(['42P01', '42703'])
+
 /**
- * Runs a migration, again when it failed because a table elsewhere in the database vanished
+ * Runs a migration, again when it failed because a table elsewhere in the database changed
  * while Kysely's migrator read the catalogue: to find its own tables it reads the columns of
  * every table of every schema, and a table another session drops meanwhile fails that read
- * with "relation … does not exist" (42P01). Nothing was migrated then, and on PostgreSQL each
- * migration runs in a transaction, so a second attempt starts clean.
+ * with "relation … does not exist" (42P01), a column it drops or renames with "column … does
+ * not exist" (42703, from `pg_get_serial_sequence`). Nothing was migrated then, and on
+ * PostgreSQL each migration runs in a transaction, so a second attempt starts clean; a
+ * migration that really names a missing column fails the same way five times.
  */
 export async function migrateRetrying(
   run: () => Promise<MigrationResultSet>,
@@ -94,7 +99,7 @@ export async function migrateRetrying(
   for (let attempt = 1; ; attempt++) {
     const result = await run()
     const code = (result.error as { code?: unknown } | undefined)?.code
-    if (code !== '42P01' || attempt === 5) return result
+    if (!CATALOGUE_RACES.has(String(code)) || attempt === 5) return result
     await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
   }
 }
