@@ -93,6 +93,19 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS })
 }
 
+/**
+ * A page in a context of its own, as every console test wants it: a 1280 × 900 window, no
+ * animations (screenshots and clicks do not wait for them), 10 s for any wait.
+ */
+export async function openPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    reducedMotion: 'reduce',
+  })
+  context.setDefaultTimeout(10_000)
+  return context.newPage()
+}
+
 /** The serious and critical axe-core violations of the page as it is now, as readable lines. */
 export async function seriousViolations(page: Page): Promise<string[]> {
   const result = await new AxeBuilder({ page }).analyze()

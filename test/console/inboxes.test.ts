@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   choose,
   launchBrowser,
+  openPage,
   type RunningService,
   screenshot,
   seriousViolations,
@@ -61,12 +62,7 @@ beforeAll(async () => {
     startService(['--demo'], { OPENSYNC_ADMIN_PASSWORD: PASSWORD }),
     launchBrowser(),
   ])
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 900 },
-    reducedMotion: 'reduce',
-  })
-  context.setDefaultTimeout(10_000)
-  page = await context.newPage()
+  page = await openPage(browser)
   await signIn(page, service.url, 'admin', PASSWORD)
   // A second task beside the demo task, a start of the demo task, and a viewer: audit events
   // of both tasks, and someone who reads them without the whole trail.
@@ -130,12 +126,7 @@ describe('the inboxes across tasks', () => {
   })
 
   it("shows a viewer the audit events of every task, each with its task, and one task's once picked", async () => {
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 900 },
-      reducedMotion: 'reduce',
-    })
-    context.setDefaultTimeout(10_000)
-    const viewer = await context.newPage()
+    const viewer = await openPage(browser)
     await signIn(viewer, service.url, 'vera', VIEWER_PASSWORD)
     await viewer.getByRole('link', { name: 'Audit' }).click()
     const timeline = viewer.getByTestId('audit')
@@ -153,6 +144,6 @@ describe('the inboxes across tasks', () => {
     await choose(viewer, 'Task', SECOND)
     await timeline.locator(`[data-task="${demoId}"]`).first().waitFor({ state: 'detached' })
     expect(await timeline.locator('[data-task="demo-second"]').count()).toBeGreaterThan(0)
-    await context.close()
+    await viewer.context().close()
   })
 })

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   choose,
   launchBrowser,
+  openPage,
   type RunningService,
   seriousViolations,
   signIn,
@@ -60,12 +61,7 @@ beforeAll(async () => {
     startService([], { OPENSYNC_ADMIN_PASSWORD: PASSWORD, OPENSYNC_PROFILES: folder }),
     launchBrowser(),
   ])
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 900 },
-    reducedMotion: 'reduce',
-  })
-  context.setDefaultTimeout(10_000)
-  page = await context.newPage()
+  page = await openPage(browser)
   await signIn(page, service.url, 'admin', PASSWORD)
 })
 afterAll(async () => {

@@ -14,6 +14,7 @@ import { type FixtureServer, startFixtureServer } from '../support/rest-fixture-
 import {
   choose,
   launchBrowser,
+  openPage,
   type RunningService,
   seriousViolations,
   signIn,
@@ -60,12 +61,7 @@ beforeAll(async () => {
     { email: 'web@example.com', firstName: 'Wes', lastName: 'Web', zip: '10115' },
     { email: 'mail@example.com', firstName: 'Mia', lastName: 'Mail', zip: '76137' },
   ])
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 900 },
-    reducedMotion: 'reduce',
-  })
-  context.setDefaultTimeout(10_000)
-  page = await context.newPage()
+  page = await openPage(browser)
   await signIn(page, service.url, 'admin', PASSWORD)
 }, 60_000)
 afterAll(async () => {

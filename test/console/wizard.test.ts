@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   choose,
   launchBrowser,
+  openPage,
   type RunningService,
   screenshot,
   seriousViolations,
@@ -25,12 +26,7 @@ beforeAll(async () => {
     startService(['--demo'], { OPENSYNC_ADMIN_PASSWORD: PASSWORD }),
     launchBrowser(),
   ])
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 900 },
-    reducedMotion: 'reduce',
-  })
-  context.setDefaultTimeout(10_000)
-  page = await context.newPage()
+  page = await openPage(browser)
   await signIn(page, service.url, 'admin', PASSWORD)
 })
 afterAll(async () => {
