@@ -13,10 +13,17 @@ export type TaskSummary = Ok<'/api/tasks'>['items'][number]
 export type TaskDetail = Ok<'/api/tasks/{id}'>
 export type Execution = Ok<'/api/executions'>['items'][number]
 
+/** The overview's list of tasks, as `useTasks` keeps it. */
+type TaskSummaries = Awaited<ReturnType<typeof fetchTasks>>
+
+async function fetchTasks() {
+  return unwrap(await api.GET('/api/tasks', {})).items
+}
+
 export function useTasks() {
   return useQuery({
     queryKey: ['tasks'],
-    queryFn: async () => unwrap(await api.GET('/api/tasks', {})).items,
+    queryFn: fetchTasks,
   })
 }
 
@@ -197,7 +204,14 @@ export function useTaskActions(id: string) {
     }),
     remove: useMutation({
       mutationFn: async () => unwrap(await api.DELETE('/api/tasks/{id}', path)),
-      onSuccess: () => queryClient.invalidateQueries({ queryKey: ['tasks'] }),
+      onSuccess: () => {
+        // Gone from the kept list at once: the overview the page goes to next must not show
+        // the deleted task until its refetch answers.
+        queryClient.setQueryData<TaskSummaries>(['tasks'], (tasks) =>
+          tasks?.filter((task) => task.id !== id),
+        )
+        return queryClient.invalidateQueries({ queryKey: ['tasks'] })
+      },
     }),
   }
 }
