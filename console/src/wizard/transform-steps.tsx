@@ -111,16 +111,15 @@ export function TransformSteps({
   )
 }
 
-/** The form of one step, by its kind. */
-function StepForm({
-  step,
-  onChange,
-  ctx,
-}: {
+/** What every step's form is given: the step, where its changes go, and its context. */
+interface StepFormProps {
   step: Step
   onChange: (step: Step) => void
   ctx: StepContext
-}) {
+}
+
+/** The form of one step, by its kind. */
+function StepForm({ step, onChange, ctx }: StepFormProps) {
   const { t } = useTranslation()
   const labels = { system: ctx.to, row: ctx.row }
   switch (stepKind(step)) {
@@ -244,15 +243,7 @@ function StepForm({
  * values become. The rows are kept here while typed (a value typed twice, or not yet, would
  * vanish from the step) and written to the step as they change.
  */
-function MapForm({
-  step,
-  onChange,
-  ctx,
-}: {
-  step: Step
-  onChange: (step: Step) => void
-  ctx: StepContext
-}) {
+function MapForm({ step, onChange, ctx }: StepFormProps) {
   const { t } = useTranslation()
   const rowsOf = (s: Step): MapEntry[] => {
     const entries = mapEntriesOf(s)
@@ -364,15 +355,7 @@ function MapForm({
 }
 
 /** A `const`: the value written, as text, or as JSON for a number, true/false, a list, … */
-function ConstForm({
-  step,
-  onChange,
-  ctx,
-}: {
-  step: Step
-  onChange: (step: Step) => void
-  ctx: StepContext
-}) {
+function ConstForm({ step, onChange, ctx }: StepFormProps) {
   const { t } = useTranslation()
   const [form, setForm] = useState(() => constText(step.const))
   const [shown, setShown] = useState(() => JSON.stringify(step.const))
