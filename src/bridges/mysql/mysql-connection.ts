@@ -38,6 +38,7 @@ import {
   type MysqlTarget,
 } from './mysql-errors.ts'
 import { introspect, type MysqlRecordType, publicRecordType } from './mysql-introspector.ts'
+import { loadCreates } from './mysql-load-data.ts'
 import { canStream, streamRows } from './mysql-row-stream.ts'
 import { fieldLiterals, readerFor, toDriver, type ValueReader } from './mysql-values.ts'
 import {
@@ -68,7 +69,15 @@ export interface MysqlServerInfo extends WriterServer {
   readonly mariadb: boolean
   /** `@@max_allowed_packet`: the largest statement the server accepts. */
   readonly maxPacket: number
+  /** `@@local_infile`: whether the server takes `LOAD DATA LOCAL INFILE` (creates in bulk). */
+  readonly localInfile: boolean
 }
+
+/**
+ * Refusals of `LOAD DATA LOCAL` by a server or client that has it switched off (MariaDB's
+ * "command not allowed", MySQL 8's "loading local data is disabled", the client's own).
+ */
+const LOCAL_INFILE_REFUSED = new Set([1148, 2068, 3948])
 
 /** A connection to one MySQL or MariaDB database through a lazily created pool. */
 export class MysqlConnection implements BridgeConnection {
@@ -85,6 +94,8 @@ export class MysqlConnection implements BridgeConnection {
   })
   #pool?: MysqlPool
   #server?: MysqlServerInfo
+  /** Creates go as LOAD DATA LOCAL until the server or the driver refuses it once. */
+  #bulkLoad = true
   #closed?: Promise<void>
 
   /**
@@ -450,7 +461,7 @@ export class MysqlConnection implements BridgeConnection {
     await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ')
     if (this.#server) return
     const [result] = await conn.query(
-      'SELECT VERSION() AS version, @@max_allowed_packet AS maxPacket, @@auto_increment_increment AS step',
+      'SELECT VERSION() AS version, @@max_allowed_packet AS maxPacket, @@auto_increment_increment AS step, @@local_infile AS localInfile',
     )
     const row = (result as MysqlRow[])[0]!
     const version = String(row.version)
@@ -462,6 +473,7 @@ export class MysqlConnection implements BridgeConnection {
       returning: mariadb && (major > 10 || (major === 10 && minor >= 5)),
       maxPacket: Number(row.maxPacket),
       autoIncrementStep: Number(row.step) || 1,
+      localInfile: Number(row.localInfile) === 1,
     }
     this.#log.debug({ version, mariadb }, 'mysql bridge: first session')
   }
@@ -526,8 +538,9 @@ export class MysqlConnection implements BridgeConnection {
     if (chunkBy(group!.indexes, group!.ops, perOp, maxBytes).length !== 1) return undefined
     const target = { db: conn, type: recordType, server: this.#server! }
     let outcomes: OpOutcome[] | undefined
+    if (group!.op === 'create') outcomes = await this.#load(conn, recordType, fields, group!.ops)
     try {
-      outcomes =
+      outcomes ??=
         group!.op === 'update'
           ? await updateIfAllExist(target, fields, group!.ops as UpdateOp[])
           : await applyOps(target, group!.op, fields, group!.ops)
@@ -542,6 +555,33 @@ export class MysqlConnection implements BridgeConnection {
         typeof outcome === 'string' ? { ok: true, key: outcome } : { ok: false, error: outcome }
     })
     return results
+  }
+
+  /**
+   * Creates through LOAD DATA LOCAL (see mysql-load-data.ts); undefined when the batch cannot
+   * go that way or did not load cleanly, and it is then inserted as before.
+   */
+  async #load(
+    conn: MysqlPoolConnection,
+    recordType: MysqlRecordType,
+    fields: readonly FieldInfo[],
+    ops: readonly WriteOp[],
+  ): Promise<OpOutcome[] | undefined> {
+    if (!this.#bulkLoad || !this.#server!.localInfile) return undefined
+    try {
+      return await loadCreates(conn, recordType, fields, ops)
+    } catch (error) {
+      if (LOCAL_INFILE_REFUSED.has((error as { errno?: number }).errno ?? 0)) {
+        this.#bulkLoad = false
+        this.#log.debug(
+          { error: (error as Error).message },
+          'mysql bridge: LOAD DATA LOCAL refused',
+        )
+        return undefined
+      }
+      if (classifyRecordError(error)) return undefined
+      throw error
+    }
   }
 
   /** Describes one record type from the catalogue; throws when there is none. */

@@ -12,11 +12,23 @@ export interface MysqlResultHeader {
   readonly affectedRows: number
   /** The first generated AUTO_INCREMENT value (text when it is beyond 2^53). */
   readonly insertId: number | string
+  /** How many warnings the statement left (LOAD DATA LOCAL turns bad rows into warnings). */
+  readonly warningStatus?: number
+}
+
+/** A statement with a stream to answer the server's `LOAD DATA LOCAL INFILE` request. */
+export interface MysqlLocalInfileQuery {
+  readonly sql: string
+  /** Called with the file name the server asks for; the bridge ignores it. */
+  readonly infileStreamFactory: (name: string) => NodeJS.ReadableStream
 }
 
 /** Something that runs a statement with `?` placeholders the driver escapes. */
 export interface MysqlQueryable {
-  query(sql: string, values?: readonly unknown[]): Promise<[unknown, unknown]>
+  query(
+    sql: string | MysqlLocalInfileQuery,
+    values?: readonly unknown[],
+  ): Promise<[unknown, unknown]>
   /** A value as an SQL literal, escaped exactly as the driver escapes a `?` parameter. */
   escape(value: unknown): string
 }
