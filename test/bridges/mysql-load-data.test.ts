@@ -182,17 +182,35 @@ describe('mysql bridge: creates as LOAD DATA LOCAL INFILE', () => {
     expect(stored.map((r) => r.id)).toEqual(batch.map((_, i) => i + 1).filter((id) => id !== 8))
   })
 
-  it('batches without every key, or with bytes, are inserted as before', async () => {
-    const generated = await table(
-      'CREATE TABLE %s (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(40), photo BLOB)',
+  it('generated keys: the load reports the first, the others follow it', async () => {
+    const t = await table(
+      'CREATE TABLE %s (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(40) UNIQUE) AUTO_INCREMENT = 41',
     )
     const { conn, count } = connect()
-    const noKey = await conn.write(generated, [
-      { op: 'create', values: { email: 'a@example.com' } },
-      { op: 'create', values: { email: 'b@example.com' } },
-    ])
-    expect(noKey.map((r) => r.ok && r.key)).toEqual(['1', '2'])
-    const bytes = await conn.write(generated, [
+    const created = (from: number, n: number): WriteOp[] =>
+      Array.from({ length: n }, (_, i) => ({
+        op: 'create',
+        values: { email: `g${from + i}@example.com` },
+      }))
+    const first = await conn.write(t, created(0, 3))
+    expect(first.map((r) => r.ok && r.key)).toEqual(['41', '42', '43'])
+    await db.exec(`INSERT INTO \`${t}\` (id, email) VALUES (100, 'other@example.com')`)
+    const second = await conn.write(t, created(3, 300))
+    expect(count('LOAD DATA')).toBe(2)
+    const stored = await db.query(`SELECT id, email FROM \`${t}\` WHERE id <> 100 ORDER BY id`)
+    const keys = second.map((r) => (r.ok ? r.key : 'failed'))
+    expect(keys.slice(0, 2)).toEqual(['101', '102'])
+    // Each key names the row holding that record's values.
+    expect(stored.slice(3).map((r) => String(r.id))).toEqual(keys)
+    expect(stored.slice(3).map((r) => r.email)).toEqual(
+      Array.from({ length: 300 }, (_, i) => `g${3 + i}@example.com`),
+    )
+  })
+
+  it('a batch with bytes is inserted as before', async () => {
+    const t = await table('CREATE TABLE %s (id INT PRIMARY KEY, email VARCHAR(40), photo BLOB)')
+    const { conn, count } = connect()
+    const bytes = await conn.write(t, [
       {
         op: 'create',
         values: { id: 10, email: 'c@example.com', photo: new Uint8Array([0, 9, 10, 92]) },
@@ -200,7 +218,7 @@ describe('mysql bridge: creates as LOAD DATA LOCAL INFILE', () => {
     ])
     expect(bytes.map((r) => r.ok && r.key)).toEqual(['10'])
     expect(count('LOAD DATA')).toBe(0)
-    const [row] = await db.query(`SELECT HEX(photo) AS hex FROM \`${generated}\` WHERE id = 10`)
+    const [row] = await db.query(`SELECT HEX(photo) AS hex FROM \`${t}\` WHERE id = 10`)
     expect(row!.hex).toBe('00090A5C')
   })
 })

@@ -111,9 +111,10 @@ const counted: Record<string, (db: HarnessDb) => Counted> = {
           const conn = await pool.getConnection()
           return {
             connection: conn.connection,
-            query(sql: string, values?: readonly unknown[]) {
-              if (sql.includes('information_schema.TABLES')) descriptions++
-              return conn.query(sql, values as unknown[]) as Promise<[unknown, unknown]>
+            query(sql, values) {
+              if (typeof sql === 'string' && sql.includes('information_schema.TABLES'))
+                descriptions++
+              return conn.query(sql as string, values as unknown[]) as Promise<[unknown, unknown]>
             },
             escape: (value: unknown) => conn.escape(value),
             release: () => conn.release(),

@@ -71,6 +71,8 @@ export interface MysqlServerInfo extends WriterServer {
   readonly maxPacket: number
   /** `@@local_infile`: whether the server takes `LOAD DATA LOCAL INFILE` (creates in bulk). */
   readonly localInfile: boolean
+  /** `@@innodb_autoinc_lock_mode`, undefined on a server without it (see mysql-load-data.ts). */
+  readonly autoIncLockMode: number | undefined
 }
 
 /**
@@ -464,6 +466,11 @@ export class MysqlConnection implements BridgeConnection {
       'SELECT VERSION() AS version, @@max_allowed_packet AS maxPacket, @@auto_increment_increment AS step, @@local_infile AS localInfile',
     )
     const row = (result as MysqlRow[])[0]!
+    // A server without InnoDB's setting (a fork) still connects; it only loads no generated keys.
+    const lockMode = await conn
+      .query('SELECT @@innodb_autoinc_lock_mode AS mode')
+      .then(([rows]) => Number((rows as MysqlRow[])[0]!.mode))
+      .catch(() => undefined)
     const version = String(row.version)
     const mariadb = /mariadb/i.test(version)
     const [major = 0, minor = 0] = version.split(/[.-]/).map(Number)
@@ -474,6 +481,7 @@ export class MysqlConnection implements BridgeConnection {
       maxPacket: Number(row.maxPacket),
       autoIncrementStep: Number(row.step) || 1,
       localInfile: Number(row.localInfile) === 1,
+      autoIncLockMode: Number.isInteger(lockMode) ? lockMode : undefined,
     }
     this.#log.debug({ version, mariadb }, 'mysql bridge: first session')
   }
@@ -569,7 +577,7 @@ export class MysqlConnection implements BridgeConnection {
   ): Promise<OpOutcome[] | undefined> {
     if (!this.#bulkLoad || !this.#server!.localInfile) return undefined
     try {
-      return await loadCreates(conn, recordType, fields, ops)
+      return await loadCreates(conn, recordType, fields, ops, this.#server!)
     } catch (error) {
       if (LOCAL_INFILE_REFUSED.has((error as { errno?: number }).errno ?? 0)) {
         this.#bulkLoad = false

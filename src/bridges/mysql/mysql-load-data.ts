@@ -19,15 +19,18 @@ type CreateOp = Extract<WriteOp, { op: 'create' }>
  * transaction and is kept only when it added every row without a warning; otherwise it is
  * rolled back and `undefined` tells the caller to write the batch the careful way, which
  * reports each bad record as before. The stream answers only this statement's request,
- * whatever file name a server asks for: nothing on the client's disk is ever read.
+ * whatever file name a server asks for: nothing on the client's disk is ever read. Returns
+ * the created records' keys, or undefined when the batch cannot be loaded (see keysOf).
  */
 export async function loadCreates(
   db: MysqlQueryable,
   type: MysqlRecordType,
   fields: readonly FieldInfo[],
   ops: readonly WriteOp[],
+  server: LoadServer,
 ): Promise<string[] | undefined> {
-  if (!canLoad(type, fields, ops)) return undefined
+  const keys = keysOf(type, fields, ops, server)
+  if (keys === undefined) return undefined
   const text = loadDataText(fields, ops as readonly CreateOp[])
   if (text === undefined) return undefined
   const sql =
@@ -35,43 +38,76 @@ export async function loadCreates(
     `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ` +
     `(${fields.map((f) => q(f.name)).join(', ')})`
   await db.query('START TRANSACTION')
-  let kept = false
+  let loaded = false
+  let first = 0n
   try {
-    const [header] = await db.query({ sql, infileStreamFactory: () => Readable.from([text]) })
-    const { affectedRows, warningStatus } = header as MysqlResultHeader
-    kept = affectedRows === ops.length && warningStatus === 0
+    const [result] = await db.query({ sql, infileStreamFactory: () => Readable.from([text]) })
+    const header = result as MysqlResultHeader
+    loaded = header.affectedRows === ops.length && (header.warningStatus ?? 0) === 0
+    // The OK packet of a load carries no insert id; the session's LAST_INSERT_ID() does.
+    if (loaded && keys === 'generated') {
+      const [rows] = await db.query('SELECT LAST_INSERT_ID() AS id')
+      first = BigInt(String((rows as { id: number | string }[])[0]!.id))
+    }
   } finally {
-    await db.query(kept ? 'COMMIT' : 'ROLLBACK')
+    await db.query(loaded ? 'COMMIT' : 'ROLLBACK')
   }
-  return kept ? ops.map((op) => keyOf(type, (op as CreateOp).values)) : undefined
+  if (!loaded) return undefined
+  if (keys === 'given') return ops.map((op) => keyOf(type, (op as CreateOp).values))
+  // Generated: consecutive from the first, at the server's step (see keysOf).
+  const step = BigInt(server.autoIncrementStep)
+  const generated = type.autoIncrement!
+  return ops.map((op, i) =>
+    keyOf(type, { ...(op as CreateOp).values, [generated]: (first + BigInt(i) * step).toString() }),
+  )
+}
+
+/** What the load must know about the server. */
+export interface LoadServer {
+  /** `@@auto_increment_increment`. */
+  readonly autoIncrementStep: number
+  /** `@@innodb_autoinc_lock_mode`; undefined when the server has no such setting. */
+  readonly autoIncLockMode: number | undefined
 }
 
 /**
- * Whether a batch can be loaded: plain creates that name every key field, so each key is known
- * without asking the server; keys whose text is what the server stores (integers, and
- * VARCHAR without trailing blanks, which a CHAR column would drop); no binary or unknown field.
+ * How the keys of a batch are known without asking the server, or undefined when the batch
+ * cannot be loaded. Plain creates, no binary or unknown field, and either
+ * - `given`: every key field named, with keys whose text is what the server stores (integers,
+ *   and VARCHAR without trailing blanks, which a CHAR column would drop); or
+ * - `generated`: the one key is the AUTO_INCREMENT column and no row names it. A load is a
+ *   "bulk insert" to InnoDB: with `innodb_autoinc_lock_mode` 0 or 1 (MariaDB's default) it
+ *   holds the table's AUTO-INC lock to the end of the statement, so its keys are consecutive
+ *   from the first, which LAST_INSERT_ID() reports. With 2 (MySQL 8's default) they may
+ *   interleave with another session's, and the batch is inserted with RETURNING instead.
  */
-function canLoad(
+function keysOf(
   type: MysqlRecordType,
   fields: readonly FieldInfo[],
   ops: readonly WriteOp[],
-): boolean {
-  if (ops.length === 0 || type.keyFields.length === 0) return false
-  if (fields.some((f) => f.type === 'binary' || f.type === 'other')) return false
+  server: LoadServer,
+): 'given' | 'generated' | undefined {
+  if (ops.length === 0 || type.keyFields.length === 0) return undefined
+  if (ops.some((op) => op.op !== 'create')) return undefined
+  if (fields.some((f) => f.type === 'binary' || f.type === 'other')) return undefined
   const keys = type.keyFields.map((name) => fields.find((f) => f.name === name))
-  if (keys.some((f) => f === undefined || !(f.type === 'integer' || isVarchar(f)))) return false
-  for (const op of ops) {
-    if (op.op !== 'create') return false
+  if (keys.every((f) => f === undefined)) {
+    const lockMode = server.autoIncLockMode
+    const generated = type.keyFields.length === 1 && type.autoIncrement === type.keyFields[0]
+    return generated && lockMode !== undefined && lockMode <= 1 ? 'generated' : undefined
+  }
+  if (keys.some((f) => f === undefined || !(f.type === 'integer' || isVarchar(f)))) return undefined
+  for (const op of ops as readonly CreateOp[]) {
     for (const f of keys as FieldInfo[]) {
       const value = op.values[f.name]
       if (f.type === 'integer') {
-        if (!(typeof value === 'bigint' || Number.isSafeInteger(value))) return false
+        if (!(typeof value === 'bigint' || Number.isSafeInteger(value))) return undefined
       } else if (typeof value !== 'string' || value.length === 0 || value.trimEnd() !== value) {
-        return false
+        return undefined
       }
     }
   }
-  return true
+  return 'given'
 }
 
 const isVarchar = (f: FieldInfo) => f.type === 'string' && /^varchar\b/i.test(f.nativeType)
