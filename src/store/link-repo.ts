@@ -56,6 +56,12 @@ export interface LinkRepo {
    * check per row that makes an upsert ~25% dearer on PostgreSQL.
    */
   insert(links: readonly Link[]): Promise<void>
+  /**
+   * Writes the base, synced-at and state of links the caller found stored with the same keys
+   * on both sides (a linked record's update), without the conflict checks of an upsert; a link
+   * that is not there so (gone, or its key1 changed) is upserted instead.
+   */
+  update(links: readonly Link[]): Promise<void>
   /** Removes the links whose key on `side` is one of `keys`; returns how many were removed. */
   remove(taskId: string, pairId: string, side: Side, keys: readonly string[]): Promise<number>
   /** How many links the pair has. Reads all of them: ask {@link exists} when any will do. */
@@ -104,8 +110,8 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
   const findPair = (operation: string, taskId: string, pairId: string) =>
     ctx.run(operation, (db) => ctx.pairs.find(db, taskId, pairId))
 
-  /** Writes links, as upserts or (fresh) as plain inserts; see {@link LinkRepo.insert}. */
-  const write = async (operation: string, links: readonly Link[], fresh: boolean) => {
+  /** Writes links as upserts, plain inserts or updates in place; see {@link LinkRepo}. */
+  const write = async (operation: string, links: readonly Link[], fresh: WriteMode) => {
     if (links.length === 0) return
     const groups = groupLinks(links)
     const size = ctx.dialect === 'postgres' ? UNNEST_ROWS : rowsPerStatement(ROW_VALUES)
@@ -163,12 +169,20 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
       return write(
         'links.upsert',
         lastByIdentity(links, (l) => `${l.taskId}\u0000${l.pairId}\u0000${l.keys[0]}`),
-        false,
+        'upsert',
       )
     },
 
     insert(links) {
-      return write('links.insert', links, true)
+      return write('links.insert', links, 'insert')
+    },
+
+    update(links) {
+      return write(
+        'links.update',
+        lastByIdentity(links, (l) => `${l.taskId}\u0000${l.pairId}\u0000${l.keys[0]}`),
+        'update',
+      )
     },
 
     async remove(taskId, pairId, side, keys) {
@@ -313,8 +327,30 @@ async function writeLinks(
   pair: number,
   syncedAt: string,
   links: readonly Link[],
-  fresh: boolean,
+  mode: WriteMode,
 ): Promise<number> {
+  if (mode === 'update') {
+    // PostgreSQL's upsert costs what its UPDATE … FROM unnest would; SQLite's upsert checks
+    // both keys and rewrites the key1 index entry, a third dearer than an update by key0.
+    if (dialect === 'postgres') return writeLinks(db, dialect, pair, syncedAt, links, 'upsert')
+    let updated = 0
+    for (let at = 0; at < links.length; ) {
+      const rows = sqliteStatementRows(links.length - at, UPDATE_ROW_VALUES)
+      const params: unknown[] = [syncedAt]
+      for (let i = at; i < at + rows; i++) {
+        const l = links[i]!
+        params.push(l.keys[0], l.keys[1], l.base[0], l.base[1], stateOf(l))
+      }
+      params.push(pair)
+      const result = await db.executeQuery(CompiledQuery.raw(sqliteLinkUpdate(rows), params))
+      updated += Number(result.numAffectedRows ?? 0)
+      at += rows
+    }
+    // Rare: a link gone or moved since it was found. The upsert writes every one again.
+    if (updated === links.length) return updated
+    return writeLinks(db, dialect, pair, syncedAt, links, 'upsert')
+  }
+  const fresh = mode === 'insert'
   if (dialect === 'sqlite') {
     let written = 0
     for (let at = 0; at < links.length; ) {
@@ -372,8 +408,8 @@ const sqliteLinkWrites = new Map<string, string>()
  * the largest power of two that fits, so every slice is written with a dozen statement texts
  * at most, each prepared once (src/store/sqlite-statement-cache.ts).
  */
-function sqliteStatementRows(left: number): number {
-  const most = rowsPerStatement(ROW_VALUES)
+function sqliteStatementRows(left: number, values = ROW_VALUES): number {
+  const most = rowsPerStatement(values)
   if (left >= most) return most
   return 2 ** Math.floor(Math.log2(left))
 }
@@ -396,6 +432,32 @@ function sqliteLinkWrite(rows: number, fresh: boolean): string {
         ? ''
         : ' on conflict ("pair", "key0") do update set "key1" = "excluded"."key1", "base0" = "excluded"."base0", "base1" = "excluded"."base1", "synced_at" = "excluded"."synced_at", "deleted" = "excluded"."deleted"')
     sqliteLinkWrites.set(id, text)
+  }
+  return text
+}
+
+/** How {@link writeLinks} writes: upserts, plain inserts (fresh links), or updates in place. */
+type WriteMode = 'upsert' | 'insert' | 'update'
+
+/** Parameters per link of the SQLite update (the same five as the insert). */
+const UPDATE_ROW_VALUES = ROW_VALUES
+
+/** The SQLite statement texts of the update, by row count. */
+const sqliteLinkUpdates = new Map<number, string>()
+
+/**
+ * SQLite's update of links in place, one statement per slice: the stored row is found by its
+ * primary key and must have the same key1, so a link whose key1 changed counts as missing.
+ * Parameters: synced_at, then key0, key1, base0, base1 and state per link, then the pair.
+ */
+function sqliteLinkUpdate(rows: number): string {
+  let text = sqliteLinkUpdates.get(rows)
+  if (text === undefined) {
+    text =
+      'update "osy_links" set "base0" = "r"."column3", "base1" = "r"."column4", "synced_at" = ?, "deleted" = "r"."column5" ' +
+      `from (values ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?)').join(', ')}) as "r" ` +
+      'where "osy_links"."pair" = ? and "osy_links"."key0" = "r"."column1" and "osy_links"."key1" = "r"."column2"'
+    sqliteLinkUpdates.set(rows, text)
   }
   return text
 }

@@ -154,6 +154,48 @@ describe.each(dialects)('store on $name', (dialect) => {
       expect(live?.deleted).toBeUndefined()
     })
 
+    it('updates found links in place, and upserts those that are gone or moved since', async () => {
+      const taskId = newTask()
+      const links = Array.from({ length: 40 }, (_, i) => link(taskId, 'people', i))
+      await store.links.insert(links)
+      const later = '2024-07-01T00:00:00.000Z'
+      const edited = links.map((l, i) => ({
+        ...l,
+        base: [`{"v":${i}}`, i % 2 ? `{"w":${i}}` : '='] as const,
+        syncedAt: later,
+        deleted: i === 3 ? (1 as const) : null,
+      }))
+      const { statements } = await recorder.during(() => store.links.update(edited))
+      // SQLite updates by key; PostgreSQL's upsert is as cheap as its update.
+      const inserts = statements.filter((st) => /insert into ("[^"]+"\.)?"osy_links"/.test(st.sql))
+      expect(inserts).toHaveLength(dialect.name === 'sqlite' ? 0 : 1)
+      const found = await store.links.find(
+        taskId,
+        'people',
+        0,
+        links.map((l) => l.keys[0]),
+      )
+      expect(found.size).toBe(40)
+      for (const l of edited) {
+        const { deleted, ...live } = l
+        expect(found.get(l.keys[0])).toEqual(deleted === null ? live : l)
+      }
+
+      // One removed and one whose key1 changed meanwhile: the batch is written as upserts.
+      await store.links.remove(taskId, 'people', 0, ['a5'])
+      const moved = { ...link(taskId, 'people', 6, { keys: ['a6', 'b-moved'] }), syncedAt: later }
+      await store.links.update([
+        moved,
+        { ...edited[5]!, deleted: null },
+        { ...edited[7]!, deleted: null },
+      ])
+      const after = await store.links.find(taskId, 'people', 0, ['a5', 'a6', 'a7'])
+      expect(after.get('a5')?.base).toEqual(edited[5]!.base)
+      expect(after.get('a6')).toEqual(moved)
+      expect((await store.links.find(taskId, 'people', 1, ['b6'])).size).toBe(0)
+      expect(await store.links.count(taskId, 'people')).toBe(40)
+    })
+
     it('keeps a dormant link (a record outside its filter) apart from a tombstone, and wakes it', async () => {
       const taskId = newTask()
       const asleep = { ...link(taskId, 'people', 1), outside: 1 as const }

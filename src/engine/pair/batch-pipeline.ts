@@ -34,6 +34,8 @@ interface BatchOutcome {
   readonly links: readonly Link[]
   /** Links of created records, new on both sides. */
   readonly created: readonly Link[]
+  /** Links stored with the same keys (updated records): updated in place. */
+  readonly relinked: readonly Link[]
   readonly failed: ReadonlyMap<string, OpenSyncError>
   readonly conflicts: readonly ParkedConflict[]
 }
@@ -120,7 +122,7 @@ export class BatchPipeline implements InFlightKeys {
       })
       for (const l of toUnlink) state.setOverlay(l, null)
       for (const l of dormant) state.linkChange('unlink', s, l)
-      for (const l of [...dormant, ...outcome.links, ...outcome.created]) {
+      for (const l of [...dormant, ...outcome.links, ...outcome.relinked, ...outcome.created]) {
         state.setOverlay(l, l)
         state.touched.add(l.keys[0])
       }
@@ -230,6 +232,7 @@ export class BatchPipeline implements InFlightKeys {
 
     const links: Link[] = []
     const created: Link[] = []
+    const relinked: Link[] = []
     const syncedAt = new Date().toISOString()
     const conflicts: ParkedConflict[] = []
     const manual = pair.conflict.winner === 'manual'
@@ -238,7 +241,7 @@ export class BatchPipeline implements InFlightKeys {
       const keys: [string, string] =
         s === 0 ? [p.sourceKey, p.targetKey] : [p.targetKey, p.sourceKey]
       const op = p.toTarget?.op
-      ;(op === 'create' ? created : links).push({
+      ;(op === 'create' ? created : p.stored ? relinked : links).push({
         taskId: task.id,
         pairId: pair.id,
         keys,
@@ -313,7 +316,7 @@ export class BatchPipeline implements InFlightKeys {
         values: { code: error.code, message: error.message },
       })
     }
-    return { links, created, failed, conflicts }
+    return { links, created, relinked, failed, conflicts }
   }
 
   /** A batch's store transaction: links, intents, record errors, parked conflicts, checkpoint. */
@@ -321,7 +324,7 @@ export class BatchPipeline implements InFlightKeys {
     tx: StoreRepos,
     s: Side,
     { plans, toUnlink, dormant }: BatchPlan,
-    { links, created, failed, conflicts }: BatchOutcome,
+    { links, created, relinked, failed, conflicts }: BatchOutcome,
     intentIds: readonly number[],
     checkpoint: Checkpoint | undefined,
   ): Promise<void> {
@@ -355,11 +358,12 @@ export class BatchPipeline implements InFlightKeys {
         )
     }
     if (links.length > 0 || dormant.length > 0) await tx.links.upsert([...dormant, ...links])
+    if (relinked.length > 0) await tx.links.update(relinked)
     // A create's link is new on both sides: its source key had none (looked up, or the pass
     // began without links on a source whose reads see one snapshot), and a stale link to its
     // target key went above.
     if (created.length > 0) await tx.links.insert(created)
-    if (links.length > 0 || created.length > 0) state.linkedInPass = true
+    if (links.length > 0 || created.length > 0 || relinked.length > 0) state.linkedInPass = true
     if (intentIds.length > 0) await tx.intents.remove(intentIds)
     if (failed.size > 0) {
       state.mayHaveErrors[s] = true

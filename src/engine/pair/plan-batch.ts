@@ -135,6 +135,7 @@ async function planMerge(
     targetKey: partner.key,
     base,
     conflicts,
+    ...(link !== undefined && link.keys[t] === partner.key ? { stored: true } : {}),
   }
   if (Object.keys(writes[t]).length > 0)
     p.toTarget = { op: 'update', key: partner.key, values: writes[t] }

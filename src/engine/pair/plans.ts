@@ -25,6 +25,8 @@ export interface RecordPlan {
   toSource?: WriteOp
   /** Both bases are the same fingerprints (stored once, see storedBases). */
   readonly sameBases?: boolean
+  /** The pair's link is stored with these keys: its commit updates it in place. */
+  readonly stored?: boolean
   readonly conflicts: readonly {
     mapping: string
     values: [unknown, unknown]
