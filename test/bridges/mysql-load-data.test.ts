@@ -1,10 +1,8 @@
-import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MysqlConnection } from '../../src/bridges/mysql/index.ts'
-import type { MysqlPool } from '../../src/bridges/mysql/mysql-driver.ts'
-import { silentLogger, type WriteOp } from '../../src/sdk/index.ts'
+import type { MysqlConnection } from '../../src/bridges/mysql/index.ts'
+import type { WriteOp } from '../../src/sdk/index.ts'
 import type { HarnessDb } from '../support/harness.ts'
-import { MYSQL_HOST, MYSQL_PORT, mysqlHarness } from '../support/mysql-harness.ts'
+import { mysqlHarness, watchedMysqlConnection } from '../support/mysql-harness.ts'
 
 /**
  * Creates go to MySQL/MariaDB as LOAD DATA LOCAL INFILE (src/bridges/mysql/mysql-load-data.ts).
@@ -56,46 +54,12 @@ function ops(from: number, count: number): WriteOp[] {
 /** A bridge connection whose statements are recorded; `refuse` answers LOAD DATA as a server with local_infile off. */
 function connection(db: HarnessDb, refuse = false) {
   const statements: string[] = []
-  const createPool = (): MysqlPool => {
-    const pool = mysql.createPool({
-      host: MYSQL_HOST,
-      port: MYSQL_PORT,
-      user: 'root',
-      password: '',
-      database: String(db.values.database),
-      connectionLimit: 2,
-      charset: 'utf8mb4',
-      dateStrings: true,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      jsonStrings: true,
-    })
-    return {
-      async getConnection() {
-        const conn = await pool.getConnection()
-        return {
-          connection: conn.connection,
-          query(sql, values) {
-            const text = typeof sql === 'string' ? sql : sql.sql
-            statements.push(text)
-            if (refuse && text.startsWith('LOAD DATA')) {
-              const error = Object.assign(new Error('The used command is not allowed'), {
-                errno: 1148,
-              })
-              return Promise.reject(error)
-            }
-            return conn.query(sql as string, values as unknown[]) as Promise<[unknown, unknown]>
-          },
-          escape: (value: unknown) => conn.escape(value),
-          release: () => conn.release(),
-          destroy: () => conn.destroy(),
-        }
-      },
-      end: () => pool.end(),
-    }
-  }
-  const target = { host: MYSQL_HOST, port: MYSQL_PORT, user: 'root', connectTimeout: 10 }
-  const conn = new MysqlConnection(createPool, target, silentLogger)
+  const conn = watchedMysqlConnection(String(db.values.database), (sql) => {
+    statements.push(sql)
+    if (!refuse || !sql.startsWith('LOAD DATA')) return undefined
+    const error = Object.assign(new Error('The used command is not allowed'), { errno: 1148 })
+    return Promise.reject(error)
+  })
   const count = (prefix: string) => statements.filter((s) => s.startsWith(prefix)).length
   return { conn, count }
 }

@@ -5,10 +5,8 @@
  * with a fresh description. Every bridge runs the schema-change cases; the counting cases
  * wrap the driver pool of the bridges whose description is a server round trip.
  */
-import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { MysqlConnection, type MysqlPool } from '../../src/bridges/mysql/index.ts'
 import { PostgresConnection, type PostgresPool } from '../../src/bridges/postgres/index.ts'
 import { typeParsers } from '../../src/bridges/postgres/postgres-values.ts'
 import {
@@ -22,7 +20,7 @@ import {
 } from '../../src/sdk/index.ts'
 import type { BridgeHarness, HarnessDb } from '../support/harness.ts'
 import { harnesses } from '../support/harnesses.ts'
-import { MYSQL_HOST, MYSQL_PORT } from '../support/mysql-harness.ts'
+import { watchedMysqlConnection } from '../support/mysql-harness.ts'
 import { PG_URL } from '../support/postgres-harness.ts'
 
 async function collect(batches: AsyncIterable<RecordBatch>): Promise<SourceRecord[]> {
@@ -93,39 +91,10 @@ const counted: Record<string, (db: HarnessDb) => Counted> = {
   },
   mysql(db) {
     let descriptions = 0
-    const createPool = (): MysqlPool => {
-      const pool = mysql.createPool({
-        host: MYSQL_HOST,
-        port: MYSQL_PORT,
-        user: 'root',
-        password: '',
-        database: String(db.values.database),
-        connectionLimit: 2,
-        dateStrings: true,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        jsonStrings: true,
-      })
-      return {
-        async getConnection() {
-          const conn = await pool.getConnection()
-          return {
-            connection: conn.connection,
-            query(sql, values) {
-              if (typeof sql === 'string' && sql.includes('information_schema.TABLES'))
-                descriptions++
-              return conn.query(sql as string, values as unknown[]) as Promise<[unknown, unknown]>
-            },
-            escape: (value: unknown) => conn.escape(value),
-            release: () => conn.release(),
-            destroy: () => conn.destroy(),
-          }
-        },
-        end: () => pool.end(),
-      }
-    }
-    const target = { host: MYSQL_HOST, port: MYSQL_PORT, user: 'root', connectTimeout: 10 }
-    const conn = new MysqlConnection(createPool, target, silentLogger)
+    const conn = watchedMysqlConnection(String(db.values.database), (sql) => {
+      if (sql.includes('information_schema.TABLES')) descriptions++
+      return undefined
+    })
     return { conn, descriptions: () => descriptions }
   },
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import mysql from 'mysql2/promise'
-import { mysqlBridge } from '../../src/bridges/mysql/index.ts'
-import { mysqlDialect } from '../../src/sdk/index.ts'
+import { MysqlConnection, mysqlBridge } from '../../src/bridges/mysql/index.ts'
+import type { MysqlPool } from '../../src/bridges/mysql/mysql-driver.ts'
+import { mysqlDialect, silentLogger } from '../../src/sdk/index.ts'
 import type { BridgeHarness } from './harness.ts'
 
 /** The test server: `MYSQL_HOST`/`MYSQL_PORT`, or the local MariaDB (root, empty password). */
@@ -73,4 +74,49 @@ export const mysqlHarness: BridgeHarness = {
     unreachable: () => ({ host: '127.0.0.1', port: 1, user: 'root' }),
     timeout: (port) => ({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1 }),
   },
+}
+
+/**
+ * A bridge connection to the harness database whose every statement passes through `watch`
+ * first: a test counts statements, or answers one itself by returning a promise (a refusal).
+ * The pool is set up as the bridge's own (text for dates, big numbers and JSON).
+ */
+export function watchedMysqlConnection(
+  database: string,
+  watch: (sql: string) => Promise<[unknown, unknown]> | undefined,
+): MysqlConnection {
+  const createPool = (): MysqlPool => {
+    const pool = mysql.createPool({
+      host: MYSQL_HOST,
+      port: MYSQL_PORT,
+      user: 'root',
+      password: '',
+      database,
+      connectionLimit: 2,
+      charset: 'utf8mb4',
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      jsonStrings: true,
+    })
+    return {
+      async getConnection() {
+        const conn = await pool.getConnection()
+        return {
+          connection: conn.connection,
+          query(sql, values) {
+            const answer = watch(typeof sql === 'string' ? sql : sql.sql)
+            if (answer) return answer
+            return conn.query(sql as string, values as unknown[]) as Promise<[unknown, unknown]>
+          },
+          escape: (value: unknown) => conn.escape(value),
+          release: () => conn.release(),
+          destroy: () => conn.destroy(),
+        }
+      },
+      end: () => pool.end(),
+    }
+  }
+  const target = { host: MYSQL_HOST, port: MYSQL_PORT, user: 'root', connectTimeout: 10 }
+  return new MysqlConnection(createPool, target, silentLogger)
 }
