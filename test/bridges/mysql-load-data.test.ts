@@ -171,6 +171,30 @@ describe('mysql bridge: creates as LOAD DATA LOCAL INFILE', () => {
     )
   })
 
+  it('generated keys beyond 2^53 stay exact', async () => {
+    const t = await table(
+      'CREATE TABLE %s (id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(40)) AUTO_INCREMENT = 9007199254740990',
+    )
+    const { conn, count } = connect()
+    const results = await conn.write(
+      t,
+      Array.from({ length: 4 }, (_, i) => ({
+        op: 'create',
+        values: { email: `x${i}@example.com` },
+      })),
+    )
+    expect(count('LOAD DATA')).toBe(1)
+    const expected = [
+      '9007199254740990',
+      '9007199254740991',
+      '9007199254740992',
+      '9007199254740993',
+    ]
+    expect(results.map((r) => r.ok && r.key)).toEqual(expected)
+    const stored = await db.query(`SELECT CAST(id AS CHAR) AS id FROM \`${t}\` ORDER BY id`)
+    expect(stored.map((r) => r.id)).toEqual(expected)
+  })
+
   it('a batch with bytes is inserted as before', async () => {
     const t = await table('CREATE TABLE %s (id INT PRIMARY KEY, email VARCHAR(40), photo BLOB)')
     const { conn, count } = connect()

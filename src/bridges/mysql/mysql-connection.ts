@@ -541,20 +541,23 @@ export class MysqlConnection implements BridgeConnection {
     const byName = new Map(recordType.fields.map((f) => [f.name, f]))
     if (!group!.fields.every((name) => byName.has(name))) return undefined
     const fields = group!.fields.map((name) => byName.get(name)!)
-    const perOp = paramsPerOp(group!.op, fields.length, recordType.keyFields.length)
-    const maxBytes = Math.max(1 << 20, Math.floor(this.#server!.maxPacket / 2))
-    if (chunkBy(group!.indexes, group!.ops, perOp, maxBytes).length !== 1) return undefined
-    const target = { db: conn, type: recordType, server: this.#server! }
-    let outcomes: OpOutcome[] | undefined
-    if (group!.op === 'create') outcomes = await this.#load(conn, recordType, fields, group!.ops)
-    try {
-      outcomes ??=
-        group!.op === 'update'
-          ? await updateIfAllExist(target, fields, group!.ops as UpdateOp[])
-          : await applyOps(target, group!.op, fields, group!.ops)
-    } catch (error) {
-      if (classifyRecordError(error)) return undefined
-      throw error
+    // A load streams its rows, so no statement size has to stay under the packet limit.
+    let outcomes: OpOutcome[] | undefined =
+      group!.op === 'create' ? await this.#load(conn, recordType, fields, group!.ops) : undefined
+    if (!outcomes) {
+      const perOp = paramsPerOp(group!.op, fields.length, recordType.keyFields.length)
+      const maxBytes = Math.max(1 << 20, Math.floor(this.#server!.maxPacket / 2))
+      if (chunkBy(group!.indexes, group!.ops, perOp, maxBytes).length !== 1) return undefined
+      const target = { db: conn, type: recordType, server: this.#server! }
+      try {
+        outcomes =
+          group!.op === 'update'
+            ? await updateIfAllExist(target, fields, group!.ops as UpdateOp[])
+            : await applyOps(target, group!.op, fields, group!.ops)
+      } catch (error) {
+        if (classifyRecordError(error)) return undefined
+        throw error
+      }
     }
     if (!outcomes) return undefined
     const results: WriteResult[] = new Array(outcomes.length)

@@ -54,12 +54,18 @@ export async function loadCreates(
   }
   if (!loaded) return undefined
   if (keys === 'given') return ops.map((op) => keyOf(type, (op as CreateOp).values))
-  // Generated: consecutive from the first, at the server's step (see keysOf).
+  // Generated: consecutive from the first, at the server's step (see keysOf); the key is that
+  // one column, so the record's other values do not enter it.
   const step = BigInt(server.autoIncrementStep)
+  const last = first + BigInt(ops.length - 1) * step
   const generated = type.autoIncrement!
-  return ops.map((op, i) =>
-    keyOf(type, { ...(op as CreateOp).values, [generated]: (first + BigInt(i) * step).toString() }),
-  )
+  const keyAt =
+    last <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? (i: number) => String(Number(first) + i * server.autoIncrementStep)
+      : (i: number) => (first + BigInt(i) * step).toString()
+  const created = new Array<string>(ops.length)
+  for (let i = 0; i < ops.length; i++) created[i] = keyOf(type, { [generated]: keyAt(i) })
+  return created
 }
 
 /** What the load must know about the server. */
