@@ -85,7 +85,7 @@ export interface LoadServer {
  *   "bulk insert" to InnoDB: with `innodb_autoinc_lock_mode` 0 or 1 (MariaDB's default) it
  *   holds the table's AUTO-INC lock to the end of the statement, so its keys are consecutive
  *   from the first, which LAST_INSERT_ID() reports. With 2 (MySQL 8's default) they may
- *   interleave with another session's, and the batch is inserted with RETURNING instead.
+ *   interleave with another session's, and the batch is inserted as before.
  */
 function keysOf(
   type: MysqlRecordType,
