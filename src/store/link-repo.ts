@@ -335,7 +335,7 @@ async function writeLinks(
     if (dialect === 'postgres') return writeLinks(db, dialect, pair, syncedAt, links, 'upsert')
     let updated = 0
     for (let at = 0; at < links.length; ) {
-      const rows = sqliteStatementRows(links.length - at, UPDATE_ROW_VALUES)
+      const rows = sqliteStatementRows(links.length - at)
       const params: unknown[] = [syncedAt]
       for (let i = at; i < at + rows; i++) {
         const l = links[i]!
@@ -408,8 +408,8 @@ const sqliteLinkWrites = new Map<string, string>()
  * the largest power of two that fits, so every slice is written with a dozen statement texts
  * at most, each prepared once (src/store/sqlite-statement-cache.ts).
  */
-function sqliteStatementRows(left: number, values = ROW_VALUES): number {
-  const most = rowsPerStatement(values)
+function sqliteStatementRows(left: number): number {
+  const most = rowsPerStatement(ROW_VALUES)
   if (left >= most) return most
   return 2 ** Math.floor(Math.log2(left))
 }
@@ -438,9 +438,6 @@ function sqliteLinkWrite(rows: number, fresh: boolean): string {
 
 /** How {@link writeLinks} writes: upserts, plain inserts (fresh links), or updates in place. */
 type WriteMode = 'upsert' | 'insert' | 'update'
-
-/** Parameters per link of the SQLite update (the same five as the insert). */
-const UPDATE_ROW_VALUES = ROW_VALUES
 
 /** The SQLite statement texts of the update, by row count. */
 const sqliteLinkUpdates = new Map<number, string>()
