@@ -161,9 +161,11 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
       `${dryRun ? 'dry run' : 'run'} of "${task.subject}" started (${options.trigger ?? 'cli'})`,
     )
     const snapshotReads: boolean[] = []
+    const concurrentWrites: boolean[] = []
     for (const [i, system] of task.systems.entries()) {
       const bridge = bridges[i]!
       snapshotReads.push(capabilitiesOf(bridge).snapshotReads)
+      concurrentWrites.push(capabilitiesOf(bridge).concurrentWrites)
       const conn = await bridge.connect(system.connection, {
         log: options.log ?? silentLogger,
         signal,
@@ -188,6 +190,7 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
         conns: conns as [BridgeConnection, BridgeConnection],
         types,
         snapshotReads: snapshotReads as [boolean, boolean],
+        concurrentWrites: concurrentWrites as [boolean, boolean],
         store,
         protocol,
         dryRun,

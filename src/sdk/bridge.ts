@@ -51,6 +51,12 @@ export interface BridgeCapabilities {
   readonly enforcesLength: boolean
   /** `listDatabases` exists: the server's databases can be listed to pick one. Default false. */
   readonly listDatabases: boolean
+  /**
+   * `write` may be called again before the last call returned: each call runs on a
+   * connection of its own (a pool) in a transaction of its own, so two calls never mix. The
+   * engine then keeps two batches' writes in flight instead of one. Default false.
+   */
+  readonly concurrentWrites: boolean
 }
 
 /** Capability defaults for flags a bridge does not set. */
@@ -61,6 +67,7 @@ export const DEFAULT_CAPABILITIES: BridgeCapabilities = {
   snapshotReads: false,
   enforcesLength: true,
   listDatabases: false,
+  concurrentWrites: false,
 }
 
 /** A bridge: the code that talks to one kind of system. Export one as a module's default. */
@@ -185,7 +192,8 @@ export interface BridgeConnection {
   /**
    * Applies a batch of ops and returns one result per op, in order. One failing op never
    * fails the others; only a failure of the whole system (unreachable) throws. The engine
-   * never runs two writes at once on a connection, but may read while one runs.
+   * runs two writes at once on a connection only when `capabilities.concurrentWrites` says
+   * so, and may read while one runs.
    */
   write(
     type: string,

@@ -4,7 +4,7 @@
  * After every run that changes something, an immediate second run must write nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type BridgeConnection, BridgeRegistry } from '../../src/sdk/index.ts'
+import { type BridgeConnection, BridgeRegistry, capabilitiesOf } from '../../src/sdk/index.ts'
 import type { Store } from '../../src/store/index.ts'
 import { bridgeCombos, SyncFixture, written } from '../support/sync-fixture.ts'
 
@@ -661,6 +661,62 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
       expect(new Set(keys1).size).toBe(keys1.length)
       expect(keys1).toHaveLength(caseless ? 4 : 5)
       expect((await fx.rows('erp', t)).get('dup@example.com')!.name).toBe('First')
+      expect((await runTwice(task)).totals).toMatchObject({ created: 0, updated: 0 })
+    },
+  )
+
+  // Two batches' writes are in flight at once when both bridges say they take concurrent
+  // writes (each write on a pooled connection of its own), one otherwise. Either way every
+  // record lands once and is linked once.
+  it.each([true, false])(
+    'writes in flight at once follow the bridges\' concurrentWrites (declared: %s)',
+    async (declared) => {
+      const t = await fx.contacts()
+      await fx.insert('crm', t, people(12))
+      const task = fx.task(t, '    direction: crm->erp', { lag: 0 })
+      let running = 0
+      let most = 0
+      const registry = new BridgeRegistry()
+      for (const bridge of fx.registry.list()) {
+        registry.register({
+          ...bridge,
+          capabilities: {
+            ...bridge.capabilities,
+            concurrentWrites: declared && capabilitiesOf(bridge).concurrentWrites,
+          },
+          connect: async (values, ctx) => {
+            const conn = await bridge.connect(values, ctx)
+            return new Proxy(conn, {
+              get(target, prop) {
+                if (prop === 'write')
+                  return async (...args: Parameters<BridgeConnection['write']>) => {
+                    most = Math.max(most, ++running)
+                    try {
+                      await new Promise((resolve) => setTimeout(resolve, 50))
+                      return await target.write(...args)
+                    } finally {
+                      running--
+                    }
+                  }
+                const value = Reflect.get(target, prop)
+                return typeof value === 'function' ? value.bind(target) : value
+              },
+            })
+          },
+        })
+      }
+      const first = await fx.run(task, { batchSize: 2, registry })
+      expect(first.error, JSON.stringify(first.error)).toBeUndefined()
+      expect(first.totals).toMatchObject({ created: 12, errors: 0 })
+      const both = [crmHarness, erpHarness].every((h) => capabilitiesOf(h.bridge).concurrentWrites)
+      expect(most).toBe(declared && both ? 2 : 1)
+      const keys1: string[] = []
+      for await (const links of fx.store.links.scan(task.id, `${t}-${t}`)) {
+        keys1.push(...links.map((l) => l.keys[1]))
+      }
+      expect(new Set(keys1).size).toBe(12)
+      expect(keys1).toHaveLength(12)
+      expect(await fx.count('erp', t)).toBe(12)
       expect((await runTwice(task)).totals).toMatchObject({ created: 0, updated: 0 })
     },
   )

@@ -59,6 +59,8 @@ export const mysqlBridge: Bridge = {
     upsert: true,
     snapshotReads: true,
     listDatabases: true,
+    // Each write takes a pooled connection and runs in its own transaction.
+    concurrentWrites: true,
   },
   async connect(values: ConnectionValues, ctx: BridgeContext) {
     return open(values, ctx)

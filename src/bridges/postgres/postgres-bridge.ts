@@ -52,6 +52,8 @@ export const postgresBridge: Bridge = {
     snapshotReads: true,
     enforcesLength: true,
     listDatabases: true,
+    // Each write takes a pooled connection and runs in its own transaction.
+    concurrentWrites: true,
   },
   async connect(values: ConnectionValues, _ctx: BridgeContext) {
     return open(values)

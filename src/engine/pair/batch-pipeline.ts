@@ -45,15 +45,21 @@ interface BatchOutcome {
  * intents, record errors, parked conflicts and the checkpoint in one fenced store
  * transaction. Batch N is written while batch N+1 is looked up and planned, and committed
  * while N+1 is written: one write and one commit in flight at most, commits in batch order
- * (checkpoints only move forward). It keeps the in-flight bookkeeping lookups wait on.
+ * (checkpoints only move forward). When both sides' bridges take concurrent writes, two
+ * batches' writes are in flight instead of one (a write's round trips and the target's
+ * commit then overlap the next one's). It keeps the in-flight bookkeeping lookups wait on.
  */
 export class BatchPipeline implements InFlightKeys {
   readonly #state: PairState
-  /** The last batch's write, and the commit of the one before. */
+  /** The last batches' writes, and the commit of the one before them. */
   readonly #inFlight: InFlight[] = []
+  /** How many batches' writes may be in flight at once. */
+  readonly #writes: number
 
   constructor(state: PairState) {
     this.#state = state
+    const [a, b] = state.ctx.concurrentWrites
+    this.#writes = a && b ? 2 : 1
   }
 
   get busy(): boolean {
@@ -129,11 +135,10 @@ export class BatchPipeline implements InFlightKeys {
       return
     }
 
-    // One write in flight, and one commit behind it at most.
+    // #writes writes in flight, and one commit behind them at most.
     const last = this.#inFlight.at(-1)
-    const before = this.#inFlight.at(-2)
-    if (last) await last.written
-    if (before) await before.done
+    await this.#inFlight.at(-this.#writes)?.written
+    await this.#inFlight.at(-this.#writes - 1)?.done
 
     const creates = targetOps.filter((p) => p.toTarget!.op === 'create')
     let intentIds: number[] = []
@@ -202,7 +207,7 @@ export class BatchPipeline implements InFlightKeys {
     flight.written.catch(() => {})
     flight.done.catch(() => {})
     this.#inFlight.push(flight)
-    if (this.#inFlight.length > 2) this.#inFlight.shift()
+    if (this.#inFlight.length > this.#writes + 1) this.#inFlight.shift()
   }
 
   /**

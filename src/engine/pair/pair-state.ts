@@ -36,6 +36,8 @@ export interface PairRunContext {
   readonly types: readonly [RecordTypeInfo, RecordTypeInfo]
   /** Per side: its reads see one snapshot, so a pass meets each key once (capabilities). */
   readonly snapshotReads: readonly [boolean, boolean]
+  /** Per side: its bridge takes a write while another runs (capabilities). */
+  readonly concurrentWrites: readonly [boolean, boolean]
   readonly store: Store
   readonly protocol: Protocol
   readonly dryRun: boolean
