@@ -669,7 +669,7 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
   // writes (each write on a pooled connection of its own), one otherwise. Either way every
   // record lands once and is linked once.
   it.each([true, false])(
-    'writes in flight at once follow the bridges\' concurrentWrites (declared: %s)',
+    "writes in flight at once follow the bridges' concurrentWrites (declared: %s)",
     async (declared) => {
       const t = await fx.contacts()
       await fx.insert('crm', t, people(12))
