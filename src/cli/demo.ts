@@ -552,6 +552,42 @@ export async function startDemo(deps: {
       'created the demo CRM and ERP and stored their task: it runs every 15 minutes; edit a record and run: opensync tasks start <id>',
     )
   }
+  return serveMailingPro(dir, stored, storedNow, deps)
+}
+
+/**
+ * `opensync start` without `--demo` on a store that holds the demo's newsletter task (an
+ * earlier `npm start`): the MailingPro demo API is served as `start --demo` serves it, so the
+ * stored task keeps working. Nothing is stored or created; without the task or the demo's
+ * data file nothing is served.
+ */
+export async function serveDemoApi(deps: {
+  readonly folder: string
+  readonly tasks: TaskManager
+  readonly registry: BridgeRegistry
+  readonly log: { info(obj: object, msg: string): void }
+}): Promise<DemoServices> {
+  const dir = resolve(deps.folder)
+  const stored = await deps.tasks.list()
+  if (!stored.some((t) => t.id === newsletterTaskId(dir))) return { close: async () => {} }
+  return serveMailingPro(dir, stored, false, deps)
+}
+
+/**
+ * Serves the MailingPro demo API from the demo folder's data file; stores the newsletter
+ * task when the demo was stored just now, else points the stored one at the API's URL.
+ */
+async function serveMailingPro(
+  dir: string,
+  stored: readonly { readonly id: string; readonly draft: boolean }[],
+  storedNow: boolean,
+  deps: {
+    readonly tasks: TaskManager
+    readonly registry: BridgeRegistry
+    readonly log: { info(obj: object, msg: string): void }
+  },
+): Promise<DemoServices> {
+  const { tasks, log } = deps
   const dataFile = join(dir, DEMO_MAILING_PRO.file)
   if (!existsSync(dataFile)) return { close: async () => {} }
   const api = await startMailingProApi(MailingProService.open(dataFile))

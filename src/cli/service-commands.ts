@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import type { ResolvedTask } from '../engine/task/resolved-task.ts'
 import type { BridgeRegistry } from '../sdk/index.ts'
 import type { EventHub } from '../service/event-hub.ts'
@@ -167,15 +168,22 @@ async function serve(
   events.readFrom(store)
   const { Service } = await import('../service/service.ts')
   // The quick start: the demo's databases, MailingPro demo API and tasks (src/cli/demo.ts).
-  const demo = ctx.demo
-    ? await (await import('./demo.ts'))
-        .startDemo({ folder: `${dataDir()}/demo`, tasks, registry, log })
-        .catch(async (error: unknown) => {
-          await events.hub.stop().catch(() => {})
-          await store.close()
-          throw error
-        })
-    : undefined
+  // Without --demo, a store that holds the demo's newsletter task still gets its demo API.
+  const folder = `${dataDir()}/demo`
+  const demo =
+    ctx.demo || existsSync(folder)
+      ? await import('./demo.ts')
+          .then((m) =>
+            ctx.demo
+              ? m.startDemo({ folder, tasks, registry, log })
+              : m.serveDemoApi({ folder, tasks, registry, log }),
+          )
+          .catch(async (error: unknown) => {
+            await events.hub.stop().catch(() => {})
+            await store.close()
+            throw error
+          })
+      : undefined
   const transport = cluster
     ? new (await import('../service/pg-boss-transport.ts')).PgBossTransport({
         url: ctx.storeUrl!,

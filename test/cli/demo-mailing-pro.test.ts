@@ -61,12 +61,13 @@ describe('the MailingPro part of the demo', () => {
     expect(taskText).toContain('profile:\n      id: mailing-pro')
   })
 
-  it('start --demo stores the newsletter task, which succeeds; a restart keeps the recipients and follows a new port', async () => {
+  it('start --demo stores the newsletter task, which succeeds; a restart keeps the recipients and follows a new port; a plain start serves the demo API too', async () => {
     const cwd = tempDir()
     const dir = join(cwd, '.data', 'demo')
     let first: Started | undefined = await start(cwd)
     let blocker: ReturnType<typeof createServer> | undefined
     let second: Started | undefined
+    let third: Started | undefined
     try {
       await first.until(() => first!.ended().length >= 2)
       const ended = first.ended()
@@ -120,9 +121,23 @@ describe('the MailingPro part of the demo', () => {
       expect(after.length).toBe(before.length + 1)
       expect(after.slice(0, before.length)).toEqual(before)
       expect(after.at(-1)).toMatchObject({ email: 'new@example.org', lastName: 'Kontakt' })
+
+      // A plain start (no --demo) on the demo's store serves the demo API too: the stored
+      // newsletter task still succeeds, and nothing of the demo is stored again.
+      third = await start(cwd, false)
+      await third.until(() => /MailingPro demo API at/.test(third!.out()))
+      expect(third.out()).not.toMatch(/stored the demo|created the demo/)
+      const queuedAgain = await cli(cwd, ['tasks', 'start', id])
+      expect(queuedAgain.code, queuedAgain.stderr).toBe(0)
+      await third.until(() => third!.ended().length >= 1)
+      expect(third.ended().map((e) => [e.taskId, e.status])).toEqual([[id, 'succeeded']])
+      await third.stop()
+      third = undefined
+      expect(recipientsOf(dir)).toEqual(after)
     } finally {
       await first?.stop()
       await second?.stop()
+      await third?.stop()
       blocker?.close()
     }
   })
@@ -135,14 +150,18 @@ interface Started {
   stop(): Promise<void>
 }
 
-/** `opensync start --demo` in `cwd`, on a free port. */
-async function start(cwd: string): Promise<Started> {
+/** `opensync start --demo` (or without `--demo`) in `cwd`, on a free port. */
+async function start(cwd: string, demo = true): Promise<Started> {
   const base: Record<string, string | undefined> = { ...process.env }
   delete base.npm_command
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [BIN, 'start', '--demo'], {
-    cwd,
-    env: { ...base, OPENSYNC_DATABASE_URL: '', OPENSYNC_LISTEN: '127.0.0.1:0' },
-  })
+  const child: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    [BIN, 'start', ...(demo ? ['--demo'] : [])],
+    {
+      cwd,
+      env: { ...base, OPENSYNC_DATABASE_URL: '', OPENSYNC_LISTEN: '127.0.0.1:0' },
+    },
+  )
   let out = ''
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString()
