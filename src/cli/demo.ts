@@ -516,6 +516,14 @@ ${stringify(document)}`,
   }
 }
 
+/** What `start` hands the demo: the demo folder, the stored tasks, the bridges, its log. */
+export interface DemoDeps {
+  readonly folder: string
+  readonly tasks: TaskManager
+  readonly registry: BridgeRegistry
+  readonly log: { info(obj: object, msg: string): void }
+}
+
 /** What `opensync start --demo` runs beside the service. */
 export interface DemoServices {
   /** The MailingPro demo API's base URL, when the demo has MailingPro data. */
@@ -531,12 +539,7 @@ export interface DemoServices {
  * when that is free, else on a free one — and the stored newsletter task follows its URL
  * (it is stored, with the API's client secret encrypted, along with a new demo task).
  */
-export async function startDemo(deps: {
-  readonly folder: string
-  readonly tasks: TaskManager
-  readonly registry: BridgeRegistry
-  readonly log: { info(obj: object, msg: string): void }
-}): Promise<DemoServices> {
+export async function startDemo(deps: DemoDeps): Promise<DemoServices> {
   const { tasks, log } = deps
   const dir = resolve(deps.folder)
   const stored = await tasks.list()
@@ -561,12 +564,7 @@ export async function startDemo(deps: {
  * stored task keeps working. Nothing is stored or created; without the task or the demo's
  * data file nothing is served.
  */
-export async function serveDemoApi(deps: {
-  readonly folder: string
-  readonly tasks: TaskManager
-  readonly registry: BridgeRegistry
-  readonly log: { info(obj: object, msg: string): void }
-}): Promise<DemoServices> {
+export async function serveDemoApi(deps: DemoDeps): Promise<DemoServices> {
   const dir = resolve(deps.folder)
   const stored = await deps.tasks.list()
   if (!stored.some((t) => t.id === newsletterTaskId(dir))) return { close: async () => {} }
@@ -581,11 +579,7 @@ async function serveMailingPro(
   dir: string,
   stored: readonly { readonly id: string; readonly draft: boolean }[],
   storedNow: boolean,
-  deps: {
-    readonly tasks: TaskManager
-    readonly registry: BridgeRegistry
-    readonly log: { info(obj: object, msg: string): void }
-  },
+  deps: DemoDeps,
 ): Promise<DemoServices> {
   const { tasks, log } = deps
   const dataFile = join(dir, DEMO_MAILING_PRO.file)

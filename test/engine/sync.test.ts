@@ -4,7 +4,12 @@
  * After every run that changes something, an immediate second run must write nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type BridgeConnection, BridgeRegistry, capabilitiesOf } from '../../src/sdk/index.ts'
+import {
+  type Bridge,
+  type BridgeConnection,
+  BridgeRegistry,
+  capabilitiesOf,
+} from '../../src/sdk/index.ts'
 import type { Store } from '../../src/store/index.ts'
 import { bridgeCombos, SyncFixture, written } from '../support/sync-fixture.ts'
 
@@ -23,6 +28,39 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
   afterAll(async () => {
     await fx?.close()
   })
+
+  /**
+   * The fixture's bridges with every connection's `write` wrapped, and optionally their
+   * `concurrentWrites` capability replaced.
+   */
+  function writesWrapped(
+    wrap: (write: BridgeConnection['write']) => BridgeConnection['write'],
+    concurrentWrites?: (bridge: Bridge) => boolean,
+  ): BridgeRegistry {
+    const registry = new BridgeRegistry()
+    for (const bridge of fx.registry.list()) {
+      registry.register({
+        ...bridge,
+        ...(concurrentWrites
+          ? {
+              capabilities: { ...bridge.capabilities, concurrentWrites: concurrentWrites(bridge) },
+            }
+          : {}),
+        connect: async (values, ctx) => {
+          const conn = await bridge.connect(values, ctx)
+          const write = wrap(conn.write.bind(conn))
+          return new Proxy(conn, {
+            get(target, prop) {
+              if (prop === 'write') return write
+              const value = Reflect.get(target, prop)
+              return typeof value === 'function' ? value.bind(target) : value
+            },
+          })
+        },
+      })
+    }
+    return registry
+  }
 
   /** Runs, expects success (partial only with failed records), then runs again and expects nothing written (echo test). */
   async function runTwice(task: ReturnType<SyncFixture['task']>) {
@@ -626,27 +664,11 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
       ])
       const task = fx.task(t, '    direction: crm->erp', { lag: 0 })
       // A target whose writes answer 300 ms after they landed.
-      const registry = new BridgeRegistry()
-      for (const bridge of fx.registry.list()) {
-        registry.register({
-          ...bridge,
-          connect: async (values, ctx) => {
-            const conn = await bridge.connect(values, ctx)
-            return new Proxy(conn, {
-              get(target, prop) {
-                if (prop === 'write')
-                  return async (...args: Parameters<BridgeConnection['write']>) => {
-                    const results = await target.write(...args)
-                    await new Promise((resolve) => setTimeout(resolve, 300))
-                    return results
-                  }
-                const value = Reflect.get(target, prop)
-                return typeof value === 'function' ? value.bind(target) : value
-              },
-            })
-          },
-        })
-      }
+      const registry = writesWrapped((write) => async (...args) => {
+        const results = await write(...args)
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        return results
+      })
       const first = await fx.run(task, { batchSize: 1, registry })
       expect(first.error, JSON.stringify(first.error)).toBeUndefined()
       const caseless = erpHarness.bridge.name === 'mysql'
@@ -676,35 +698,19 @@ describe.each(bridgeCombos())('sync %s', (_label, crmHarness, erpHarness) => {
       const task = fx.task(t, '    direction: crm->erp', { lag: 0 })
       let running = 0
       let most = 0
-      const registry = new BridgeRegistry()
-      for (const bridge of fx.registry.list()) {
-        registry.register({
-          ...bridge,
-          capabilities: {
-            ...bridge.capabilities,
-            concurrentWrites: declared && capabilitiesOf(bridge).concurrentWrites,
+      const registry = writesWrapped(
+        (write) =>
+          async (...args) => {
+            most = Math.max(most, ++running)
+            try {
+              await new Promise((resolve) => setTimeout(resolve, 50))
+              return await write(...args)
+            } finally {
+              running--
+            }
           },
-          connect: async (values, ctx) => {
-            const conn = await bridge.connect(values, ctx)
-            return new Proxy(conn, {
-              get(target, prop) {
-                if (prop === 'write')
-                  return async (...args: Parameters<BridgeConnection['write']>) => {
-                    most = Math.max(most, ++running)
-                    try {
-                      await new Promise((resolve) => setTimeout(resolve, 50))
-                      return await target.write(...args)
-                    } finally {
-                      running--
-                    }
-                  }
-                const value = Reflect.get(target, prop)
-                return typeof value === 'function' ? value.bind(target) : value
-              },
-            })
-          },
-        })
-      }
+        (bridge) => declared && capabilitiesOf(bridge).concurrentWrites,
+      )
       const first = await fx.run(task, { batchSize: 2, registry })
       expect(first.error, JSON.stringify(first.error)).toBeUndefined()
       expect(first.totals).toMatchObject({ created: 12, errors: 0 })
