@@ -164,8 +164,9 @@ export async function runTask(task: ResolvedTask, options: RunOptions): Promise<
     const concurrentWrites: boolean[] = []
     for (const [i, system] of task.systems.entries()) {
       const bridge = bridges[i]!
-      snapshotReads.push(capabilitiesOf(bridge).snapshotReads)
-      concurrentWrites.push(capabilitiesOf(bridge).concurrentWrites)
+      const capabilities = capabilitiesOf(bridge)
+      snapshotReads.push(capabilities.snapshotReads)
+      concurrentWrites.push(capabilities.concurrentWrites)
       const conn = await bridge.connect(system.connection, {
         log: options.log ?? silentLogger,
         signal,
