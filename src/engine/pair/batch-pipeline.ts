@@ -45,21 +45,19 @@ interface BatchOutcome {
  * intents, record errors, parked conflicts and the checkpoint in one fenced store
  * transaction. Batch N is written while batch N+1 is looked up and planned, and committed
  * while N+1 is written: one write and one commit in flight at most, commits in batch order
- * (checkpoints only move forward). When both sides' bridges take concurrent writes, two
- * batches' writes are in flight instead of one (a write's round trips and the target's
- * commit then overlap the next one's). It keeps the in-flight bookkeeping lookups wait on.
+ * (checkpoints only move forward). A batch that writes only to sides whose bridges take
+ * concurrent writes starts while the batch before it is still writing: two writes in flight
+ * (a write's round trips and the target's commit then overlap the next one's). A batch that
+ * writes to another side waits for every write in flight. It keeps the in-flight bookkeeping
+ * lookups wait on.
  */
 export class BatchPipeline implements InFlightKeys {
   readonly #state: PairState
   /** The last batches' writes, and the commit of the one before them. */
   readonly #inFlight: InFlight[] = []
-  /** How many batches' writes may be in flight at once. */
-  readonly #writes: number
 
   constructor(state: PairState) {
     this.#state = state
-    const [a, b] = state.ctx.concurrentWrites
-    this.#writes = a && b ? 2 : 1
   }
 
   get busy(): boolean {
@@ -135,10 +133,16 @@ export class BatchPipeline implements InFlightKeys {
       return
     }
 
-    // #writes writes in flight, and one commit behind them at most.
+    // Two writes in flight when every side this batch writes takes concurrent writes, else
+    // one; and one commit behind them at most.
+    const concurrent = state.ctx.concurrentWrites
+    const alone =
+      (targetOps.length > 0 && !concurrent[t]) || (sourceOps.length > 0 && !concurrent[s])
     const last = this.#inFlight.at(-1)
-    await this.#inFlight.at(-this.#writes)?.written
-    await this.#inFlight.at(-this.#writes - 1)?.done
+    if (alone) for (const batch of this.#inFlight) await batch.written
+    else await this.#inFlight.at(-2)?.written
+    // Commits are chained in batch order: this one's done means every older one's is.
+    await this.#inFlight.at(alone ? -2 : -3)?.done
 
     const creates = targetOps.filter((p) => p.toTarget!.op === 'create')
     let intentIds: number[] = []
@@ -207,7 +211,8 @@ export class BatchPipeline implements InFlightKeys {
     flight.written.catch(() => {})
     flight.done.catch(() => {})
     this.#inFlight.push(flight)
-    if (this.#inFlight.length > this.#writes + 1) this.#inFlight.shift()
+    // Kept: the batches whose commit this one has not waited for.
+    while (this.#inFlight.length > (alone ? 2 : 3)) this.#inFlight.shift()
   }
 
   /**
