@@ -5,7 +5,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
-  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -18,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { measureProcess } from './support/measure-process.ts'
+import { warmCompileCache } from './support/warm-compile-cache.ts'
 
 const args = process.argv.slice(2)
 const N = Number(args.find((a) => !a.startsWith('--')) ?? 1_000_000)
@@ -127,32 +127,16 @@ pairs:
     fields: { id: id, email: email, first_name: first_name, last_name: last_name, city: city, zip: zip, balance: balance, active: active, updated_at: updated_at }
 `,
     )
-    // A dry run of a ten-row file first, so that the processes measured below find their code
-    // in Node's compile cache: the first process after an install or an edit strips the
-    // TypeScript itself, ~25 MB of RSS for its whole life (docs/memory.md).
+    // The warm-up's task reads a ten-row file of the same shape.
     const warmFolder = join(work, 'warm')
     mkdirSync(warmFolder)
     await writeFile(join(warmFolder, 'customers.csv'), 10)
-    writeFileSync(
-      join(work, 'warm.task.yaml'),
-      readFileSync(join(work, 'customers.task.yaml'), 'utf8').replace(
-        JSON.stringify(folder),
-        JSON.stringify(warmFolder),
-      ),
-    )
-    const warm = await measure(process.execPath, [
-      '--max-semi-space-size=16',
-      join(root, 'bin/opensync.js'),
-      'run',
-      join(work, 'warm.task.yaml'),
-      '--dry-run',
-      '--json',
-      '--store',
-      join(work, 'warm.db'),
-    ])
-    console.log(
-      `warm-up    ${warm.seconds.toFixed(2)} s, ${warm.rssMb.toFixed(0)} MB peak RSS (a dry run of 10 rows: fills the compile cache)`,
-    )
+    await warmCompileCache({
+      root,
+      work,
+      task: join(work, 'customers.task.yaml'),
+      small: (text) => text.replace(JSON.stringify(folder), JSON.stringify(warmFolder)),
+    })
     const profileDir = join(work, 'profile')
     const run = (label: string, profile: boolean) =>
       measure(process.execPath, [

@@ -32,13 +32,14 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { measureProcess } from './support/measure-process.ts'
+import { warmCompileCache } from './support/warm-compile-cache.ts'
 
 const args = process.argv.slice(2)
 const N = Number(args.find((a) => !a.startsWith('--')) ?? 1_000_000)
@@ -152,30 +153,16 @@ pairs:
       join(root, 'bin/opensync.js'),
       ...more,
     ]
-    // A dry run of ten rows first, so that every opensync process measured below finds its
-    // code in Node's compile cache: the first process after an install or an edit strips the
-    // TypeScript itself, which costs ~25 MB of RSS for its lifetime (docs/memory.md).
-    writeFileSync(
-      join(work, 'warm.task.yaml'),
-      readFileSync(join(work, 'customers.task.yaml'), 'utf8').replace(
-        '{ type: customers, cursor: updated_at }',
-        '{ type: customers, cursor: updated_at, filter: { sql: "id <= 10" } }',
-      ),
-    )
-    const warm = await measure(
-      process.execPath,
-      cli(
-        'run',
-        join(work, 'warm.task.yaml'),
-        '--dry-run',
-        '--json',
-        '--store',
-        join(work, 'warm.db'),
-      ),
-    )
-    console.log(
-      `warm-up    ${warm.seconds.toFixed(2)} s, ${warm.rssMb.toFixed(0)} MB peak RSS (a dry run of 10 rows: fills the compile cache)`,
-    )
+    await warmCompileCache({
+      root,
+      work,
+      task: join(work, 'customers.task.yaml'),
+      small: (text) =>
+        text.replace(
+          '{ type: customers, cursor: updated_at }',
+          '{ type: customers, cursor: updated_at, filter: { sql: "id <= 10" } }',
+        ),
+    })
     const start = await measure(process.execPath, cli('--version'))
     console.log(`start      ${start.seconds.toFixed(2)} s (opensync --version)`)
     results.pgloader = `${pgl.seconds.toFixed(2)} s`
