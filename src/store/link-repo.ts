@@ -1,4 +1,11 @@
-import { type AliasedRawBuilder, CompiledQuery, type Kysely, type Selectable, sql } from 'kysely'
+import {
+  type AliasedRawBuilder,
+  CompiledQuery,
+  type Kysely,
+  type QueryCreator,
+  type Selectable,
+  sql,
+} from 'kysely'
 import { chunks, distinct, IN_LIST_SIZE, lastByIdentity, rowsPerStatement } from './batching.ts'
 import { linkLookup } from './link-lookup.ts'
 import { pairKey } from './pair-refs.ts'
@@ -123,28 +130,32 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
       for (const g of groups) refs.push(await ctx.pairs.resolve(db, g.taskId, g.pairId))
       return refs
     })
+    // Links the pair did not have before, per group: what its planner statistics follow.
+    const added = groups.map(() => 0)
     await ctx.write(operation, statements, async (db) => {
+      added.fill(0)
       for (const [i, group] of groups.entries()) {
         let pair = refs[i]!
         for (const slice of chunks(group.links, size)) {
-          const written = await writeLinks(db, ctx.dialect, pair, group.syncedAt, slice, fresh)
-          if (written === slice.length) continue
-          // The statement writes nothing when the pair's row is gone: another process removed
-          // the task after this one kept the ref. The pair starts over under a new ref.
-          ctx.pairs.forget(group.taskId, group.pairId)
-          pair = await ctx.pairs.resolve(db, group.taskId, group.pairId)
-          if (
-            (await writeLinks(db, ctx.dialect, pair, group.syncedAt, slice, fresh)) < slice.length
-          ) {
-            throw new Error(`the pair ${pairKey(group.taskId, group.pairId)} was removed again`)
+          let written = await writeLinks(db, ctx.dialect, pair, group.syncedAt, slice, fresh)
+          if (written.rows < slice.length) {
+            // The statement writes nothing when the pair's row is gone: another process removed
+            // the task after this one kept the ref. The pair starts over under a new ref.
+            ctx.pairs.forget(group.taskId, group.pairId)
+            pair = await ctx.pairs.resolve(db, group.taskId, group.pairId)
+            written = await writeLinks(db, ctx.dialect, pair, group.syncedAt, slice, fresh)
+            if (written.rows < slice.length) {
+              throw new Error(`the pair ${pairKey(group.taskId, group.pairId)} was removed again`)
+            }
           }
+          added[i]! += written.added
         }
       }
     })
     const growth = new Map<string, PairGrowth>()
-    for (const { taskId, pairId, links } of groups) {
+    for (const [i, { taskId, pairId }] of groups.entries()) {
       const key = pairKey(taskId, pairId)
-      growth.set(key, { taskId, pairId, count: (growth.get(key)?.count ?? 0) + links.length })
+      growth.set(key, { taskId, pairId, count: (growth.get(key)?.count ?? 0) + added[i]! })
     }
     await ctx.linksWritten(growth)
   }
@@ -317,8 +328,18 @@ function groupLinks(links: readonly Link[]): LinkGroup[] {
   return [...groups.values()]
 }
 
+/** What one {@link writeLinks} call wrote: rows inserted or updated, and of them inserted. */
+interface Written {
+  readonly rows: number
+  /**
+   * Links the pair did not have. Exact on PostgreSQL, whose planner statistics follow it
+   * (planner-statistics.ts); SQLite keeps none, and there an upsert counts every row.
+   */
+  readonly added: number
+}
+
 /**
- * Upserts links of one pair in one statement; returns how many it wrote. The statement joins the
+ * Upserts links of one pair in one statement; says how many it wrote. The statement joins the
  * pair's row, so it writes none when the ref is stale instead of links that nothing names.
  */
 async function writeLinks(
@@ -328,7 +349,7 @@ async function writeLinks(
   syncedAt: string,
   links: readonly Link[],
   mode: WriteMode,
-): Promise<number> {
+): Promise<Written> {
   if (mode === 'update') {
     // PostgreSQL's upsert costs what its UPDATE … FROM unnest would; SQLite's upsert checks
     // both keys and rewrites the key1 index entry, a third dearer than an update by key0.
@@ -347,7 +368,7 @@ async function writeLinks(
       at += rows
     }
     // Rare: a link gone or moved since it was found. The upsert writes every one again.
-    if (updated === links.length) return updated
+    if (updated === links.length) return { rows: updated, added: 0 }
     return writeLinks(db, dialect, pair, syncedAt, links, 'upsert')
   }
   const fresh = mode === 'insert'
@@ -366,38 +387,53 @@ async function writeLinks(
       written += Number(result.numAffectedRows ?? 0)
       at += rows
     }
-    return written
+    return { rows: written, added: written }
   }
-  const insert = db
-    .insertInto('osy_links')
-    .columns(['pair', 'key0', 'key1', 'base0', 'base1', 'synced_at', 'deleted'])
-    .expression(
-      db
-        .selectFrom(['osy_pairs', linkRows(dialect, links)])
-        .select([
-          'osy_pairs.id',
-          'r.key0',
-          'r.key1',
-          'r.base0',
-          'r.base1',
-          sql<string>`cast(${syncedAt} as text)`.as('synced_at'),
-          'r.deleted',
-        ])
-        .where('osy_pairs.id', '=', pair),
-    )
-  const result = await (fresh
-    ? insert
-    : insert.onConflict((oc) =>
-        oc.columns(['pair', 'key0']).doUpdateSet((eb) => ({
-          key1: eb.ref('excluded.key1'),
-          base0: eb.ref('excluded.base0'),
-          base1: eb.ref('excluded.base1'),
-          synced_at: eb.ref('excluded.synced_at'),
-          deleted: eb.ref('excluded.deleted'),
-        })),
+  const insert = (db: QueryCreator<StoreTables>) =>
+    db
+      .insertInto('osy_links')
+      .columns(['pair', 'key0', 'key1', 'base0', 'base1', 'synced_at', 'deleted'])
+      .expression(
+        db
+          .selectFrom(['osy_pairs', linkRows(dialect, links)])
+          .select([
+            'osy_pairs.id',
+            'r.key0',
+            'r.key1',
+            'r.base0',
+            'r.base1',
+            sql<string>`cast(${syncedAt} as text)`.as('synced_at'),
+            'r.deleted',
+          ])
+          .where('osy_pairs.id', '=', pair),
       )
-  ).executeTakeFirst()
-  return Number(result.numInsertedOrUpdatedRows ?? 0)
+  if (fresh) {
+    const result = await insert(db).executeTakeFirst()
+    const rows = Number(result.numInsertedOrUpdatedRows ?? 0)
+    return { rows, added: rows }
+  }
+  // A row the upsert inserted has no xmax; one it updated has the updating transaction's.
+  const counts = await db
+    .with('w', (db) =>
+      insert(db)
+        .onConflict((oc) =>
+          oc.columns(['pair', 'key0']).doUpdateSet((eb) => ({
+            key1: eb.ref('excluded.key1'),
+            base0: eb.ref('excluded.base0'),
+            base1: eb.ref('excluded.base1'),
+            synced_at: eb.ref('excluded.synced_at'),
+            deleted: eb.ref('excluded.deleted'),
+          })),
+        )
+        .returning(sql<boolean>`xmax = 0`.as('added')),
+    )
+    .selectFrom('w')
+    .select([
+      sql<string>`count(*)`.as('rows'),
+      sql<string>`count(*) filter (where added)`.as('added'),
+    ])
+    .executeTakeFirstOrThrow()
+  return { rows: Number(counts.rows), added: Number(counts.added) }
 }
 
 /** The SQLite statement texts of {@link writeLinks}, by row count and kind. */

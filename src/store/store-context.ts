@@ -27,13 +27,13 @@ export interface RepoContext {
     statements: number,
     fn: (db: Kysely<StoreTables>) => Promise<T>,
   ): Promise<T>
-  /** Reports links written per pair, so planner statistics follow the pairs' growth. */
+  /** Reports links added per pair, so planner statistics follow the pairs' growth. */
   linksWritten(pairs: ReadonlyMap<string, PairGrowth>): Promise<void>
   /** The refs of pairs in the links table, as this connection may keep them. */
   readonly pairs: PairRefs
 }
 
-/** How many links a write put into one pair. */
+/** How many links a write added to one pair (updated ones do not count). */
 export interface PairGrowth {
   readonly taskId: string
   readonly pairId: string

@@ -729,6 +729,31 @@ describe.each(dialects)('store on $name', (dialect) => {
       })
     })
 
+    it('refreshes planner statistics for links added, not for links updated', async () => {
+      const taskId = newTask()
+      const links = Array.from({ length: 1500 }, (_, i) => link(taskId, 'people', i))
+      await store.transaction((tx) => tx.links.upsert(links))
+      // A later run is a new process: its count of the pair's links starts from zero.
+      const later = await openStore(target.options)
+      try {
+        const analyzed = await target.linksAnalyzed()
+        const updated = links.map((l) => ({ ...l, base: ['{"a":"changed"}', '='] as const }))
+        await later.transaction((tx) => tx.links.upsert(updated))
+        await later.transaction((tx) => tx.links.update(updated))
+        expect(await target.linksAnalyzed()).toBe(analyzed)
+        // 1,000 new links among updated ones cross the first threshold.
+        const more = Array.from({ length: 1000 }, (_, i) => link(taskId, 'people', 1500 + i))
+        await later.transaction((tx) => tx.links.upsert([...updated, ...more]))
+        if (dialect.name === 'postgres') expect(await target.linksAnalyzed()).toBe(analyzed + 1)
+        expect((await later.links.find(taskId, 'people', 0, ['a0'])).get('a0')?.base).toEqual([
+          '{"a":"changed"}',
+          '=',
+        ])
+      } finally {
+        await later.close()
+      }
+    })
+
     it('rolls back everything fn wrote when it throws, and rethrows its error', async () => {
       const taskId = newTask()
       const thrown = new Error('target write failed')
