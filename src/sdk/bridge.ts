@@ -52,8 +52,9 @@ export interface BridgeCapabilities {
   /** `listDatabases` exists: the server's databases can be listed to pick one. Default false. */
   readonly listDatabases: boolean
   /**
-   * `write` may be called again before the last call returned: each call runs on a
-   * connection of its own (a pool) in a transaction of its own, so two calls never mix. The
+   * `write` may be called again before the last call returned, and two calls never mix:
+   * each runs on a connection of its own (a pool) in a transaction of its own, or (REST)
+   * each request stands alone under the connection's one limit of requests in flight. The
    * engine then keeps two batches' writes in flight instead of one. Default false.
    */
   readonly concurrentWrites: boolean

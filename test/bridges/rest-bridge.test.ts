@@ -372,6 +372,30 @@ describe('REST bridge against the fixture server', () => {
     expect(server.rows('people').some((r) => String(r.id) === b)).toBe(false)
   })
 
+  it("keeps the manifest's concurrency across write calls that overlap", async () => {
+    const two = await connect(server, manifest({ concurrency: 2 }))
+    try {
+      server.slowNext(8, 60)
+      server.stats.mostInFlight = 0
+      const creates = (batch: number) =>
+        Array.from({ length: 4 }, (_, i) => ({
+          op: 'create' as const,
+          values: { email: `overlap${batch}-${i}@example.com`, name: `Overlap ${batch}.${i}` },
+        }))
+      // The engine keeps two batches' writes in flight on a bridge with concurrentWrites.
+      const results = await Promise.all([
+        two.write('people', creates(1)),
+        two.write('people', creates(2)),
+      ])
+      expect(results.flat().every((r) => r.ok)).toBe(true)
+      expect(server.stats.mostInFlight).toBe(2)
+      const emails = new Set(server.rows('people').map((r) => r.email))
+      for (const op of [...creates(1), ...creates(2)]) expect(emails).toContain(op.values.email)
+    } finally {
+      await two.close()
+    }
+  })
+
   it('writes through a batch endpoint; one failing item fails alone', async () => {
     const c = await connect(
       server,

@@ -53,6 +53,9 @@ export interface FixtureServer {
     tokens: number
     byMethod: Record<string, number>
     times: number[]
+    /** Requests being answered now, and the most at once (token requests excepted). */
+    inFlight: number
+    mostInFlight: number
   }
   close(): Promise<void>
 }
@@ -77,6 +80,8 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
     tokens: 0,
     byMethod: {} as Record<string, number>,
     times: [] as number[],
+    inFlight: 0,
+    mostInFlight: 0,
   }
 
   /** A strictly increasing change time with microseconds, like a database's. */
@@ -140,6 +145,11 @@ export async function startFixtureServer(options: FixtureOptions = {}): Promise<
       chaos.drop--
       req.raw.socket.destroy()
       return reply
+    }
+    if (!token) {
+      stats.inFlight++
+      stats.mostInFlight = Math.max(stats.mostInFlight, stats.inFlight)
+      reply.raw.once('close', () => stats.inFlight--)
     }
     if (!token && chaos.slow > 0) {
       chaos.slow--

@@ -66,6 +66,9 @@ export const restBridge: Bridge = {
     snapshotReads: false,
     enforcesLength: false,
     listDatabases: false,
+    // Requests stand alone (no transaction spans two), and the connection's gate keeps the
+    // manifest's concurrency over both calls in flight.
+    concurrentWrites: true,
   },
   connectionFieldsFor(settings) {
     const checked =

@@ -24,6 +24,7 @@ import { lagWindowStart } from '../shared/lag-window.ts'
 import { keyedType, keyOf, planRead, type ReadPlan } from '../shared/read-plan.ts'
 import { statusError } from './rest-errors.ts'
 import { equalityValues, keysOfExpr } from './rest-filter.ts'
+import { RequestGate } from './rest-gate.ts'
 import type { HttpClient } from './rest-http.ts'
 import { keyFieldsOf, type RestManifest, type RestRecordType } from './rest-manifest.ts'
 import { atPath, listPages } from './rest-pagination.ts'
@@ -70,6 +71,8 @@ function formatSince(value: CheckpointValue, format: string): string {
  */
 export class RestConnection implements BridgeConnection {
   readonly #manifest: RestManifest
+  /** Write requests in flight, shared by write calls that overlap (concurrentWrites). */
+  readonly #writes: RequestGate
   readonly #http: HttpClient
   readonly #scope: TemplateScope
   readonly #baseUrl: string
@@ -85,6 +88,7 @@ export class RestConnection implements BridgeConnection {
     log: BridgeLogger
   }) {
     this.#manifest = options.manifest
+    this.#writes = new RequestGate(options.manifest.concurrency)
     this.#http = options.http
     this.#scope = options.scope
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '')
@@ -182,7 +186,7 @@ export class RestConnection implements BridgeConnection {
       {
         http: this.#http,
         type: info,
-        concurrency: this.#manifest.concurrency,
+        gate: this.#writes,
         url: (path, scope, query) => this.#url(path, { ...this.#scope, ...scope }, query),
         scope: this.#scope,
         encode: (values) => this.#encode(info, values),

@@ -10,6 +10,7 @@ import {
   type WriteResult,
 } from '../../sdk/index.ts'
 import { statusError } from './rest-errors.ts'
+import type { RequestGate } from './rest-gate.ts'
 import type { HttpClient } from './rest-http.ts'
 import type { RestBatch } from './rest-manifest.ts'
 import { atPath } from './rest-pagination.ts'
@@ -21,7 +22,8 @@ import { decodeValue, parseBody } from './rest-values.ts'
 export interface WriteContext {
   readonly http: HttpClient
   readonly type: RestType
-  readonly concurrency: number
+  /** The connection's write requests in flight, shared by every write call. */
+  readonly gate: RequestGate
   readonly url: (path: string, scope: TemplateScope, query?: Record<string, string>) => URL
   readonly scope: TemplateScope
   readonly encode: (values: RecordValues) => Record<string, unknown>
@@ -35,7 +37,7 @@ type Kind = 'create' | 'update' | 'delete'
 /**
  * Applies a batch of ops through the manifest's write requests, one result per op in
  * order. Ops of a kind with a batch endpoint go in batches of its size; the rest go one
- * request each, `concurrency` at a time, ops on the same key one after the other in their
+ * request each, the connection's `concurrency` at a time (with other write calls), ops on the same key one after the other in their
  * order. A 4xx answer fails only its record (a batch refused as a whole is sent again
  * record by record when single requests are declared, so one bad record does not take the
  * others down). Transient failures that outlived the retries are reported per record, and
@@ -98,7 +100,7 @@ export async function writeRecords(
     const batch = spec.batch![kind]!
     for (let i = 0; i < indexes.length; i += batch.size) {
       const part = indexes.slice(i, i + batch.size)
-      tasks.push(limit(ctx, () => sendBatch(ctx, kind, batch, part, ops, results)))
+      tasks.push(ctx.gate.run(() => sendBatch(ctx, kind, batch, part, ops, results)))
     }
   }
   // Ops on one key wait for the one before them.
@@ -108,7 +110,7 @@ export async function writeRecords(
     const key = op.op === 'create' ? undefined : op.key
     const before = key !== undefined ? lastOnKey.get(key) : undefined
     const run = (before ?? Promise.resolve()).then(() =>
-      limit(ctx, async () => {
+      ctx.gate.run(async () => {
         results[i] = await sendOne(ctx, op)
       }),
     )
@@ -268,9 +270,9 @@ async function sendBatch(
     if (spec[kind] && response.status < 500) {
       // (Inside this batch's slot of the gate: a few at a time, not through the gate again.)
       const each = itemOps.flat()
-      for (let i = 0; i < each.length; i += ctx.concurrency) {
+      for (let i = 0; i < each.length; i += ctx.gate.size) {
         await Promise.all(
-          each.slice(i, i + ctx.concurrency).map(async (j) => {
+          each.slice(i, i + ctx.gate.size).map(async (j) => {
             results[j] = await sendOne(ctx, ops[j] as Exclude<WriteOp, { op: 'upsert' }>)
           }),
         )
@@ -391,24 +393,4 @@ function strings(
   query: Readonly<Record<string, string | number | boolean>> | undefined,
 ): Record<string, string> {
   return Object.fromEntries(Object.entries(query ?? {}).map(([k, v]) => [k, String(v)]))
-}
-
-/** A small semaphore per write call: at most `concurrency` requests at once. */
-const gates = new WeakMap<WriteContext, { active: number; waiting: (() => void)[] }>()
-
-async function limit<T>(ctx: WriteContext, fn: () => Promise<T>): Promise<T> {
-  let gate = gates.get(ctx)
-  if (!gate) {
-    gate = { active: 0, waiting: [] }
-    gates.set(ctx, gate)
-  }
-  const g = gate
-  if (g.active >= ctx.concurrency) await new Promise<void>((resolve) => g.waiting.push(resolve))
-  g.active++
-  try {
-    return await fn()
-  } finally {
-    g.active--
-    g.waiting.shift()?.()
-  }
 }
