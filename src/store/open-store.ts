@@ -217,13 +217,22 @@ function schemaOnSqlite(): OpenSyncError {
 }
 
 /**
- * WAL lets readers (the console) go on while a run writes; foreign keys are off by default in
- * SQLite; the busy timeout makes a second process wait for the write lock instead of failing.
- * `synchronous` stays FULL: a committed link must survive a power cut, or the next run would
- * create its record a second time.
+ * The settings of every SQLite store connection.
+ * - WAL lets readers (the console) go on while a run writes.
+ * - `synchronous = full`: a committed link must survive a power cut, or the next run would
+ *   create its record a second time. In WAL mode better-sqlite3's build defaults to NORMAL,
+ *   which syncs only at checkpoints (every ~4 MB of pages): a power cut could take the last
+ *   batches' links while their records stay written in the other system.
+ * - `temp_store = memory` keeps each statement's journal (the undo of a multi-row insert that
+ *   fails halfway) in memory: on disk it was a third of the store's page writes (strace of a
+ *   200,000-link initial sync: 396,000 → 261,000 pwrite calls).
+ * - Foreign keys are off by default in SQLite; the busy timeout makes a second process wait
+ *   for the write lock instead of failing.
  */
-const SQLITE_PRAGMAS = [
+export const SQLITE_PRAGMAS = [
   'pragma journal_mode = wal',
+  'pragma synchronous = full',
+  'pragma temp_store = memory',
   'pragma foreign_keys = on',
   'pragma busy_timeout = 5000',
 ]
