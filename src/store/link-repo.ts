@@ -75,7 +75,11 @@ export interface LinkRepo {
   count(taskId: string, pairId: string): Promise<number>
   /** Whether the pair has a link at all; one index probe, however many links it has. */
   exists(taskId: string, pairId: string): Promise<boolean>
-  /** Every link of the pair in key0 order, in batches (keyset paging; default 1000 a batch). */
+  /**
+   * Every link of the pair once, in batches (keyset paging; default 1000 a batch): in key0
+   * order on PostgreSQL, in the order the links were first written on SQLite (its rows lie in
+   * that order, so the scan reads them page after page).
+   */
   scan(taskId: string, pairId: string, batchSize?: number): AsyncIterable<Link[]>
   /**
    * Removes ALL metadata of the task: links, checkpoints, errors, conflicts, intents, executions
@@ -259,6 +263,31 @@ export function linkRepo(ctx: RepoContext): LinkRepo {
     async *scan(taskId, pairId, batchSize = 1000) {
       const pair = await findPair('links.scan', taskId, pairId)
       if (pair === undefined) return
+      if (ctx.dialect === 'sqlite') {
+        let after = 0
+        for (;;) {
+          const from = after
+          const rows = await ctx.run('links.scan', (db) =>
+            db
+              .selectFrom(
+                // The (pair, rowid) index, by name: without statistics SQLite could take the
+                // primary key's instead, and read the rows in key order again.
+                sql`${sql.table('osy_links')} indexed by ${sql.id('osy_links_pair')}` as unknown as 'osy_links',
+              )
+              .selectAll()
+              .select(sql<number>`rowid`.as('row_id'))
+              .where('pair', '=', pair)
+              .where(sql.ref('rowid'), '>', from)
+              .orderBy(sql.ref('rowid'))
+              .limit(batchSize)
+              .execute(),
+          )
+          if (rows.length === 0) return
+          yield rows.map((row) => toLink(taskId, pairId, row))
+          if (rows.length < batchSize) return
+          after = rows[rows.length - 1]!.row_id
+        }
+      }
       let after: string | undefined
       for (;;) {
         const from = after

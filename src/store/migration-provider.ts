@@ -12,6 +12,7 @@ import * as m0004 from './migrations/0004-conflict-decisions.ts'
 import * as m0005 from './migrations/0005-service-instances.ts'
 import * as m0006 from './migrations/0006-access.ts'
 import * as m0007 from './migrations/0007-execution-changes.ts'
+import * as m0008 from './migrations/0008-sqlite-links-rowid.ts'
 import type { MigrationContext } from './types.ts'
 
 /** One migration module: `up` gets the dialect besides the database. */
@@ -34,6 +35,7 @@ const MIGRATIONS: Readonly<Record<string, StoreMigration>> = {
   '0005-service-instances': m0005,
   '0006-access': m0006,
   '0007-execution-changes': m0007,
+  '0008-sqlite-links-rowid': m0008,
 }
 
 /** The names of every migration, in order of application. */
