@@ -2,12 +2,14 @@
  * MariaDB → PostgreSQL: `opensync run` next to pgloader, the bulk loader, in one run on one
  * machine (issue 14; figures in docs/benchmarks.md).
  *
- *   node bench/vs-pgloader.ts [N=1000000] [--store=sqlite|pg|both] [--cursor-index] [--datetime] [--keep]
+ *   node bench/vs-pgloader.ts [N=1000000] [--store=sqlite|pg|both] [--cursor-index] [--datetime] [--shuffled] [--keep]
  *
  * Builds a 9-column customers table of N rows in a fresh MariaDB database (one INSERT …
  * SELECT, so every row has the same updated_at, as a bulk load gives them; the cursor column
  * is a TIMESTAMP(6), an instant, or with --datetime a DATETIME(6), a wall clock; it has no
- * index unless --cursor-index), then:
+ * index unless --cursor-index; with --shuffled every row gets its own updated_at, at random
+ * within the last eleven days, so the sync reads the rows in random key order, as a table that
+ * has lived is read, instead of in key order), then:
  *
  *   pgloader   `pgloader mysql://… pgsql://…` into a fresh PostgreSQL database (creates the
  *              table, copies, builds the indexes; it writes no links); the bench checks
@@ -49,6 +51,10 @@ if (!['sqlite', 'pg', 'both'].includes(storeArg)) throw new Error('--store is sq
 const KEEP = args.includes('--keep')
 const CURSOR_INDEX = args.includes('--cursor-index')
 const CURSOR_TYPE = args.includes('--datetime') ? 'DATETIME(6)' : 'TIMESTAMP(6)'
+const SHUFFLED = args.includes('--shuffled')
+/** The source's updated_at as loaded: one stamp for all rows, or one at random per row. */
+const loadedStamp = (at: string) =>
+  SHUFFLED ? `TIMESTAMPADD(MICROSECOND, -FLOOR(RAND(1) * 950400000000), ${at})` : at
 
 const PG = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const MY = { host: '127.0.0.1', port: 3306, user: 'root', password: '' }
@@ -86,7 +92,7 @@ function ensurePgloader(): string {
 async function main(): Promise<void> {
   const pgloader = ensurePgloader()
   console.log(
-    `N = ${N.toLocaleString('en')} customers, MariaDB → PostgreSQL, cursor ${CURSOR_TYPE}${CURSOR_INDEX ? ' (indexed)' : ''}; load ${loadavg()
+    `N = ${N.toLocaleString('en')} customers, MariaDB → PostgreSQL, cursor ${CURSOR_TYPE}${CURSOR_INDEX ? ' (indexed)' : ''}${SHUFFLED ? ', rows in random key order' : ''}; load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   )
@@ -106,7 +112,7 @@ async function main(): Promise<void> {
     await my.query(`INSERT INTO customers (email, first_name, last_name, city, zip, balance, active, updated_at)
       SELECT CONCAT('c', seq, '@example.com'), CONCAT('First', seq MOD 1000), CONCAT('Last', seq),
              ELT(1 + seq MOD 5, 'Berlin', 'Karlsruhe', 'Köln', 'München', 'Hamburg'),
-             LPAD(seq MOD 99999, 5, '0'), (seq MOD 100000) / 100, seq MOD 2, NOW(6)
+             LPAD(seq MOD 99999, 5, '0'), (seq MOD 100000) / 100, seq MOD 2, ${loadedStamp('NOW(6)')}
       FROM seq_1_to_${N}`)
     console.log(`source filled in ${((performance.now() - filled) / 1000).toFixed(1)} s`)
 
@@ -179,7 +185,9 @@ pairs:
       if (round++ > 0) {
         // Each store starts from an empty target and a source as the bulk load left it.
         await target.query('TRUNCATE customers')
-        await my.query(`UPDATE customers SET updated_at = '2026-01-01 00:00:00' WHERE 1`)
+        await my.query(
+          `UPDATE customers SET updated_at = ${loadedStamp("'2026-01-01 00:00:00'")} WHERE 1`,
+        )
       }
       const run = (label: string) =>
         measure(
