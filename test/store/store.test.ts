@@ -709,6 +709,36 @@ describe.each(dialects)('store on $name', (dialect) => {
   })
 
   describe('transactions', () => {
+    it.runIf(dialect.name === 'sqlite')(
+      'a transaction takes the write lock when it begins: a write elsewhere cannot make it stale',
+      async () => {
+        const taskId = newTask()
+        await store.links.upsert([link(taskId, 'people', 1)])
+        // Another process's connection, impatient so the test does not wait out 5 s.
+        const other = new Database(target.options.url!, { timeout: 100 })
+        try {
+          let refused: unknown
+          await store.transaction(async (tx) => {
+            // A read first, as a batch's commit reads its pair's ref.
+            expect(await tx.links.count(taskId, 'people')).toBe(1)
+            try {
+              other
+                .prepare("insert into osy_task_meta (task_id, last_run_at) values ('x', 'y')")
+                .run()
+            } catch (error) {
+              refused = error
+            }
+            // Begun deferred, this write failed with SQLITE_BUSY: the other commit came between.
+            await tx.links.insert([link(taskId, 'people', 2)])
+          })
+          expect((refused as { code?: string } | undefined)?.code).toBe('SQLITE_BUSY')
+          expect(await store.links.count(taskId, 'people')).toBe(2)
+        } finally {
+          other.close()
+        }
+      },
+    )
+
     it('commits everything fn wrote', async () => {
       const taskId = newTask()
       const analyzed = await target.linksAnalyzed()

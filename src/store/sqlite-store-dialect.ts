@@ -1,5 +1,13 @@
 import Database from 'better-sqlite3'
-import { SqliteAdapter, SqliteDialect, type SqliteDialectConfig } from 'kysely'
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  SqliteAdapter,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely'
 
 /**
  * Kysely's SQLite adapter takes no migration lock ("one connection"), which holds within a
@@ -50,13 +58,35 @@ class MigrationLockingSqliteAdapter extends SqliteAdapter {
   }
 }
 
-/** Kysely's SQLite dialect whose migrations lock across processes (`file`: the store's). */
+/**
+ * Kysely's SQLite driver, whose transactions take the write lock when they begin (`begin
+ * immediate`). Every store transaction writes. Begun deferred, one that had read first
+ * (a pair's ref) failed its first write at once with SQLITE_BUSY whenever another process had
+ * committed since its read, busy timeout or not: its snapshot was stale. Immediate, it waits
+ * for the other writer at `begin` instead, up to the busy timeout.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+}
+
+/**
+ * Kysely's SQLite dialect for the store: migrations lock across processes (`file`: the
+ * store's), and transactions begin immediate.
+ */
 export class StoreSqliteDialect extends SqliteDialect {
   readonly #lockFile: string | undefined
+  readonly #config: SqliteDialectConfig
 
   constructor(config: SqliteDialectConfig, file: string) {
     super(config)
+    this.#config = config
     this.#lockFile = file === ':memory:' ? undefined : `${file}-migrate.lock`
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config)
   }
 
   override createAdapter(): SqliteAdapter {
