@@ -10,9 +10,9 @@ import {
   type StoreOption,
   storeOption,
   storeUrlOf,
-  toJson,
   withStore,
   write,
+  writeJson,
 } from '../cli-kit.ts'
 
 interface RunOptions extends StoreOption {
@@ -83,7 +83,7 @@ async function runCommand(task: ResolvedTask, arg: string, o: RunOptions): Promi
     )
     progress.done()
     if (o.json) {
-      write(toJson({ task: task.id, subject: task.subject, file: arg, ...result }))
+      writeJson({ task: task.id, subject: task.subject, file: arg, ...result })
       if (result.error)
         process.stderr.write(
           `opensync: run ${result.status}: ${result.error.message} [${result.error.code}]\n`,
