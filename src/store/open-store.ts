@@ -19,8 +19,8 @@ import type { PairRefCache } from './pair-refs.ts'
 import { type PlannerStatistics, plannerStatistics } from './planner-statistics.ts'
 import { recordErrorRepo } from './record-error-repo.ts'
 import { sessionRepo } from './session-repo.ts'
-import { StoreSqliteDialect } from './sqlite-store-dialect.ts'
 import { statementCachingDatabase } from './sqlite-statement-cache.ts'
+import { StoreSqliteDialect } from './sqlite-store-dialect.ts'
 import type { Store, StoreDialect, StoreRepos } from './store.ts'
 import {
   insideTransaction,
