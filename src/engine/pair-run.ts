@@ -5,7 +5,7 @@ import { detectDeletes } from './pair/detect-deletes.ts'
 import { Lookup } from './pair/lookup.ts'
 import { type PairRunContext, PairState } from './pair/pair-state.ts'
 import { planBatch } from './pair/plan-batch.ts'
-import { ChangeRead, keysToRetry } from './pair/read-changes.ts'
+import { ChangeRead, keysToRetry, warnUnindexedCursor } from './pair/read-changes.ts'
 import { chunks } from './pair/record-values.ts'
 import { recoverIntents } from './pair/recover-intents.ts'
 import { direction } from './protocol.ts'
@@ -99,6 +99,7 @@ export class PairRun {
       })
     }
 
+    await warnUnindexedCursor(state, s)
     const read = new ChangeRead(state, s, retry)
     await this.#pipeline.run(async () => {
       for await (const batch of read.batches()) {

@@ -191,6 +191,13 @@ export interface BridgeConnection {
   /** Streams only the keys of a type (present when `capabilities.keyScan`). */
   readKeys?(type: string, options?: ReadKeysOptions): AsyncIterable<readonly string[]>
   /**
+   * Whether an index of the type's table starts with `field` (optional; PostgreSQL and MySQL
+   * have it). A cursor field without one makes every incremental read scan the whole table;
+   * the engine says so in the run's protocol. Undefined when the bridge cannot tell (a view,
+   * no privilege to look).
+   */
+  hasIndexOn?(type: string, field: string): Promise<boolean | undefined>
+  /**
    * Applies a batch of ops and returns one result per op, in order. One failing op never
    * fails the others; only a failure of the whole system (unreachable) throws. The engine
    * runs two writes at once on a connection only when `capabilities.concurrentWrites` says

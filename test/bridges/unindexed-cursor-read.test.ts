@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import Database from 'better-sqlite3'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRegistry } from '../../src/bridges/index.ts'
+import { runTask } from '../../src/engine/run-task.ts'
+import { parseTaskFile } from '../../src/engine/task/index.ts'
 import {
   type BridgeConnection,
   type RecordBatch,
   type RecordValues,
   silentLogger,
 } from '../../src/sdk/index.ts'
+import { openStore } from '../../src/store/index.ts'
 import type { BridgeHarness, HarnessDb } from '../support/harness.ts'
 import { MYSQL_HOST, MYSQL_PORT, mysqlHarness } from '../support/mysql-harness.ts'
 import { PG_URL, postgresHarness } from '../support/postgres-harness.ts'
@@ -150,6 +158,67 @@ describe.each([mysqlHarness, postgresHarness] as BridgeHarness[])(
     it('hands the rows over in order to a consumer slower than the server', async () => {
       const { ids } = await readAll(() => sleep(5))
       expect(ids).toEqual(Array.from({ length: ROWS }, (_, i) => i + 1))
+    })
+
+    it("says whether an index starts with the cursor, and a run's protocol warns until one does", async () => {
+      const q = harness.quote
+      const dir = mkdtempSync(join(tmpdir(), 'osy-unindexed-'))
+      const file = join(dir, 'copy.db')
+      const target = new Database(file)
+      target.exec('CREATE TABLE copy (id INTEGER PRIMARY KEY, name TEXT)')
+      target.close()
+      const task = parseTaskFile(
+        JSON.stringify({
+          id: `unindexed-${table}`,
+          subject: 'unindexed cursor',
+          systems: {
+            src: { bridge: harness.name, connection: db.values },
+            dst: { bridge: 'sqlite', connection: { file } },
+          },
+          pairs: [
+            {
+              src: { type: table, cursor: 'updated_at' },
+              dst: { type: 'copy' },
+              fields: { id: 'id', name: 'name' },
+              direction: 'src->dst',
+            },
+          ],
+        }),
+        { format: 'json', env: {} },
+      )
+      const store = await openStore({ url: join(dir, 'store.db') })
+      const registry = await createRegistry()
+      const warnings = async () => {
+        const result = await runTask(task, { store, registry, dryRun: true })
+        expect(result.status).toBe('succeeded')
+        return result.log.filter((l) => l.level === 'warn').map((l) => l.message)
+      }
+      try {
+        expect(await conn.hasIndexOn!(table, 'updated_at')).toBe(false)
+        expect(await conn.hasIndexOn!(table, 'id')).toBe(true)
+        expect(await warnings()).toEqual([
+          `${table}.updated_at has no index: every run scans all of ${table} to find what changed; an index on updated_at lets a run that finds nothing read nothing`,
+        ])
+        // An index whose second column is the cursor does not serve it either.
+        await db.exec(`CREATE INDEX ${q(`${table}_nu`)} ON ${q(table)} (name, updated_at)`)
+        expect(await conn.hasIndexOn!(table, 'updated_at')).toBe(false)
+        await db.exec(`CREATE INDEX ${q(`${table}_u`)} ON ${q(table)} (updated_at)`)
+        expect(await conn.hasIndexOn!(table, 'updated_at')).toBe(true)
+        expect(await warnings()).toEqual([])
+        // A view reads tables the bridge does not look into: it cannot tell.
+        await db.exec(`CREATE VIEW ${q(`${table}_v`)} AS SELECT * FROM ${q(table)}`)
+        expect(await conn.hasIndexOn!(`${table}_v`, 'updated_at')).toBeUndefined()
+      } finally {
+        await db.exec(`DROP VIEW IF EXISTS ${q(`${table}_v`)}`)
+        await db.exec(
+          `DROP INDEX ${q(`${table}_u`)}${harness.name === 'mysql' ? ` ON ${q(table)}` : ''}`,
+        )
+        await db.exec(
+          `DROP INDEX ${q(`${table}_nu`)}${harness.name === 'mysql' ? ` ON ${q(table)}` : ''}`,
+        )
+        await store.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
     })
 
     it('a consumer that stops early leaves the connection usable for the next read', async () => {

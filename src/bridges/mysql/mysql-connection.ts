@@ -191,6 +191,29 @@ export class MysqlConnection implements BridgeConnection {
     }
   }
 
+  async hasIndexOn(type: string, field: string): Promise<boolean | undefined> {
+    const conn = await this.#acquire()
+    try {
+      const rt = await this.#describe(conn, type)
+      // Base tables only: a view's reads go to tables this cannot see.
+      const [rows] = await conn.query(
+        `SELECT t.TABLE_TYPE AS kind, EXISTS (
+           SELECT 1 FROM information_schema.STATISTICS s
+           WHERE s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME
+             AND s.COLUMN_NAME = ? AND s.SEQ_IN_INDEX = 1) AS indexed
+         FROM information_schema.TABLES t
+         WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME = ?`,
+        [field, rt.name],
+      )
+      const row = (rows as MysqlRow[])[0]
+      return row && row.kind === 'BASE TABLE' ? Number(row.indexed) === 1 : undefined
+    } catch {
+      return undefined
+    } finally {
+      conn.release()
+    }
+  }
+
   async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
     for await (const { rows, recordType } of this.#pages(type, options, true)) {
       if (rows.length > 0) yield rows.map((values) => keyOf(recordType, values))

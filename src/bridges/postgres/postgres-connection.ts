@@ -139,6 +139,28 @@ export class PostgresConnection implements BridgeConnection {
     }
   }
 
+  async hasIndexOn(type: string, field: string): Promise<boolean | undefined> {
+    const client = await this.#client()
+    try {
+      const rt = await this.#describe(client, type)
+      // Tables only (plain or partitioned): a view's reads go to tables this cannot see.
+      const { rows } = await client.query<{ kind: string; indexed: boolean }>(
+        `SELECT c.relkind::text AS kind, EXISTS (
+           SELECT 1 FROM pg_index i
+           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+           WHERE i.indrelid = c.oid AND a.attname = $2) AS indexed
+         FROM pg_class c WHERE c.oid = $1::regclass`,
+        [rt.from, field],
+      )
+      const row = rows[0]
+      return row && (row.kind === 'r' || row.kind === 'p') ? row.indexed : undefined
+    } catch {
+      return undefined
+    } finally {
+      client.release()
+    }
+  }
+
   async *readKeys(type: string, options: ReadKeysOptions = {}): AsyncIterable<readonly string[]> {
     for await (const batch of this.#read(type, options, true)) {
       yield batch.records.map((r) => r.key)
