@@ -26,6 +26,11 @@
  *   start      `opensync --version`: what a process start costs, for the no-op target; each
  *              run's own time (its summary's startedAt to endedAt: the process without
  *              loading its code) is printed beside its wall time
+ *   store alone  N links written into a new store of the same kind through the store's API,
+ *              as the initial sync's commits write them, and nothing else
+ *              (bench/support/store-floor.ts): the part of the initial sync no engine work
+ *              can take away while links are written on its main thread, printed as a
+ *              ratio to pgloader too
  *
  * Every opensync figure is a whole CLI process (wall time, peak RSS from /proc VmHWM). The
  * ratio is opensync's initial sync over pgloader's time. pgloader is installed from Debian's
@@ -87,6 +92,34 @@ function ensurePgloader(): string {
     if (spawnSync('sh', ['-c', cmd], { stdio: 'inherit' }).status === 0) return 'pgloader'
   }
   throw new Error('could not install pgloader (apt-get install -y pgloader, as root)')
+}
+
+/**
+ * Seconds the store alone takes for N links (bench/support/store-floor.ts), in a store of the
+ * same kind beside the run's: a SQLite file of its own, or a schema of its own, dropped after.
+ */
+async function storeFloor(name: string, store: string): Promise<number> {
+  const floorStore =
+    name === 'sqlite' ? join(work, 'floor.db') : store.replace(/schema=([^&]+)/, 'schema=$1_floor')
+  try {
+    const r = await measure(process.execPath, [
+      '--max-semi-space-size=16',
+      join(root, 'bench/support/store-floor.ts'),
+      floorStore,
+      String(N),
+    ])
+    return (JSON.parse(r.stdout) as { seconds: number }).seconds
+  } finally {
+    if (name === 'sqlite') {
+      for (const end of ['', '-wal', '-shm', '-migrate.lock'])
+        rmSync(`${floorStore}${end}`, { force: true })
+    } else {
+      const admin = new pg.Client({ connectionString: PG })
+      await admin.connect()
+      await admin.query(`DROP SCHEMA IF EXISTS osy_store_${suffix}_floor CASCADE`)
+      await admin.end()
+    }
+  }
 }
 
 async function main(): Promise<void> {
@@ -207,6 +240,10 @@ pairs:
           )
           return { ...r, inRun }
         })
+      const floor = await storeFloor(name, store)
+      console.log(
+        `${'store alone'.padEnd(10)} ${floor.toFixed(2)} s (${N.toLocaleString('en')} links into a new ${name} store, nothing else) = ${(floor / pgl.seconds).toFixed(2)}× pgloader`,
+      )
       const initial = await run('initial')
       const noop = await run('no-op')
       await my.query(
@@ -216,7 +253,7 @@ pairs:
       const ratio = initial.seconds / pgl.seconds
       const mark = (ok: boolean) => (ok ? 'ok' : 'MISS')
       results[`initial (${name} store) / pgloader`] =
-        `${ratio.toFixed(2)}× ${mark(ratio <= 1)} (target ≤ 1.0×)`
+        `${ratio.toFixed(2)}× ${mark(ratio <= 1)} (target ≤ 1.0×); the store alone ${(floor / pgl.seconds).toFixed(2)}×`
       results[`no-op (${name} store)`] =
         `${noop.seconds.toFixed(2)} s = start + ${(noop.seconds - start.seconds).toFixed(2)} s ${mark(noop.seconds - start.seconds <= 0.3)} (target ≤ 0.3 s + start); the run itself ${noop.inRun.toFixed(2)} s ${mark(noop.inRun <= 0.3)}`
       results[`1% (${name} store)`] =
