@@ -6,15 +6,18 @@
  *   run API → PostgreSQL (a fresh table, a fresh SQLite store, match by e-mail);
  * - write: a loop POSTing the same batches one after the other, vs the bridge's `write`,
  *   vs an OpenSync run PostgreSQL → API (the records just read, into an empty collection);
- *   best of three rounds each, alternating, each round into a collection of its own.
+ *   best of three rounds each, alternating, each round into a collection of its own;
+ * - the store alone: N links into a new SQLite store and nothing else, the floor under
+ *   both runs (bench/support/store-floor.ts).
  *
  *   node bench/rest-rates.ts [records=100000]
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { createRegistry } from '../src/bridges/index.ts'
 import { restBridge } from '../src/bridges/rest/index.ts'
 import { runTask } from '../src/engine/run-task.ts'
@@ -250,6 +253,33 @@ for (let round = 0; round < 3; round++) {
 report('write: plain fetch loop (batches of 200, best of 3)', rawWrite)
 report('write: REST bridge (best of 3)', bridgeWrite, rawWrite)
 report('PostgreSQL → API: opensync run (best of 3)', syncOut, rawWrite)
+// The floor a run's links put under both runs: N links into a new SQLite store and nothing
+// else, in a process of its own (bench/support/store-floor.ts).
+const floorDir = mkdtempSync(join(tmpdir(), 'osy-rest-floor-'))
+const floor = await new Promise<number>((resolve, reject) => {
+  const p = spawn(
+    process.execPath,
+    [
+      '--max-semi-space-size=16',
+      fileURLToPath(new URL('support/store-floor.ts', import.meta.url)),
+      join(floorDir, 'store.db'),
+      String(N),
+      '--shape=contacts',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  p.stdout.on('data', (d) => {
+    out += d
+  })
+  p.on('close', (code) =>
+    code === 0
+      ? resolve((JSON.parse(out) as { seconds: number }).seconds)
+      : reject(new Error(`store-floor.ts exited ${code}`)),
+  )
+})
+rmSync(floorDir, { recursive: true, force: true })
+report(`the store alone: ${N} links, nothing else (vs the raw write loop)`, floor, rawWrite)
 
 await store.close()
 await conn.close()
