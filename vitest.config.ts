@@ -8,5 +8,7 @@ export default defineConfig({
     // Two cores: files run in parallel, but each against its own fresh database.
     fileParallelism: true,
     maxWorkers: 2,
+    // One temporary folder per run, removed at its end (test/support/temp-root.ts).
+    globalSetup: ['test/support/temp-root.ts'],
   },
 })

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -26,6 +27,12 @@ describe('the repository is self-contained', () => {
       }
     }
     expect(offenders).toEqual([])
+  })
+
+  it('a test run keeps its temporary folders in one of its own, removed when it ends', () => {
+    // test/support/temp-root.ts, Vitest's global setup: TMPDIR for every test file and child.
+    expect(tmpdir()).toMatch(/[/\\]osy-test-run-[^/\\]+$/)
+    expect(process.env.TMPDIR).toBe(tmpdir())
   })
 
   it('the Chinook fixtures carry their licence', () => {
