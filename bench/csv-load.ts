@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
+import { csvParseAlone, storeAlone } from './support/floors.ts'
 import { measureProcess } from './support/measure-process.ts'
 import { warmCompileCache } from './support/warm-compile-cache.ts'
 
@@ -108,28 +109,13 @@ async function main(): Promise<void> {
     console.log(`COPY       ${copied.seconds.toFixed(2)} s ${copied.how}, ${n} rows`)
     // The floors: what the parser alone and the store alone take for the same rows, each in
     // a process of its own; no engine work can take them away (docs/benchmarks.md).
-    const parsed = JSON.parse(
-      (await measure(process.execPath, [join(root, 'bench/support/csv-parse-floor.ts'), csvFile]))
-        .stdout,
-    ) as { seconds: number }
+    const parsed = await csvParseAlone(csvFile)
     console.log(
-      `csv-parse  ${parsed.seconds.toFixed(2)} s alone (the file parsed, nothing done with the rows) = ${(parsed.seconds / copied.seconds).toFixed(2)}× COPY`,
+      `csv-parse  ${parsed.toFixed(2)} s alone (the file parsed, nothing done with the rows) = ${(parsed / copied.seconds).toFixed(2)}× COPY`,
     )
-    const floorStore = join(work, 'floor.db')
-    const stored = JSON.parse(
-      (
-        await measure(process.execPath, [
-          '--max-semi-space-size=16',
-          join(root, 'bench/support/store-floor.ts'),
-          floorStore,
-          String(N),
-        ])
-      ).stdout,
-    ) as { seconds: number }
-    for (const end of ['', '-wal', '-shm', '-migrate.lock'])
-      rmSync(`${floorStore}${end}`, { force: true })
+    const stored = await storeAlone(join(work, 'floor.db'), N)
     console.log(
-      `store      ${stored.seconds.toFixed(2)} s alone (${N.toLocaleString('en')} links into a new SQLite store, nothing else) = ${(stored.seconds / copied.seconds).toFixed(2)}× COPY`,
+      `store      ${stored.toFixed(2)} s alone (${N.toLocaleString('en')} links into a new SQLite store, nothing else) = ${(stored / copied.seconds).toFixed(2)}× COPY`,
     )
 
     writeFileSync(
@@ -194,7 +180,7 @@ pairs:
     console.log('\nsummary')
     console.log(`  rows in the target        ${m} (rows differing from COPY's: ${same})`)
     console.log(
-      `  initial / COPY            ${ratio.toFixed(2)}× ${mark(ratio <= 2)} (target ≤ 2×); csv-parse alone ${(parsed.seconds / copied.seconds).toFixed(2)}×, the store alone ${(stored.seconds / copied.seconds).toFixed(2)}×, together ${((parsed.seconds + stored.seconds) / copied.seconds).toFixed(2)}×`,
+      `  initial / COPY            ${ratio.toFixed(2)}× ${mark(ratio <= 2)} (target ≤ 2×); csv-parse alone ${(parsed / copied.seconds).toFixed(2)}×, the store alone ${(stored / copied.seconds).toFixed(2)}×, together ${((parsed + stored) / copied.seconds).toFixed(2)}×`,
     )
     console.log(
       `  peak RSS, initial         ${initial.rssMb.toFixed(0)} MB ${mark(initial.rssMb < 250)} (target < 250 MB)`,

@@ -17,7 +17,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { createRegistry } from '../src/bridges/index.ts'
 import { restBridge } from '../src/bridges/rest/index.ts'
 import { runTask } from '../src/engine/run-task.ts'
@@ -25,6 +24,7 @@ import { parseTaskFile } from '../src/engine/task/index.ts'
 import { silentLogger, type WriteOp } from '../src/sdk/index.ts'
 import { openStore } from '../src/store/index.ts'
 import { postgresHarness } from '../test/support/postgres-harness.ts'
+import { storeAlone } from './support/floors.ts'
 
 const N = Number(process.argv[2] ?? 100_000)
 const PAGE = 500
@@ -154,9 +154,8 @@ const task = (collection: string, direction: string) =>
     }),
     { format: 'json', env: {} },
   )
-const store = await openStore({
-  url: join(mkdtempSync(join(tmpdir(), 'osy-rest-bench-')), 'store.db'),
-})
+const storeDir = mkdtempSync(join(tmpdir(), 'osy-rest-bench-'))
+const store = await openStore({ url: join(storeDir, 'store.db') })
 let result: Awaited<ReturnType<typeof runTask>> | undefined
 const syncIn = await time(async () => {
   result = await runTask(task('people', 'web->db'), { store, registry, batchSize: 2000 })
@@ -256,32 +255,12 @@ report('PostgreSQL → API: opensync run (best of 3)', syncOut, rawWrite)
 // The floor a run's links put under both runs: N links into a new SQLite store and nothing
 // else, in a process of its own (bench/support/store-floor.ts).
 const floorDir = mkdtempSync(join(tmpdir(), 'osy-rest-floor-'))
-const floor = await new Promise<number>((resolve, reject) => {
-  const p = spawn(
-    process.execPath,
-    [
-      '--max-semi-space-size=16',
-      fileURLToPath(new URL('support/store-floor.ts', import.meta.url)),
-      join(floorDir, 'store.db'),
-      String(N),
-      '--shape=contacts',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  let out = ''
-  p.stdout.on('data', (d) => {
-    out += d
-  })
-  p.on('close', (code) =>
-    code === 0
-      ? resolve((JSON.parse(out) as { seconds: number }).seconds)
-      : reject(new Error(`store-floor.ts exited ${code}`)),
-  )
-})
+const floor = await storeAlone(join(floorDir, 'store.db'), N, { shape: 'contacts' })
 rmSync(floorDir, { recursive: true, force: true })
 report(`the store alone: ${N} links, nothing else (vs the raw write loop)`, floor, rawWrite)
 
 await store.close()
+rmSync(storeDir, { recursive: true, force: true })
 await conn.close()
 await pg.teardown()
 child.stdin!.end()

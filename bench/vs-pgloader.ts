@@ -45,6 +45,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
+import { storeAlone } from './support/floors.ts'
 import { measureProcess } from './support/measure-process.ts'
 import { warmCompileCache } from './support/warm-compile-cache.ts'
 
@@ -99,26 +100,14 @@ function ensurePgloader(): string {
  * same kind beside the run's: a SQLite file of its own, or a schema of its own, dropped after.
  */
 async function storeFloor(name: string, store: string): Promise<number> {
-  const floorStore =
-    name === 'sqlite' ? join(work, 'floor.db') : store.replace(/schema=([^&]+)/, 'schema=$1_floor')
+  if (name === 'sqlite') return storeAlone(join(work, 'floor.db'), N)
   try {
-    const r = await measure(process.execPath, [
-      '--max-semi-space-size=16',
-      join(root, 'bench/support/store-floor.ts'),
-      floorStore,
-      String(N),
-    ])
-    return (JSON.parse(r.stdout) as { seconds: number }).seconds
+    return await storeAlone(store.replace(/schema=([^&]+)/, 'schema=$1_floor'), N)
   } finally {
-    if (name === 'sqlite') {
-      for (const end of ['', '-wal', '-shm', '-migrate.lock'])
-        rmSync(`${floorStore}${end}`, { force: true })
-    } else {
-      const admin = new pg.Client({ connectionString: PG })
-      await admin.connect()
-      await admin.query(`DROP SCHEMA IF EXISTS osy_store_${suffix}_floor CASCADE`)
-      await admin.end()
-    }
+    const admin = new pg.Client({ connectionString: PG })
+    await admin.connect()
+    await admin.query(`DROP SCHEMA IF EXISTS osy_store_${suffix}_floor CASCADE`)
+    await admin.end()
   }
 }
 
